@@ -1,0 +1,4 @@
+from .audit import AuditEvent
+from .companies import Company, Membership, Role
+
+__all__ = ["AuditEvent", "Company", "Membership", "Role"]

@@ -1,0 +1,28 @@
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Now
+from django.utils.translation import gettext_lazy as _
+
+
+class AuditEvent(models.Model):
+    """An append-only record of who changed what; PostgreSQL refuses updates and deletes."""
+
+    company = models.ForeignKey(
+        "finance.Company", on_delete=models.PROTECT, null=True, blank=True, related_name="audit_events"
+    )
+    # PROTECT: the log is append-only, so a referenced user is deactivated, never deleted.
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
+    action = models.CharField(_("action"), max_length=64)
+    object_type = models.CharField(_("object type"), max_length=64)
+    object_id = models.CharField(_("object id"), max_length=64)
+    changes = models.JSONField(_("changes"), default=dict, db_default={}, blank=True)
+    created_at = models.DateTimeField(_("at"), db_default=Now(), editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        indexes = [models.Index(fields=["company", "-created_at"], name="audit_company_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_type}#{self.object_id}"

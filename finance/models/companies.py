@@ -1,0 +1,147 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from finance import identifiers
+
+
+class Company(models.Model):
+    """One company of the group, with the identity printed on its documents and QR-bills."""
+
+    class Currency(models.TextChoices):
+        CHF = "CHF", "CHF"
+        EUR = "EUR", "EUR"
+
+    class VatMethod(models.TextChoices):
+        EFFECTIVE = "effective", _("Effective method")
+        NET_RATE = "net_rate", _("Net tax rate method")
+
+    code = models.CharField(_("code"), max_length=2, unique=True, help_text=_("Two capital letters, e.g. HV."))
+    name = models.CharField(_("name"), max_length=80, help_text=_("Short name shown in the Hub."))
+    legal_name = models.CharField(_("legal name"), max_length=140)
+    che_uid = models.CharField(_("UID"), max_length=15, unique=True, help_text=_("CHE-123.456.789"))
+    vat_number = models.CharField(
+        _("VAT number"), max_length=20, blank=True, help_text=_("CHE-123.456.789 MWST, empty if not VAT-registered.")
+    )
+    street = models.CharField(_("street"), max_length=70)
+    building_number = models.CharField(_("building number"), max_length=16, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=16)
+    town = models.CharField(_("town"), max_length=35)
+    country = models.CharField(_("country"), max_length=2, default="CH", db_default="CH")
+    iban = models.CharField(_("IBAN"), max_length=34)
+    qr_iban = models.CharField(_("QR-IBAN"), max_length=34, blank=True)
+    currency = models.CharField(
+        _("currency"), max_length=3, choices=Currency.choices, default=Currency.CHF, db_default=Currency.CHF
+    )
+    vat_method = models.CharField(
+        _("VAT method"),
+        max_length=16,
+        choices=VatMethod.choices,
+        default=VatMethod.EFFECTIVE,
+        db_default=VatMethod.EFFECTIVE,
+    )
+    rounds_to_five_centimes = models.BooleanField(
+        _("round totals to 0.05"), default=True, db_default=True, help_text=_("Payable totals rounded to 5 centimes.")
+    )
+    payment_terms_days = models.PositiveSmallIntegerField(_("payment terms (days)"), default=30, db_default=30)
+    colour = models.CharField(_("colour"), max_length=7, default="#206bc4", db_default="#206bc4")
+    logo = models.FileField(_("logo"), upload_to="company-logos/", blank=True)
+    created_at = models.DateTimeField(_("created"), db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(_("updated"), db_default=Now(), editable=False)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("company")
+        verbose_name_plural = _("companies")
+        constraints = [
+            models.CheckConstraint(condition=Q(code__regex=r"^[A-Z]{2}$"), name="company_code_two_capitals"),
+            models.CheckConstraint(condition=Q(che_uid__regex=r"^CHE-\d{3}\.\d{3}\.\d{3}$"), name="company_uid_format"),
+            models.CheckConstraint(
+                condition=Q(vat_number="") | Q(vat_number__regex=r"^CHE-\d{3}\.\d{3}\.\d{3} (MWST|TVA|IVA)$"),
+                name="company_vat_number_format",
+            ),
+            models.CheckConstraint(condition=Q(iban__regex=r"^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$"), name="company_iban_compact"),
+            models.CheckConstraint(
+                condition=Q(qr_iban="") | Q(qr_iban__regex=r"^(CH|LI)\d{2}3[01]\d{3}[A-Z0-9]{12}$"),
+                name="company_qr_iban_range",
+            ),
+            models.CheckConstraint(condition=Q(currency__in=["CHF", "EUR"]), name="company_currency_known"),
+            models.CheckConstraint(condition=Q(vat_method__in=["effective", "net_rate"]), name="company_vat_method_known"),
+            models.CheckConstraint(condition=Q(colour__regex=r"^#[0-9a-fA-F]{6}$"), name="company_colour_hex"),
+            models.CheckConstraint(condition=Q(country__regex=r"^[A-Z]{2}$"), name="company_country_iso"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} · {self.name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("finance:company-detail", kwargs={"code": self.code})
+
+    def clean(self) -> None:
+        errors: dict[str, ValidationError] = {}
+        self.code = self.code.strip().upper()
+        for field, normalize in (
+            ("che_uid", identifiers.normalize_che_uid),
+            ("vat_number", identifiers.normalize_vat_number),
+            ("iban", identifiers.normalize_account_iban),
+            ("qr_iban", identifiers.normalize_qr_iban),
+        ):
+            value = getattr(self, field).strip()
+            if not value:
+                continue
+            try:
+                setattr(self, field, normalize(value))
+            except ValidationError as error:
+                errors[field] = error
+        if self.vat_number and "che_uid" not in errors and "vat_number" not in errors:
+            if self.vat_number.split(" ")[0] != self.che_uid:
+                errors["vat_number"] = ValidationError(
+                    _("The VAT number must be the company's UID (%(uid)s) followed by MWST, TVA or IVA."),
+                    code="vat_number_uid_mismatch",
+                    params={"uid": self.che_uid},
+                )
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def iban_display(self) -> str:
+        return identifiers.format_iban(self.iban)
+
+    @property
+    def qr_iban_display(self) -> str:
+        return identifiers.format_iban(self.qr_iban)
+
+
+class Role(models.TextChoices):
+    CEO = "ceo", _("CEO")
+    FINANCE = "finance", _("Finance")
+    SALES = "sales", _("Sales")
+    OPERATIONS = "operations", _("Operations")
+    VIEWER = "viewer", _("Read-only")
+
+
+class Membership(models.Model):
+    """A user's role in one company. A CEO membership opens every company of the group."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("user")
+    )
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("company"))
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(_("created"), db_default=Now(), editable=False)
+
+    class Meta:
+        ordering = ["company__code", "user__username"]
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "company"], name="membership_one_per_user_and_company"),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.company.code} · {self.get_role_display()}"

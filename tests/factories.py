@@ -1,0 +1,59 @@
+import factory
+from django.contrib.auth import get_user_model
+from stdnum.ch import uid
+
+from finance.models import Company, Membership, Role
+
+
+def valid_che_uid(serial: int) -> str:
+    """Return the first valid CHE UID at or after a serial number (mod-11 check digit)."""
+    candidate = serial
+    while True:
+        digits = f"{candidate:08d}"
+        for check in range(10):
+            number = f"CHE{digits}{check}"
+            if uid.is_valid(number):
+                return uid.format(number)
+        candidate += 1
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postprocessing_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    first_name = "Test"
+    last_name = factory.Sequence(lambda n: f"User{n}")
+    password = factory.django.Password("correct horse battery")
+
+
+# Two-letter codes for factory companies, avoiding the demo group's codes.
+FACTORY_CODES = [f"{a}{b}" for a in "QWYZ" for b in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"]
+
+
+class CompanyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Company
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: FACTORY_CODES[n % len(FACTORY_CODES)])
+    name = factory.LazyAttribute(lambda c: f"Company {c.code}")
+    legal_name = factory.LazyAttribute(lambda c: f"Company {c.code} SA")
+    che_uid = factory.Sequence(lambda n: valid_che_uid(10_000_000 + n * 7919))
+    vat_number = factory.LazyAttribute(lambda c: f"{c.che_uid} MWST")
+    street = "Rue de Lausanne"
+    building_number = "1"
+    postal_code = "1700"
+    town = "Fribourg"
+    iban = "CH9300762011623852957"
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    company = factory.SubFactory(CompanyFactory)
+    role = Role.FINANCE

@@ -1,0 +1,30 @@
+"""Test overlay of the one settings module: only what a test run must differ in."""
+
+import os
+from urllib.parse import urlsplit
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key-not-for-any-deployment")
+os.environ["HV_HTTPS"] = "0"
+os.environ["HV_DEMO"] = "0"
+
+from hypervisual.settings import *  # noqa: E402, F403
+
+# Keys of a test run never collide with a running Hub's on the same Redis.
+CACHES["default"]["KEY_PREFIX"] = "hv-test"  # noqa: F405
+# Hashing at full strength makes every login in a test cost ~300 ms.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
+
+
+def redis_url_with_database(url: str, database: int) -> str:
+    """Point a redis:// or unix:// Redis URL at another logical database."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return parts._replace(query=f"db={database}").geturl()
+    return parts._replace(path=f"/{database}").geturl()
+
+
+# Tests use their own Redis database, so a Hub running beside them neither sees nor eats their tasks.
+REDIS_URL = redis_url_with_database(REDIS_URL, 9)  # noqa: F405
+CACHES["default"]["LOCATION"] = REDIS_URL  # noqa: F405
+CELERY_BROKER_URL = celery_broker_url(REDIS_URL)  # noqa: F405
