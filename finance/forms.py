@@ -1,6 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from finance.identifiers import format_iban
 from finance.models import Company
 from finance.services.companies import EDITABLE_FIELDS
 
@@ -30,6 +31,13 @@ class TablerFormMixin:
 
 
 class CompanyForm(TablerFormMixin, forms.ModelForm):
+    """A company's identity; IBANs are shown grouped by four, as printed on the company's papers."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("iban", "qr_iban"):
+            self.initial[name] = format_iban(self.initial.get(name) or "")
+
     class Meta:
         model = Company
         fields = EDITABLE_FIELDS

@@ -18,7 +18,9 @@ def normalize_che_uid(value: str) -> str:
         return uid.format(uid.validate(value))
     except StdnumValidationError:
         raise ValidationError(
-            _("“%(value)s” is not a valid Swiss company number (UID): expected CHE-123.456.789 with a valid check digit."),
+            _(
+                "“%(value)s” is not a valid Swiss company number (UID): expected CHE-123.456.789 with a valid check digit."  # noqa: E501 - one message for translators
+            ),
             code="invalid_che_uid",
             params={"value": value},
         ) from None

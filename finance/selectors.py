@@ -7,7 +7,9 @@ from finance.models import AuditEvent, Company, Membership
 from finance.scope import CompanyScope
 
 
-def scoped(queryset: QuerySet, *, scope: CompanyScope, company_field: str = "company", narrowed: bool = True) -> QuerySet:
+def scoped(
+    queryset: QuerySet, *, scope: CompanyScope, company_field: str = "company", narrowed: bool = True
+) -> QuerySet:
     """Restrict a queryset to the scope's companies: the switcher's choice, or every visible one.
 
     `narrowed=False` ignores the switcher and keeps every company the user belongs to; detail

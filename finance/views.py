@@ -26,7 +26,9 @@ def scope_switch(request: HttpRequest) -> HttpResponse:
         company = selectors.company_get(scope=request.company_scope, code=code)
         request.session[SESSION_KEY] = company.code
     next_url = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         next_url = "dashboard:home"
     return redirect(next_url)
 

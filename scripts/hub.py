@@ -171,13 +171,17 @@ def manage(env: dict[str, str], *arguments: str) -> int:
     return subprocess.call([sys.executable, str(ROOT / "manage.py"), *arguments], env=env, cwd=ROOT)
 
 
-def wait_for(process: subprocess.Popen) -> int:
-    """Wait for a child that receives Ctrl-C itself (same process group), then return its code."""
+def wait_for(process: subprocess.Popen) -> tuple[int, bool]:
+    """Wait for a child that receives Ctrl-C itself (same process group).
+
+    Return its exit code, and whether the wait was interrupted by Ctrl-C.
+    """
+    interrupted = False
     while True:
         try:
-            return process.wait()
+            return process.wait(), interrupted
         except KeyboardInterrupt:
-            continue
+            interrupted = True
 
 
 def command_assets(_: argparse.Namespace) -> int:
@@ -202,7 +206,7 @@ def command_run(_: argparse.Namespace) -> int:
         # `make run` serves plain HTTP on the loopback; behind TLS, HV_HTTPS stays on.
         env.setdefault("HV_HTTPS", "0")
         env.setdefault("HV_WEB_ADDRESS", WEB_ADDRESS)
-        env["HV_BEAT_SCHEDULE_FILE"] = str(VAR / "celerybeat-schedule")
+        env.setdefault("HV_BEAT_SCHEDULE_FILE", str(VAR / "celerybeat-schedule"))
         VAR.mkdir(exist_ok=True)
         for step in (("migrate", "--noinput"), ("collectstatic", "--noinput", "--verbosity", "0")):
             if manage(env, *step) != 0:
@@ -211,15 +215,17 @@ def command_run(_: argparse.Namespace) -> int:
             return 1
         log(f"the Hub is starting on http://{env['HV_WEB_ADDRESS']}/  (Ctrl-C stops everything)")
         supervisor = subprocess.Popen([str(BIN / "honcho"), "start", "-f", str(ROOT / "Procfile")], env=env, cwd=ROOT)
-        code = wait_for(supervisor)
+        code, interrupted = wait_for(supervisor)
         log("stopped")
-        return code
+        # Ctrl-C is how the Hub is meant to stop: that is a success, not honcho's 130.
+        return 0 if interrupted else code
 
 
 def command_test(args: argparse.Namespace) -> int:
     with backing_services() as env:
         env.pop("HV_DEMO", None)
-        return wait_for(subprocess.Popen([str(BIN / "pytest"), *args.rest], env=env, cwd=ROOT))
+        code, _interrupted = wait_for(subprocess.Popen([str(BIN / "pytest"), *args.rest], env=env, cwd=ROOT))
+        return code
 
 
 def command_manage(args: argparse.Namespace) -> int:
@@ -237,7 +243,11 @@ def main() -> int:
         sub = commands.add_parser(name)
         sub.add_argument("rest", nargs=argparse.REMAINDER)
         sub.set_defaults(handler=handler)
-    args = parser.parse_args()
+    args, leading_options = parser.parse_known_args()
+    if leading_options and args.command not in ("test", "manage"):
+        parser.error(f"unrecognized arguments: {' '.join(leading_options)}")
+    # Options before the first positional (`test -x tests/`) are the child's, like the rest.
+    args.rest = leading_options + getattr(args, "rest", [])
     return args.handler(args)
 
 

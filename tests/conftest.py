@@ -1,3 +1,8 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.core.cache import cache
 
@@ -10,7 +15,6 @@ PASSWORD = "correct horse battery"
 def _clear_cache():
     """Each test starts with an empty cache database (Redis db 9, tests only)."""
     cache.clear()
-    yield
 
 
 @pytest.fixture
@@ -40,3 +44,36 @@ def ceo(db, company_a, company_b):
     user = UserFactory(username="ceo-test")
     MembershipFactory(user=user, company=company_a, role="ceo")
     return user
+
+
+def database_url_of_test_database() -> str:
+    """DATABASE_URL of the database this test run uses (test_<name>), for child processes."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    host = db["HOST"]
+    if host.startswith("/"):
+        return f"postgres://{db['USER']}@/{host}/{db['NAME']}"
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    return f"postgres://{db['USER']}@{host}{port}/{db['NAME']}"
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A real Celery worker in its own process, on the test database and the tests' Redis database."""
+    from django.conf import settings
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url_of_test_database(),
+    }
+    worker = subprocess.Popen(
+        [str(Path(sys.executable).parent / "celery"), "--app", "hypervisual", "worker", "--pool", "solo",
+         "--loglevel", "WARNING", "--without-mingle", "--without-gossip", "--hostname", f"test-{os.getpid()}@%h"],
+        env=env,
+        cwd=settings.BASE_DIR,
+    )  # fmt: skip
+    yield worker
+    worker.terminate()
+    worker.wait(timeout=30)

@@ -21,7 +21,6 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
-        skip_postprocessing_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     first_name = "Test"

@@ -20,7 +20,7 @@ def redis_url_with_database(url: str, database: int) -> str:
     """Point a redis:// or unix:// Redis URL at another logical database."""
     parts = urlsplit(url)
     if parts.scheme == "unix":
-        return parts._replace(query=f"db={database}").geturl()
+        return f"unix://{parts.path}?db={database}"
     return parts._replace(path=f"/{database}").geturl()
 
 

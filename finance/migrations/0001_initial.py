@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,70 +15,231 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Company',
+            name="Company",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(help_text='Two capital letters, e.g. HV.', max_length=2, unique=True, verbose_name='code')),
-                ('name', models.CharField(help_text='Short name shown in the Hub.', max_length=80, verbose_name='name')),
-                ('legal_name', models.CharField(max_length=140, verbose_name='legal name')),
-                ('che_uid', models.CharField(help_text='CHE-123.456.789', max_length=15, unique=True, verbose_name='UID')),
-                ('vat_number', models.CharField(blank=True, help_text='CHE-123.456.789 MWST, empty if not VAT-registered.', max_length=20, verbose_name='VAT number')),
-                ('street', models.CharField(max_length=70, verbose_name='street')),
-                ('building_number', models.CharField(blank=True, max_length=16, verbose_name='building number')),
-                ('postal_code', models.CharField(max_length=16, verbose_name='postal code')),
-                ('town', models.CharField(max_length=35, verbose_name='town')),
-                ('country', models.CharField(db_default='CH', default='CH', max_length=2, verbose_name='country')),
-                ('iban', models.CharField(max_length=34, verbose_name='IBAN')),
-                ('qr_iban', models.CharField(blank=True, max_length=34, verbose_name='QR-IBAN')),
-                ('currency', models.CharField(choices=[('CHF', 'CHF'), ('EUR', 'EUR')], db_default='CHF', default='CHF', max_length=3, verbose_name='currency')),
-                ('vat_method', models.CharField(choices=[('effective', 'Effective method'), ('net_rate', 'Net tax rate method')], db_default='effective', default='effective', max_length=16, verbose_name='VAT method')),
-                ('rounds_to_five_centimes', models.BooleanField(db_default=True, default=True, help_text='Payable totals rounded to 5 centimes.', verbose_name='round totals to 0.05')),
-                ('payment_terms_days', models.PositiveSmallIntegerField(db_default=30, default=30, verbose_name='payment terms (days)')),
-                ('colour', models.CharField(db_default='#206bc4', default='#206bc4', max_length=7, verbose_name='colour')),
-                ('logo', models.FileField(blank=True, upload_to='company-logos/', verbose_name='logo')),
-                ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False, verbose_name='created')),
-                ('updated_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False, verbose_name='updated')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "code",
+                    models.CharField(
+                        help_text="Two capital letters, e.g. HV.", max_length=2, unique=True, verbose_name="code"
+                    ),
+                ),
+                (
+                    "name",
+                    models.CharField(help_text="Short name shown in the Hub.", max_length=80, verbose_name="name"),
+                ),
+                ("legal_name", models.CharField(max_length=140, verbose_name="legal name")),
+                (
+                    "che_uid",
+                    models.CharField(help_text="CHE-123.456.789", max_length=15, unique=True, verbose_name="UID"),
+                ),
+                (
+                    "vat_number",
+                    models.CharField(
+                        blank=True,
+                        help_text="CHE-123.456.789 MWST, empty if not VAT-registered.",
+                        max_length=20,
+                        verbose_name="VAT number",
+                    ),
+                ),
+                ("street", models.CharField(max_length=70, verbose_name="street")),
+                ("building_number", models.CharField(blank=True, max_length=16, verbose_name="building number")),
+                ("postal_code", models.CharField(max_length=16, verbose_name="postal code")),
+                ("town", models.CharField(max_length=35, verbose_name="town")),
+                ("country", models.CharField(db_default="CH", default="CH", max_length=2, verbose_name="country")),
+                ("iban", models.CharField(max_length=34, verbose_name="IBAN")),
+                ("qr_iban", models.CharField(blank=True, max_length=34, verbose_name="QR-IBAN")),
+                (
+                    "currency",
+                    models.CharField(
+                        choices=[("CHF", "CHF"), ("EUR", "EUR")],
+                        db_default="CHF",
+                        default="CHF",
+                        max_length=3,
+                        verbose_name="currency",
+                    ),
+                ),
+                (
+                    "vat_method",
+                    models.CharField(
+                        choices=[("effective", "Effective method"), ("net_rate", "Net tax rate method")],
+                        db_default="effective",
+                        default="effective",
+                        max_length=16,
+                        verbose_name="VAT method",
+                    ),
+                ),
+                (
+                    "rounds_to_five_centimes",
+                    models.BooleanField(
+                        db_default=True,
+                        default=True,
+                        help_text="Payable totals rounded to 5 centimes.",
+                        verbose_name="round totals to 0.05",
+                    ),
+                ),
+                (
+                    "payment_terms_days",
+                    models.PositiveSmallIntegerField(db_default=30, default=30, verbose_name="payment terms (days)"),
+                ),
+                (
+                    "colour",
+                    models.CharField(db_default="#206bc4", default="#206bc4", max_length=7, verbose_name="colour"),
+                ),
+                ("logo", models.FileField(blank=True, upload_to="company-logos/", verbose_name="logo")),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), editable=False, verbose_name="created"
+                    ),
+                ),
+                (
+                    "updated_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), editable=False, verbose_name="updated"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'company',
-                'verbose_name_plural': 'companies',
-                'ordering': ['code'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('code__regex', '^[A-Z]{2}$')), name='company_code_two_capitals'), models.CheckConstraint(condition=models.Q(('che_uid__regex', '^CHE-\\d{3}\\.\\d{3}\\.\\d{3}$')), name='company_uid_format'), models.CheckConstraint(condition=models.Q(('vat_number', ''), ('vat_number__regex', '^CHE-\\d{3}\\.\\d{3}\\.\\d{3} (MWST|TVA|IVA)$'), _connector='OR'), name='company_vat_number_format'), models.CheckConstraint(condition=models.Q(('iban__regex', '^[A-Z]{2}\\d{2}[A-Z0-9]{11,30}$')), name='company_iban_compact'), models.CheckConstraint(condition=models.Q(('qr_iban', ''), ('qr_iban__regex', '^(CH|LI)\\d{2}3[01]\\d{3}[A-Z0-9]{12}$'), _connector='OR'), name='company_qr_iban_range'), models.CheckConstraint(condition=models.Q(('currency__in', ['CHF', 'EUR'])), name='company_currency_known'), models.CheckConstraint(condition=models.Q(('vat_method__in', ['effective', 'net_rate'])), name='company_vat_method_known'), models.CheckConstraint(condition=models.Q(('colour__regex', '^#[0-9a-fA-F]{6}$')), name='company_colour_hex'), models.CheckConstraint(condition=models.Q(('country__regex', '^[A-Z]{2}$')), name='company_country_iso')],
+                "verbose_name": "company",
+                "verbose_name_plural": "companies",
+                "ordering": ["code"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("code__regex", "^[A-Z]{2}$")), name="company_code_two_capitals"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("che_uid__regex", "^CHE-\\d{3}\\.\\d{3}\\.\\d{3}$")),
+                        name="company_uid_format",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("vat_number", ""),
+                            ("vat_number__regex", "^CHE-\\d{3}\\.\\d{3}\\.\\d{3} (MWST|TVA|IVA)$"),
+                            _connector="OR",
+                        ),
+                        name="company_vat_number_format",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("iban__regex", "^[A-Z]{2}\\d{2}[A-Z0-9]{11,30}$")),
+                        name="company_iban_compact",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("qr_iban", ""),
+                            ("qr_iban__regex", "^(CH|LI)\\d{2}3[01]\\d{3}[A-Z0-9]{12}$"),
+                            _connector="OR",
+                        ),
+                        name="company_qr_iban_range",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("currency__in", ["CHF", "EUR"])), name="company_currency_known"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("vat_method__in", ["effective", "net_rate"])),
+                        name="company_vat_method_known",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("colour__regex", "^#[0-9a-fA-F]{6}$")), name="company_colour_hex"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("country__regex", "^[A-Z]{2}$")), name="company_country_iso"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(max_length=64, verbose_name='action')),
-                ('object_type', models.CharField(max_length=64, verbose_name='object type')),
-                ('object_id', models.CharField(max_length=64, verbose_name='object id')),
-                ('changes', models.JSONField(blank=True, db_default={}, default=dict, verbose_name='changes')),
-                ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False, verbose_name='at')),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL)),
-                ('company', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='audit_events', to='finance.company')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("action", models.CharField(max_length=64, verbose_name="action")),
+                ("object_type", models.CharField(max_length=64, verbose_name="object type")),
+                ("object_id", models.CharField(max_length=64, verbose_name="object id")),
+                ("changes", models.JSONField(blank=True, db_default={}, default=dict, verbose_name="changes")),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), editable=False, verbose_name="at"
+                    ),
+                ),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "company",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="audit_events",
+                        to="finance.company",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'audit event',
-                'verbose_name_plural': 'audit events',
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['company', '-created_at'], name='audit_company_recent')],
+                "verbose_name": "audit event",
+                "verbose_name_plural": "audit events",
+                "ordering": ["-created_at", "-id"],
+                "indexes": [models.Index(fields=["company", "-created_at"], name="audit_company_recent")],
             },
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('ceo', 'CEO'), ('finance', 'Finance'), ('sales', 'Sales'), ('operations', 'Operations'), ('viewer', 'Read-only')], max_length=16, verbose_name='role')),
-                ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False, verbose_name='created')),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='finance.company', verbose_name='company')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL, verbose_name='user')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("ceo", "CEO"),
+                            ("finance", "Finance"),
+                            ("sales", "Sales"),
+                            ("operations", "Operations"),
+                            ("viewer", "Read-only"),
+                        ],
+                        max_length=16,
+                        verbose_name="role",
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), editable=False, verbose_name="created"
+                    ),
+                ),
+                (
+                    "company",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="finance.company",
+                        verbose_name="company",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="user",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'membership',
-                'verbose_name_plural': 'memberships',
-                'ordering': ['company__code', 'user__username'],
-                'constraints': [models.UniqueConstraint(fields=('user', 'company'), name='membership_one_per_user_and_company'), models.CheckConstraint(condition=models.Q(('role__in', ['ceo', 'finance', 'sales', 'operations', 'viewer'])), name='membership_role_known')],
+                "verbose_name": "membership",
+                "verbose_name_plural": "memberships",
+                "ordering": ["company__code", "user__username"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("user", "company"), name="membership_one_per_user_and_company"),
+                    models.CheckConstraint(
+                        condition=models.Q(("role__in", ["ceo", "finance", "sales", "operations", "viewer"])),
+                        name="membership_role_known",
+                    ),
+                ],
             },
         ),
     ]

@@ -64,13 +64,17 @@ class Company(models.Model):
                 condition=Q(vat_number="") | Q(vat_number__regex=r"^CHE-\d{3}\.\d{3}\.\d{3} (MWST|TVA|IVA)$"),
                 name="company_vat_number_format",
             ),
-            models.CheckConstraint(condition=Q(iban__regex=r"^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$"), name="company_iban_compact"),
+            models.CheckConstraint(
+                condition=Q(iban__regex=r"^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$"), name="company_iban_compact"
+            ),
             models.CheckConstraint(
                 condition=Q(qr_iban="") | Q(qr_iban__regex=r"^(CH|LI)\d{2}3[01]\d{3}[A-Z0-9]{12}$"),
                 name="company_qr_iban_range",
             ),
             models.CheckConstraint(condition=Q(currency__in=["CHF", "EUR"]), name="company_currency_known"),
-            models.CheckConstraint(condition=Q(vat_method__in=["effective", "net_rate"]), name="company_vat_method_known"),
+            models.CheckConstraint(
+                condition=Q(vat_method__in=["effective", "net_rate"]), name="company_vat_method_known"
+            ),
             models.CheckConstraint(condition=Q(colour__regex=r"^#[0-9a-fA-F]{6}$"), name="company_colour_hex"),
             models.CheckConstraint(condition=Q(country__regex=r"^[A-Z]{2}$"), name="company_country_iso"),
         ]
@@ -97,13 +101,13 @@ class Company(models.Model):
                 setattr(self, field, normalize(value))
             except ValidationError as error:
                 errors[field] = error
-        if self.vat_number and "che_uid" not in errors and "vat_number" not in errors:
-            if self.vat_number.split(" ")[0] != self.che_uid:
-                errors["vat_number"] = ValidationError(
-                    _("The VAT number must be the company's UID (%(uid)s) followed by MWST, TVA or IVA."),
-                    code="vat_number_uid_mismatch",
-                    params={"uid": self.che_uid},
-                )
+        vat_number_checkable = self.vat_number and "che_uid" not in errors and "vat_number" not in errors
+        if vat_number_checkable and self.vat_number.split(" ")[0] != self.che_uid:
+            errors["vat_number"] = ValidationError(
+                _("The VAT number must be the company's UID (%(uid)s) followed by MWST, TVA or IVA."),
+                code="vat_number_uid_mismatch",
+                params={"uid": self.che_uid},
+            )
         if errors:
             raise ValidationError(errors)
 
@@ -130,7 +134,9 @@ class Membership(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("user")
     )
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("company"))
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("company")
+    )
     role = models.CharField(_("role"), max_length=16, choices=Role.choices)
     created_at = models.DateTimeField(_("created"), db_default=Now(), editable=False)
 

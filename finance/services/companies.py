@@ -5,7 +5,6 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models.functions import Now
-
 from django.utils.translation import gettext as _
 
 from finance.models import Company, Membership, Role
@@ -76,7 +75,9 @@ def company_update(*, company: Company, updated_by: AbstractBaseUser, **fields: 
 
 
 @transaction.atomic
-def membership_grant(*, user: AbstractBaseUser, company: Company, role: str, granted_by: AbstractBaseUser | None) -> Membership:
+def membership_grant(
+    *, user: AbstractBaseUser, company: Company, role: str, granted_by: AbstractBaseUser | None
+) -> Membership:
     """Give a user a role in a company, replacing any role they had there."""
     if role not in Role.values:
         raise ValidationError({"role": _("Unknown role: %(role)s.") % {"role": role}})
@@ -91,7 +92,9 @@ def membership_grant(*, user: AbstractBaseUser, company: Company, role: str, gra
     return membership
 
 
-def user_create(*, username: str, password: str, first_name: str = "", last_name: str = "", email: str = "") -> AbstractBaseUser:
+def user_create(
+    *, username: str, password: str, first_name: str = "", last_name: str = "", email: str = ""
+) -> AbstractBaseUser:
     """Create an active user with a hashed password."""
     user = User(username=username, first_name=first_name, last_name=last_name, email=email)
     user.set_password(password)

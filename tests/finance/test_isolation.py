@@ -1,0 +1,111 @@
+"""Company isolation: every role, every model, through selectors and pages."""
+
+import pytest
+from django.http import Http404
+from django.urls import reverse
+
+from finance import selectors
+from finance.models import AuditEvent, Membership, Role
+from finance.scope import CompanyScope
+from finance.services.audit import audit_record
+
+pytestmark = pytest.mark.django_db
+
+STAFF_ROLES = [Role.FINANCE, Role.SALES, Role.OPERATIONS, Role.VIEWER]
+
+
+@pytest.fixture
+def other_company_objects(company_b, member_of):
+    """One object of every model, all belonging to company B."""
+    colleague = member_of(company_b, Role.FINANCE)
+    membership = Membership.objects.get(user=colleague)
+    event = audit_record(actor=colleague, company=company_b, action="test.event", target=membership)
+    return {"company": company_b, "membership": membership, "audit_event": event}
+
+
+# Each model's single-object selector, called with the object it should refuse to return.
+GETTERS = {
+    "company": lambda scope, obj: selectors.company_get(scope=scope, code=obj.code),
+    "membership": lambda scope, obj: selectors.membership_get(scope=scope, pk=obj.pk),
+    "audit_event": lambda scope, obj: selectors.audit_event_get(scope=scope, pk=obj.pk),
+}
+
+
+def test_every_model_with_a_company_has_a_scoped_getter():
+    from django.apps import apps
+
+    company_models = {
+        model._meta.model_name
+        for model in apps.get_app_config("finance").get_models()
+        if any(field.name == "company" for field in model._meta.get_fields())
+    }
+    assert company_models | {"company"} == {name.replace("_", "") for name in GETTERS}
+
+
+@pytest.mark.parametrize("role", STAFF_ROLES)
+@pytest.mark.parametrize("model", sorted(GETTERS))
+def test_staff_of_one_company_gets_404_for_another_companys_object(
+    role, model, company_a, member_of, other_company_objects
+):
+    user = member_of(company_a, role)
+    scope = CompanyScope(user=user)
+
+    with pytest.raises(Http404):
+        GETTERS[model](scope, other_company_objects[model])
+
+
+@pytest.mark.parametrize("model", sorted(GETTERS))
+def test_ceo_gets_every_companys_object(model, ceo, other_company_objects):
+    obj = GETTERS[model](CompanyScope(user=ceo), other_company_objects[model])
+    assert obj == other_company_objects[model]
+
+
+@pytest.mark.parametrize("role", STAFF_ROLES)
+def test_staff_lists_show_only_their_company(role, company_a, company_b, member_of, other_company_objects):
+    user = member_of(company_a, role)
+    scope = CompanyScope(user=user)
+
+    assert list(selectors.company_list(scope=scope)) == [company_a]
+    assert {m.company for m in selectors.membership_list(scope=scope)} == {company_a}
+    assert list(selectors.audit_event_list(scope=scope)) == []
+    assert AuditEvent.objects.filter(company=company_b).count() == 1
+
+
+@pytest.mark.parametrize("role", STAFF_ROLES)
+@pytest.mark.parametrize("url_name", ["finance:company-detail", "finance:company-edit"])
+def test_staff_page_for_another_company_answers_404(client, role, url_name, company_a, company_b, member_of):
+    client.force_login(member_of(company_a, role))
+
+    response = client.get(reverse(url_name, kwargs={"code": company_b.code}))
+
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("role", STAFF_ROLES)
+def test_staff_cannot_switch_to_another_company(client, role, company_a, company_b, member_of):
+    client.force_login(member_of(company_a, role))
+
+    response = client.post(reverse("finance:scope-switch"), {"company": company_b.code})
+
+    assert response.status_code == 404
+    assert "hv_company" not in client.session
+
+
+def test_staff_page_of_own_company_opens(client, company_a, member_of):
+    client.force_login(member_of(company_a, Role.VIEWER))
+
+    response = client.get(reverse("finance:company-detail", kwargs={"code": company_a.code}))
+
+    assert response.status_code == 200
+    assert response.context["company"] == company_a
+    assert response.context["can_edit"] is False
+
+
+def test_user_without_membership_sees_no_company(client, company_a):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory())
+
+    assert client.get(reverse("finance:company-detail", kwargs={"code": company_a.code})).status_code == 404
+    response = client.get(reverse("finance:company-list"))
+    assert list(response.context["companies"]) == []

@@ -1,0 +1,164 @@
+"""`make run` end to end: backing services, migrations, seed, web + worker + beat, clean Ctrl-C."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psutil
+import psycopg
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from tests.settings import redis_url_with_database
+
+# A cold start migrates and seeds a new database before the web server answers.
+START_DEADLINE = 180
+STOP_DEADLINE = 60
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback only
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def wait_until_healthy(base_url: str, process: subprocess.Popen) -> dict:
+    deadline = time.monotonic() + START_DEADLINE
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the Hub exited during start-up"
+        try:
+            status, body = get(f"{base_url}/healthz")
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.5)
+            continue
+        if status == 200:
+            return json.loads(body)
+        time.sleep(0.5)
+    raise AssertionError(f"/healthz not 200 within {START_DEADLINE} s")
+
+
+def processes_under(var_dir: Path) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        if any(str(var_dir) in part for part in process.info["cmdline"] or []):
+            found.append(process)
+    return found
+
+
+def server_connection_kwargs() -> dict:
+    db = connection.settings_dict
+    return {"host": db["HOST"], "port": db["PORT"] or 5432, "user": db["USER"], "dbname": "postgres"}
+
+
+def run_hub(env: dict, var_dir: Path):
+    port = free_port()
+    env = {**env, "HV_VAR_DIR": str(var_dir), "HV_WEB_ADDRESS": f"127.0.0.1:{port}"}
+    process = subprocess.Popen(
+        [sys.executable, str(settings.BASE_DIR / "scripts" / "hub.py"), "run"],
+        env=env,
+        cwd=settings.BASE_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        # Its own process group, so that SIGINT reaches it the way Ctrl-C in a terminal does.
+        start_new_session=True,
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def stop_like_ctrl_c(process: subprocess.Popen) -> str:
+    os.killpg(process.pid, signal.SIGINT)
+    output, _ = process.communicate(timeout=STOP_DEADLINE)
+    return output
+
+
+def base_env() -> dict:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("HV_", "DJANGO_"))}
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    return env
+
+
+def assert_serving_the_seeded_hub(base_url: str, process: subprocess.Popen) -> None:
+    health = wait_until_healthy(base_url, process)
+    assert {name: part["status"] for name, part in health["components"].items()} == {
+        "database": "up",
+        "redis": "up",
+        "celery_worker": "up",
+    }
+    status, body = get(f"{base_url}/login/")
+    assert status == 200
+    assert "Se connecter au Hub" in body
+    stylesheet = re.search(r'href="(/static/vendor/tabler/css/tabler\.min[^"]*\.css)"', body)
+    assert stylesheet is not None
+    assert get(f"{base_url}{stylesheet.group(1)}")[0] == 200
+
+
+@pytest.mark.django_db
+def test_make_run_with_embedded_servers_serves_the_hub_and_stops_on_ctrl_c():
+    var_dir = Path(tempfile.mkdtemp(prefix="hv-run-", dir="/tmp"))
+    process, base_url = run_hub(base_env(), var_dir)
+    try:
+        assert_serving_the_seeded_hub(base_url, process)
+    finally:
+        output = stop_like_ctrl_c(process)
+
+    assert process.returncode == 0, output
+    assert "embedded PostgreSQL ready" in output
+    assert "embedded Redis ready" in output
+    assert "Demo group seeded: 5 companies." in output
+    assert "ceo             CEO          all companies" in output
+    assert "Demo logins (password: hypervisual-demo):" in output
+    assert (var_dir / "pgdata" / "PG_VERSION").exists()
+    assert (var_dir / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert processes_under(var_dir) == []
+
+
+@pytest.mark.django_db
+def test_make_run_with_configured_servers_starts_nothing_embedded():
+    database = f"hv_run_probe_{os.getpid()}"
+    with psycopg.connect(**server_connection_kwargs(), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
+        admin.execute(f'CREATE DATABASE "{database}"')
+    db = connection.settings_dict
+    host = f"/{db['HOST']}" if db["HOST"].startswith("/") else f"{db['HOST']}:{db['PORT'] or 5432}"
+    env = {
+        **base_env(),
+        "DATABASE_URL": f"postgres://{db['USER']}@{host}/{database}",
+        "REDIS_URL": redis_url_with_database(settings.REDIS_URL, 10),
+    }
+    var_dir = Path(tempfile.mkdtemp(prefix="hv-run-", dir="/tmp"))
+    process, base_url = run_hub(env, var_dir)
+    try:
+        assert_serving_the_seeded_hub(base_url, process)
+    finally:
+        output = stop_like_ctrl_c(process)
+        with psycopg.connect(**{**server_connection_kwargs(), "dbname": database}) as probe:
+            companies = probe.execute("SELECT count(*) FROM finance_company").fetchone()
+        with psycopg.connect(**server_connection_kwargs(), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+    assert process.returncode == 0, output
+    assert "using DATABASE_URL from the environment" in output
+    assert "using REDIS_URL from the environment" in output
+    assert "embedded" not in output
+    assert not (var_dir / "pgdata").exists()
+    assert companies == (5,)
