@@ -7,7 +7,7 @@ from django.db import transaction
 from django.db.models.functions import Now
 from django.utils.translation import gettext as _
 
-from finance.models import Company, Membership, Role
+from finance.models import AuditEvent, Company, Membership, Role
 from finance.services.audit import audit_record
 
 User = get_user_model()
@@ -43,7 +43,7 @@ def company_create(*, created_by: AbstractBaseUser | None, **fields: Any) -> Com
     audit_record(
         actor=created_by,
         company=company,
-        action="company.created",
+        action=AuditEvent.Action.COMPANY_CREATED,
         target=company,
         changes={name: str(getattr(company, name)) for name in EDITABLE_FIELDS},
     )
@@ -70,7 +70,9 @@ def company_update(*, company: Company, updated_by: AbstractBaseUser, **fields: 
     company.updated_at = Now()
     company.save()
     company.refresh_from_db()
-    audit_record(actor=updated_by, company=company, action="company.updated", target=company, changes=changes)
+    audit_record(
+        actor=updated_by, company=company, action=AuditEvent.Action.COMPANY_UPDATED, target=company, changes=changes
+    )
     return company
 
 
@@ -85,7 +87,7 @@ def membership_grant(
     audit_record(
         actor=granted_by,
         company=company,
-        action="membership.granted",
+        action=AuditEvent.Action.MEMBERSHIP_GRANTED,
         target=membership,
         changes={"user": user.get_username(), "role": role},
     )

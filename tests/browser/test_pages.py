@@ -69,6 +69,13 @@ def test_staff_user_sees_only_their_company_and_a_clear_form_error(page, demo_gr
     )
     screenshot(page, "company-form-error")
 
+    page.fill("#id_che_uid", "CHE-123.456.788")
+    page.get_by_role("button", name="Enregistrer").click()
+    page.wait_for_url(f"{page.base_url}/companies/HV/")
+    screenshot(page, "company-detail-saved")
+    assert page.locator(".hv-toast").inner_text() == "Société HYPERVISUAL enregistrée."
+    screenshot(page, "company-detail-saved")
+
     response = page.goto(f"{page.base_url}/companies/DA/")
     assert response.status == 404
     page.broken.clear()

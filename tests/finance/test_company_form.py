@@ -102,3 +102,33 @@ def test_ceo_can_edit_any_company(client, ceo, company_b):
 
     assert response.status_code == 302
     assert Company.objects.get(pk=company_b.pk).town == "Bulle"
+
+
+def test_detail_page_shows_the_history_in_words(finance_client, company_a):
+    from finance.services.companies import company_create
+
+    company = company_create(
+        created_by=None,
+        code="QH",
+        name="Histoire",
+        legal_name="Histoire SA",
+        che_uid="CHE-234.567.895",
+        street="Rue",
+        postal_code="1700",
+        town="Fribourg",
+        iban="CH9300762011623852957",
+    )
+    finance_client.post(
+        edit_url(company_a),
+        form_data(company_a, iban="CH28 0900 0000 0176 5432 1", qr_iban="CH44 3199 9123 0008 8901 2"),
+    )
+
+    response = finance_client.get(reverse("finance:company-detail", kwargs={"code": "QA"}))
+
+    events = response.context["audit_events"]
+    assert [(e.get_action_display(), e.changed_field_labels) for e in events] == [
+        ("Identité modifiée", ["IBAN", "QR-IBAN"])
+    ]
+    assert "Identité modifiée" in response.text
+    assert "IBAN, QR-IBAN" in response.text
+    assert company.audit_events.get().actor is None
