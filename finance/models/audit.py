@@ -34,6 +34,16 @@ class AuditEvent(models.Model):
         return f"{self.action} {self.object_type}#{self.object_id}"
 
     @property
+    def detail(self) -> str:
+        """One line saying what the event changed, for the history lists."""
+        if self.action == self.Action.MEMBERSHIP_GRANTED:
+            from finance.models.companies import Role
+
+            role = self.changes.get("role", "")
+            return f"{self.changes.get('user', '')} · {Role(role).label if role in Role.values else role}"
+        return ", ".join(self.changed_field_labels)
+
+    @property
     def changed_field_labels(self) -> list[str]:
         """Names of the fields an update changed, as their model labels them."""
         if self.action != self.Action.COMPANY_UPDATED:

@@ -132,3 +132,12 @@ def test_detail_page_shows_the_history_in_words(finance_client, company_a):
     assert "Identité modifiée" in response.text
     assert "IBAN, QR-IBAN" in response.text
     assert company.audit_events.get().actor is None
+
+
+def test_history_names_the_user_and_role_of_a_granted_membership(company_a):
+    from finance.services.companies import membership_grant
+    from tests.factories import UserFactory
+
+    membership_grant(user=UserFactory(username="chloe"), company=company_a, role=Role.SALES, granted_by=None)
+
+    assert company_a.audit_events.get(action="membership.granted").detail == "chloe · Vente"
