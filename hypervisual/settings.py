@@ -17,7 +17,9 @@ if (BASE_DIR / ".env").exists():
 # Demo mode is switched on by `make run` only when it starts the embedded servers.
 HV_DEMO = env.bool("HV_DEMO", default=False)
 DEBUG = env.bool("DJANGO_DEBUG", default=HV_DEMO)
-SECRET_KEY = env.str("DJANGO_SECRET_KEY")
+# Required to serve: Django refuses to load the WSGI application without it. Management commands
+# that sign nothing (migrate, makemigrations, shell) run without it.
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 HV_DEMO_PASSWORD = env.str("HV_DEMO_PASSWORD", default="hypervisual-demo")
@@ -76,14 +78,18 @@ TEMPLATES = [
     },
 ]
 
+# Unset, DATABASE_URL and REDIS_URL point at the sockets of the embedded servers that `make run`
+# starts under var/ (scripts/hub.py), so `manage.py` commands work beside a running Hub.
+VAR_DIR = Path(env.str("HV_VAR_DIR", default=str(BASE_DIR / "var")))
+
 # https://docs.djangoproject.com/en/5.2/ref/settings/#databases
-DATABASES = {"default": env.db_url("DATABASE_URL")}
+DATABASES = {"default": env.db_url("DATABASE_URL", default=f"postgres://postgres@/{VAR_DIR}/pgdata/hypervisual")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: Django cache, Celery broker, locks. A unix-socket URL (embedded Redis) is accepted.
-REDIS_URL = env.str("REDIS_URL")
+REDIS_URL = env.str("REDIS_URL", default=f"unix://{VAR_DIR}/redis.sock?db=0")
 # Seconds a Redis call may take before the page gives up on it (cache, health check).
 REDIS_SOCKET_TIMEOUT = 2
 CACHES = {
@@ -194,7 +200,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 MEDIA_URL = "media/"
-MEDIA_ROOT = env.path("HV_MEDIA_ROOT", default=BASE_DIR / "var" / "media")
+MEDIA_ROOT = env.path("HV_MEDIA_ROOT", default=VAR_DIR / "media")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],

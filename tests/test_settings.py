@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 from django.conf import settings
 
 from hypervisual.settings import celery_broker_url
@@ -19,7 +18,15 @@ PROBE = (
 )
 
 
-def settings_with(**variables):
+SERVERS_PROBE = (
+    "import json, django; django.setup(); from django.conf import settings as s;"
+    "db = s.DATABASES['default'];"
+    "print(json.dumps({'HOST': db['HOST'], 'NAME': db['NAME'], 'REDIS_URL': s.REDIS_URL,"
+    "'BROKER': s.CELERY_BROKER_URL}))"
+)
+
+
+def settings_with(PROBE_CODE=PROBE, **variables):  # noqa: N803 - reads like the variables beside it
     env = {
         key: value
         for key, value in os.environ.items()
@@ -27,7 +34,7 @@ def settings_with(**variables):
     }
     env.update({"DJANGO_SETTINGS_MODULE": "hypervisual.settings", **variables})
     result = subprocess.run(
-        [sys.executable, "-c", PROBE], env=env, cwd=settings.BASE_DIR, capture_output=True, text=True, check=False
+        [sys.executable, "-c", PROBE_CODE], env=env, cwd=settings.BASE_DIR, capture_output=True, text=True, check=False
     )
     return result
 
@@ -62,12 +69,25 @@ def test_demo_mode_turns_debug_on_and_plain_http_turns_secure_cookies_off():
     assert (values["DEBUG"], values["SESSION_COOKIE_SECURE"], values["SECURE_SSL_REDIRECT"]) == (True, False, False)
 
 
-@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL"])
-def test_a_missing_required_variable_stops_start_up_with_its_name(missing):
-    result = settings_with(**{key: value for key, value in BASE.items() if key != missing})
+def test_the_web_server_refuses_to_start_without_a_secret_key():
+    without_key = {key: value for key, value in BASE.items() if key != "DJANGO_SECRET_KEY"}
+
+    result = settings_with(**without_key, PROBE_CODE="import hypervisual.wsgi")
 
     assert result.returncode == 1
-    assert f"Set the {missing} environment variable" in result.stderr
+    assert "ImproperlyConfigured: The SECRET_KEY setting must not be empty." in result.stderr
+
+
+def test_unset_servers_point_at_the_embedded_sockets_under_var():
+    result = settings_with(DJANGO_SECRET_KEY="probe", HV_VAR_DIR="/srv/hub-var", PROBE_CODE=SERVERS_PROBE)
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "HOST": "/srv/hub-var/pgdata",
+        "NAME": "hypervisual",
+        "REDIS_URL": "unix:///srv/hub-var/redis.sock?db=0",
+        "BROKER": "redis+socket:///srv/hub-var/redis.sock?virtual_host=0",
+    }
 
 
 def test_unix_socket_redis_url_becomes_celerys_socket_transport():
