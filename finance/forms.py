@@ -1,4 +1,5 @@
 from django import forms
+from django.contrib.auth.forms import PasswordChangeForm
 from django.utils.translation import gettext_lazy as _
 
 from finance.identifiers import format_iban
@@ -46,3 +47,7 @@ class CompanyForm(TablerFormMixin, forms.ModelForm):
             "iban": _("The account's ordinary IBAN, e.g. CH93 0076 2011 6238 5295 7."),
             "qr_iban": _("Optional. With a QR-IBAN, QR-bills carry a QR reference."),
         }
+
+
+class TablerPasswordChangeForm(TablerFormMixin, PasswordChangeForm):
+    pass

@@ -4,6 +4,8 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from finance.forms import TablerPasswordChangeForm
+
 urlpatterns = [
     path("", include("dashboard.urls")),
     path("", include("finance.urls")),
@@ -14,7 +16,11 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path(
+        "password/",
+        auth_views.PasswordChangeView.as_view(form_class=TablerPasswordChangeForm),
+        name="password_change",
+    ),
     path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     # Open to signed-out visitors too: the sign-in page offers the language choice.
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),

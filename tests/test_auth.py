@@ -86,7 +86,10 @@ def test_password_change_requires_the_old_password(client):
         {"old_password": "nope", "new_password1": "Un-Nouveau-Secret-42", "new_password2": "Un-Nouveau-Secret-42"},
     )
     assert refused.status_code == 200
-    assert refused.context["form"].errors["old_password"]
+    assert refused.context["form"].errors["old_password"] == [
+        "Votre ancien mot de passe est incorrect. Veuillez le rectifier."
+    ]
+    assert 'class="form-control is-invalid" aria-invalid="true"' in refused.text
 
     done = client.post(
         reverse("password_change"),
