@@ -1,0 +1,37 @@
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Now
+from django.utils.translation import gettext_lazy as _
+
+
+class VatCode(models.TextChoices):
+    STANDARD = "standard", _("Standard rate")
+    REDUCED = "reduced", _("Reduced rate")
+    ACCOMMODATION = "accommodation", _("Accommodation rate")
+    EXEMPT = "exempt", _("Exempt")
+
+
+class VatRate(models.Model):
+    """A Swiss VAT rate in force from `valid_from` up to and including `valid_to` (open-ended if null)."""
+
+    code = models.CharField(_("VAT code"), max_length=16, choices=VatCode.choices)
+    rate = models.DecimalField(_("rate (%)"), max_digits=5, decimal_places=2)
+    valid_from = models.DateField(_("valid from"))
+    valid_to = models.DateField(_("valid to"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), db_default=Now(), editable=False)
+
+    class Meta:
+        ordering = ["code", "-valid_from"]
+        verbose_name = _("VAT rate")
+        verbose_name_plural = _("VAT rates")
+        constraints = [
+            models.UniqueConstraint(fields=["code", "valid_from"], name="vatrate_one_per_code_and_start"),
+            models.CheckConstraint(condition=Q(rate__gte=0) & Q(rate__lt=100), name="vatrate_rate_percent"),
+            models.CheckConstraint(condition=Q(code__in=VatCode.values), name="vatrate_code_known"),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=F("valid_from")), name="vatrate_period_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_code_display()} {self.rate} % ({self.valid_from:%d.%m.%Y})"
