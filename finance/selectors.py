@@ -3,7 +3,18 @@
 from django.db.models import Model, QuerySet
 from django.shortcuts import get_object_or_404
 
-from finance.models import AuditEvent, Company, Membership
+from finance.models import (
+    AuditEvent,
+    Client,
+    Company,
+    Contact,
+    DepositRule,
+    DocumentSequence,
+    Invoice,
+    Membership,
+    Payment,
+    Quote,
+)
 from finance.scope import CompanyScope
 
 
@@ -53,3 +64,31 @@ def audit_event_list(*, scope: CompanyScope, company: Company | None = None, lim
 
 def audit_event_get(*, scope: CompanyScope, pk: int) -> AuditEvent:
     return scoped_get(AuditEvent.objects.select_related("actor", "company"), scope=scope, pk=pk)
+
+
+def client_get(*, scope: CompanyScope, pk: int) -> Client:
+    return scoped_get(Client.objects.select_related("company"), scope=scope, pk=pk)
+
+
+def contact_get(*, scope: CompanyScope, pk: int) -> Contact:
+    return scoped_get(Contact.objects.select_related("client"), scope=scope, company_field="client__company", pk=pk)
+
+
+def quote_get(*, scope: CompanyScope, pk: int) -> Quote:
+    return scoped_get(Quote.objects.select_related("company", "client"), scope=scope, pk=pk)
+
+
+def invoice_get(*, scope: CompanyScope, pk: int) -> Invoice:
+    return scoped_get(Invoice.objects.select_related("company", "client"), scope=scope, pk=pk)
+
+
+def payment_get(*, scope: CompanyScope, pk: int) -> Payment:
+    return scoped_get(Payment.objects.select_related("company", "client"), scope=scope, pk=pk)
+
+
+def deposit_rule_get(*, scope: CompanyScope, pk: int) -> DepositRule:
+    return scoped_get(DepositRule.objects.all(), scope=scope, pk=pk)
+
+
+def document_sequence_get(*, scope: CompanyScope, pk: int) -> DocumentSequence:
+    return scoped_get(DocumentSequence.objects.all(), scope=scope, pk=pk)

@@ -1,8 +1,11 @@
+import datetime
+from decimal import Decimal
+
 import factory
 from django.contrib.auth import get_user_model
 from stdnum.ch import uid
 
-from finance.models import Company, Membership, Role
+from finance.models import Client, Company, Invoice, Membership, Payment, Quote, Role
 
 
 def valid_che_uid(serial: int) -> str:
@@ -56,3 +59,48 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     company = factory.SubFactory(CompanyFactory)
     role = Role.FINANCE
+
+
+class ClientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Client
+
+    company = factory.SubFactory(CompanyFactory)
+    name = factory.Sequence(lambda n: f"Client {n} SA")
+    street = "Rue du Marché"
+    building_number = "3"
+    postal_code = "1204"
+    town = "Genève"
+
+
+class QuoteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Quote
+
+    company = factory.SubFactory(CompanyFactory)
+    client = factory.SubFactory(ClientFactory, company=factory.SelfAttribute("..company"))
+    title = "Écran LED hall d'entrée"
+    quote_date = datetime.date(2026, 11, 2)
+    valid_until = datetime.date(2026, 12, 2)
+    created_by = factory.SubFactory(UserFactory)
+
+
+class InvoiceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Invoice
+
+    company = factory.SubFactory(CompanyFactory)
+    client = factory.SubFactory(ClientFactory, company=factory.SelfAttribute("..company"))
+    title = "Installation écran LED"
+    created_by = factory.SubFactory(UserFactory)
+
+
+class PaymentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Payment
+
+    company = factory.SubFactory(CompanyFactory)
+    client = factory.SubFactory(ClientFactory, company=factory.SelfAttribute("..company"))
+    received_on = datetime.date(2026, 11, 20)
+    amount = Decimal("100.00")
+    created_by = factory.SubFactory(UserFactory)

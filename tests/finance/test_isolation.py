@@ -5,9 +5,10 @@ from django.http import Http404
 from django.urls import reverse
 
 from finance import selectors
-from finance.models import AuditEvent, Membership, Role
+from finance.models import AuditEvent, Contact, DepositRule, DocumentSequence, Membership, Role
 from finance.scope import CompanyScope
 from finance.services.audit import audit_record
+from tests.factories import ClientFactory, InvoiceFactory, PaymentFactory, QuoteFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,19 @@ def other_company_objects(company_b, member_of):
     colleague = member_of(company_b, Role.FINANCE)
     membership = Membership.objects.get(user=colleague)
     event = audit_record(actor=colleague, company=company_b, action="test.event", target=membership)
-    return {"company": company_b, "membership": membership, "audit_event": event}
+    client = ClientFactory(company=company_b)
+    return {
+        "company": company_b,
+        "membership": membership,
+        "audit_event": event,
+        "client": client,
+        "contact": Contact.objects.create(client=client, name="Anne Rey"),
+        "quote": QuoteFactory(company=company_b, client=client),
+        "invoice": InvoiceFactory(company=company_b, client=client),
+        "payment": PaymentFactory(company=company_b, client=client),
+        "deposit_rule": DepositRule.objects.create(company=company_b, percent=30),
+        "document_sequence": DocumentSequence.objects.create(company=company_b, family="invoice", year=2026),
+    }
 
 
 # Each model's single-object selector, called with the object it should refuse to return.
@@ -28,6 +41,13 @@ GETTERS = {
     "company": lambda scope, obj: selectors.company_get(scope=scope, code=obj.code),
     "membership": lambda scope, obj: selectors.membership_get(scope=scope, pk=obj.pk),
     "audit_event": lambda scope, obj: selectors.audit_event_get(scope=scope, pk=obj.pk),
+    "client": lambda scope, obj: selectors.client_get(scope=scope, pk=obj.pk),
+    "contact": lambda scope, obj: selectors.contact_get(scope=scope, pk=obj.pk),
+    "quote": lambda scope, obj: selectors.quote_get(scope=scope, pk=obj.pk),
+    "invoice": lambda scope, obj: selectors.invoice_get(scope=scope, pk=obj.pk),
+    "payment": lambda scope, obj: selectors.payment_get(scope=scope, pk=obj.pk),
+    "deposit_rule": lambda scope, obj: selectors.deposit_rule_get(scope=scope, pk=obj.pk),
+    "document_sequence": lambda scope, obj: selectors.document_sequence_get(scope=scope, pk=obj.pk),
 }
 
 
@@ -39,7 +59,7 @@ def test_every_model_with_a_company_has_a_scoped_getter():
         for model in apps.get_app_config("finance").get_models()
         if any(field.name == "company" for field in model._meta.get_fields())
     }
-    assert company_models | {"company"} == {name.replace("_", "") for name in GETTERS}
+    assert company_models | {"company"} <= {name.replace("_", "") for name in GETTERS}
 
 
 @pytest.mark.parametrize("role", STAFF_ROLES)

@@ -1,0 +1,287 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Now
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from finance.models.vat import VatCode
+
+ZERO = Decimal("0.00")
+
+
+class Currency(models.TextChoices):
+    CHF = "CHF", "CHF"
+    EUR = "EUR", "EUR"
+
+
+class ProjectType(models.TextChoices):
+    DIGITAL_SIGNAGE = "digital_signage", _("Digital signage")
+    SOFTWARE = "software", _("Software")
+    CONSULTING = "consulting", _("Consulting")
+    LEGAL = "legal", _("Legal services")
+    REAL_ESTATE = "real_estate", _("Real estate")
+    FOOD_SERVICE = "food_service", _("Food service")
+    TRAINING = "training", _("Training")
+    OTHER = "other", _("Other")
+
+
+class DepositRule(models.Model):
+    """How much deposit a signed quote asks for: per company and project type (blank = the default rule)."""
+
+    company = models.ForeignKey("finance.Company", on_delete=models.CASCADE, related_name="deposit_rules")
+    project_type = models.CharField(_("project type"), max_length=32, choices=ProjectType.choices, blank=True)
+    percent = models.DecimalField(_("deposit (%)"), max_digits=5, decimal_places=2)
+    min_quote_total = models.DecimalField(
+        _("from a quote total of"), max_digits=12, decimal_places=2, default=ZERO, db_default=ZERO
+    )
+    due_days = models.PositiveSmallIntegerField(_("deposit due in (days)"), default=10, db_default=10)
+
+    class Meta:
+        verbose_name = _("deposit rule")
+        verbose_name_plural = _("deposit rules")
+        constraints = [
+            models.UniqueConstraint(fields=["company", "project_type"], name="depositrule_one_per_project_type"),
+            models.CheckConstraint(condition=Q(percent__gte=0) & Q(percent__lte=100), name="depositrule_percent"),
+            models.CheckConstraint(condition=Q(min_quote_total__gte=0), name="depositrule_min_total_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.company.code} {self.project_type or 'default'} {self.percent} %"
+
+
+class DocumentLine(models.Model):
+    """A line of a quote or an invoice; amounts are derived by finance.vat, never stored twice."""
+
+    position = models.PositiveSmallIntegerField(_("position"))
+    description = models.CharField(_("description"), max_length=300)
+    quantity = models.DecimalField(_("quantity"), max_digits=12, decimal_places=3)
+    unit = models.CharField(_("unit"), max_length=16, blank=True)
+    unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
+    discount_percent = models.DecimalField(_("discount (%)"), max_digits=5, decimal_places=2, default=ZERO)
+    vat_code = models.CharField(_("VAT"), max_length=16, choices=VatCode.choices, default=VatCode.STANDARD)
+    # The rate in force on the document's date, frozen with the line.
+    vat_rate = models.DecimalField(_("VAT rate (%)"), max_digits=5, decimal_places=2)
+
+    class Meta:
+        abstract = True
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+def line_constraints(prefix: str) -> list[models.BaseConstraint]:
+    return [
+        models.CheckConstraint(condition=Q(quantity__gt=0), name=f"{prefix}_quantity_positive"),
+        models.CheckConstraint(condition=Q(unit_price__gte=0), name=f"{prefix}_unit_price_positive"),
+        models.CheckConstraint(
+            condition=Q(discount_percent__gte=0) & Q(discount_percent__lte=100), name=f"{prefix}_discount_percent"
+        ),
+        models.CheckConstraint(condition=Q(vat_rate__gte=0) & Q(vat_rate__lt=100), name=f"{prefix}_vat_rate_percent"),
+        models.CheckConstraint(condition=Q(vat_code__in=VatCode.values), name=f"{prefix}_vat_code_known"),
+    ]
+
+
+def total_constraints(prefix: str) -> list[models.BaseConstraint]:
+    return [
+        models.CheckConstraint(
+            condition=Q(net_total__gte=0) & Q(vat_total__gte=0) & Q(gross_total__gte=0) & Q(payable_total__gte=0),
+            name=f"{prefix}_totals_positive",
+        ),
+        models.CheckConstraint(condition=Q(gross_total=F("net_total") + F("vat_total")), name=f"{prefix}_gross_sum"),
+        models.CheckConstraint(condition=Q(payable_total=F("gross_total") + F("rounding")), name=f"{prefix}_payable"),
+        models.CheckConstraint(condition=Q(currency__in=Currency.values), name=f"{prefix}_currency_known"),
+    ]
+
+
+class DocumentTotals(models.Model):
+    """Totals of a document, recomputed by the services from its lines (finance.vat)."""
+
+    currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices, default=Currency.CHF)
+    net_total = models.DecimalField(_("net"), max_digits=12, decimal_places=2, default=ZERO, db_default=ZERO)
+    vat_total = models.DecimalField(_("VAT"), max_digits=12, decimal_places=2, default=ZERO, db_default=ZERO)
+    gross_total = models.DecimalField(_("total"), max_digits=12, decimal_places=2, default=ZERO, db_default=ZERO)
+    rounding = models.DecimalField(_("rounding"), max_digits=4, decimal_places=2, default=ZERO, db_default=ZERO)
+    payable_total = models.DecimalField(_("payable"), max_digits=12, decimal_places=2, default=ZERO, db_default=ZERO)
+
+    class Meta:
+        abstract = True
+
+
+class Quote(DocumentTotals):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SENT = "sent", _("Sent")
+        VIEWED = "viewed", _("Viewed")
+        SIGNED = "signed", _("Signed")
+        CONVERTED = "converted", _("Converted")
+        REJECTED = "rejected", _("Rejected")
+        EXPIRED = "expired", _("Expired")
+
+    company = models.ForeignKey("finance.Company", on_delete=models.PROTECT, related_name="quotes")
+    client = models.ForeignKey("finance.Client", on_delete=models.PROTECT, related_name="quotes")
+    number = models.CharField(_("number"), max_length=32, blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT, db_default=Status.DRAFT
+    )
+    title = models.CharField(_("title"), max_length=200)
+    quote_date = models.DateField(_("date"))
+    valid_until = models.DateField(_("valid until"))
+    project_type = models.CharField(
+        _("project type"), max_length=32, choices=ProjectType.choices, default=ProjectType.OTHER
+    )
+    deposit_percent = models.DecimalField(_("deposit (%)"), max_digits=5, decimal_places=2, default=ZERO)
+    notes = models.TextField(_("notes"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("created"), db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(_("updated"), db_default=Now(), editable=False)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    signed_at = models.DateTimeField(_("signed"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-quote_date", "-id"]
+        verbose_name = _("quote")
+        verbose_name_plural = _("quotes")
+        constraints = [
+            *total_constraints("quote"),
+            models.UniqueConstraint(
+                fields=["company", "number"], condition=~Q(number=""), name="quote_number_unique_per_company"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "sent", "viewed", "signed", "converted", "rejected", "expired"]),
+                name="quote_status_known",
+            ),
+            models.CheckConstraint(condition=Q(status="draft") | ~Q(number=""), name="quote_sent_has_number"),
+            models.CheckConstraint(condition=Q(valid_until__gte=F("quote_date")), name="quote_validity_after_date"),
+            models.CheckConstraint(
+                condition=Q(deposit_percent__gte=0) & Q(deposit_percent__lte=100), name="quote_deposit_percent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"{self.title} ({self.get_status_display()})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("finance:quote-detail", kwargs={"pk": self.pk})
+
+
+class QuoteLine(DocumentLine):
+    quote = models.ForeignKey(Quote, on_delete=models.CASCADE, related_name="lines")
+
+    class Meta(DocumentLine.Meta):
+        verbose_name = _("quote line")
+        verbose_name_plural = _("quote lines")
+        constraints = line_constraints("quoteline")
+
+
+class Invoice(DocumentTotals):
+    class Kind(models.TextChoices):
+        STANDARD = "standard", _("Invoice")
+        DEPOSIT = "deposit", _("Deposit invoice")
+        BALANCE = "balance", _("Balance invoice")
+        CREDIT_NOTE = "credit_note", _("Credit note")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        ISSUED = "issued", _("Issued")
+        PARTIALLY_PAID = "partially_paid", _("Partially paid")
+        PAID = "paid", _("Paid")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    company = models.ForeignKey("finance.Company", on_delete=models.PROTECT, related_name="invoices")
+    client = models.ForeignKey("finance.Client", on_delete=models.PROTECT, related_name="invoices")
+    quote = models.ForeignKey(Quote, on_delete=models.PROTECT, null=True, blank=True, related_name="invoices")
+    credited_invoice = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="credit_notes"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.STANDARD)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT, db_default=Status.DRAFT
+    )
+    number = models.CharField(_("number"), max_length=32, blank=True)
+    title = models.CharField(_("title"), max_length=200)
+    issue_date = models.DateField(_("issue date"), null=True, blank=True)
+    due_date = models.DateField(_("due date"), null=True, blank=True)
+    qr_reference = models.CharField(_("QR reference"), max_length=27, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("created"), db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(_("updated"), db_default=Now(), editable=False)
+    issued_at = models.DateTimeField(_("issued"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-issue_date", "-id"]
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
+        indexes = [models.Index(fields=["company", "status", "due_date"], name="invoice_company_status_due")]
+        constraints = [
+            *total_constraints("invoice"),
+            models.UniqueConstraint(
+                fields=["company", "number"], condition=~Q(number=""), name="invoice_number_unique_per_company"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["standard", "deposit", "balance", "credit_note"]), name="invoice_kind_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "issued", "partially_paid", "paid", "cancelled"]),
+                name="invoice_status_known",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "cancelled"])
+                | (~Q(number="") & Q(issue_date__isnull=False) & Q(due_date__isnull=False)),
+                name="invoice_issued_is_numbered_and_dated",
+            ),
+            models.CheckConstraint(
+                condition=Q(due_date__isnull=True) | Q(due_date__gte=F("issue_date")), name="invoice_due_after_issue"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="credit_note", credited_invoice__isnull=False)
+                | (~Q(kind="credit_note") & Q(credited_invoice__isnull=True)),
+                name="invoice_credit_note_has_original",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"{self.title} ({self.get_status_display()})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("finance:invoice-detail", kwargs={"pk": self.pk})
+
+
+class InvoiceLine(DocumentLine):
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+
+    class Meta(DocumentLine.Meta):
+        verbose_name = _("invoice line")
+        verbose_name_plural = _("invoice lines")
+        constraints = line_constraints("invoiceline")
+
+
+class DocumentSequence(models.Model):
+    """The last number given per company, document family and year; taken under a row lock."""
+
+    class Family(models.TextChoices):
+        QUOTE = "quote", _("Quotes")
+        INVOICE = "invoice", _("Invoices")
+        CREDIT_NOTE = "credit_note", _("Credit notes")
+
+    company = models.ForeignKey("finance.Company", on_delete=models.PROTECT, related_name="sequences")
+    family = models.CharField(_("family"), max_length=16, choices=Family.choices)
+    year = models.PositiveSmallIntegerField(_("year"))
+    last_number = models.PositiveIntegerField(_("last number"), default=0, db_default=0)
+
+    class Meta:
+        verbose_name = _("document sequence")
+        verbose_name_plural = _("document sequences")
+        constraints = [
+            models.UniqueConstraint(fields=["company", "family", "year"], name="sequence_one_per_family_and_year"),
+            models.CheckConstraint(
+                condition=Q(family__in=["quote", "invoice", "credit_note"]), name="sequence_family_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.company.code} {self.family} {self.year}: {self.last_number}"
