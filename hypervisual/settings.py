@@ -5,7 +5,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import environ
-from celery.schedules import schedule
+from celery.schedules import crontab, schedule
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -133,6 +133,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": schedule(timedelta(seconds=HV_WORKER_HEARTBEAT_SECONDS)),
         "options": {"expires": HV_WORKER_HEARTBEAT_SECONDS},
     },
+    # Quotes past their validity date become expired shortly after midnight, Swiss time.
+    "quotes-expire": {"task": "finance.tasks.quotes_expire_daily", "schedule": crontab(hour=0, minute=15)},
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -213,5 +215,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("HV_LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # WeasyPrint narrates every PDF at INFO.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }

@@ -380,8 +380,16 @@ def test_dockerfile_installs_dependencies_before_copying_the_source():
     runs = [arguments for keyword, arguments in stage if keyword == "RUN"]
     copies = [arguments for keyword, arguments in stage if keyword == "COPY"]
     assert copies[0] == "pyproject.toml /tmp/hub/"
-    assert runs[1] == "pip install --upgrade pip==25.3 && pip install /tmp/hub && rm -rf /tmp/hub"
-    assert stage.index(("RUN", runs[1])) < stage.index(("COPY", copies[1]))
+    assert runs[2] == "pip install --upgrade pip==25.3 && pip install /tmp/hub && rm -rf /tmp/hub"
+    assert stage.index(("RUN", runs[2])) < stage.index(("COPY", copies[1]))
+
+
+def test_dockerfile_installs_the_system_libraries_weasyprint_needs_first():
+    runs = [arguments for keyword, arguments in final_stage() if keyword == "RUN"]
+    assert runs[0] == (
+        "apt-get update && apt-get install -y --no-install-recommends "
+        "libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation && rm -rf /var/lib/apt/lists/*"
+    )
 
 
 def test_dockerfile_copies_exactly_the_source_the_hub_runs_from():
@@ -405,7 +413,7 @@ def test_dockerfile_copies_exactly_the_source_the_hub_runs_from():
 
 def test_dockerfile_builds_assets_and_collects_static_files():
     runs = [arguments for keyword, arguments in final_stage() if keyword == "RUN"]
-    assert runs[2:4] == [
+    assert runs[3:5] == [
         "--mount=type=bind,from=assets,source=/build/node_modules,target=/app/node_modules "
         "python scripts/hub.py assets",
         "DJANGO_SECRET_KEY=build DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost:6379/0 "

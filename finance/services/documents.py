@@ -1,0 +1,438 @@
+"""Quotes and invoices: lines, totals and every state change, each one logged to the audit trail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Sum
+from django.db.models.functions import Now
+from django.utils.translation import gettext as _
+
+from finance import qrbill, vat
+from finance.models import (
+    Client,
+    DepositRule,
+    DocumentSequence,
+    Invoice,
+    InvoiceLine,
+    Quote,
+    QuoteLine,
+    VatCode,
+)
+from finance.services.audit import audit_record
+from finance.services.numbering import document_number_take
+
+ZERO = Decimal("0.00")
+HUNDRED = Decimal("100")
+# Without a deposit rule for the company, a signed quote asks for this share up front.
+DEFAULT_DEPOSIT_PERCENT = Decimal("30")
+DEFAULT_DEPOSIT_DUE_DAYS = 10
+
+
+class DocumentStateError(ValidationError):
+    """The document is not in a state that allows this action."""
+
+
+@dataclass(frozen=True)
+class LineInput:
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    vat_code: str
+    unit: str = ""
+    discount_percent: Decimal = ZERO
+
+
+# --- Totals -------------------------------------------------------------------------------------
+
+
+def document_lines_totals(document: Quote | Invoice) -> vat.Totals:
+    lines = [
+        vat.Line(
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            vat_rate=line.vat_rate,
+            discount_percent=line.discount_percent,
+        )
+        for line in document.lines.all()
+    ]
+    return vat.document_totals(lines, rounds_to_five_centimes=document.company.rounds_to_five_centimes)
+
+
+def _store_totals(document: Quote | Invoice) -> None:
+    totals = document_lines_totals(document)
+    document.net_total, document.vat_total, document.gross_total = totals.net, totals.vat, totals.gross
+    document.rounding, document.payable_total = totals.rounding, totals.payable
+    document.updated_at = Now()
+    document.save()
+    document.refresh_from_db()
+
+
+def _require_status(document: Quote | Invoice, *allowed: str, action: str) -> None:
+    if document.status not in allowed:
+        raise DocumentStateError(
+            _("%(document)s is %(status)s: it cannot be %(action)s.")
+            % {"document": document, "status": document.get_status_display().lower(), "action": action},
+            code="wrong_state",
+        )
+
+
+def _log(document: Quote | Invoice, *, actor: AbstractBaseUser | None, action: str, **changes) -> None:
+    audit_record(
+        actor=actor,
+        company=document.company,
+        action=action,
+        target=document,
+        changes={k: str(v) for k, v in changes.items()},
+    )
+
+
+# --- Quotes -------------------------------------------------------------------------------------
+
+
+def deposit_percent_for(*, quote: Quote) -> Decimal:
+    """The deposit a quote asks for: the company's rule for its project type, else its default rule."""
+    rules = {rule.project_type: rule for rule in DepositRule.objects.filter(company=quote.company)}
+    rule = rules.get(quote.project_type) or rules.get("")
+    if rule is None:
+        return DEFAULT_DEPOSIT_PERCENT
+    return rule.percent if quote.payable_total >= rule.min_quote_total else ZERO
+
+
+@transaction.atomic
+def quote_create(
+    *, client: Client, title: str, quote_date: date, valid_until: date, project_type: str, currency: str,
+    created_by: AbstractBaseUser,
+) -> Quote:  # fmt: skip
+    """Open a draft quote for a client of the company."""
+    quote = Quote(
+        company=client.company,
+        client=client,
+        title=title,
+        quote_date=quote_date,
+        valid_until=valid_until,
+        project_type=project_type,
+        currency=currency,
+        created_by=created_by,
+    )
+    quote.full_clean()
+    quote.save()
+    _log(quote, actor=created_by, action="quote.created")
+    return quote
+
+
+def _line_fields(line: LineInput, *, on: date) -> dict:
+    return {
+        "description": line.description,
+        "quantity": line.quantity,
+        "unit": line.unit,
+        "unit_price": line.unit_price,
+        "discount_percent": line.discount_percent,
+        "vat_code": line.vat_code,
+        "vat_rate": vat.vat_rate_on(code=line.vat_code, on=on).rate,
+    }
+
+
+@transaction.atomic
+def quote_lines_replace(*, quote: Quote, lines: list[LineInput], edited_by: AbstractBaseUser) -> Quote:
+    """Replace the lines of a draft quote (in this order) and recompute its totals and deposit."""
+    quote = Quote.objects.select_for_update().get(pk=quote.pk)
+    _require_status(quote, Quote.Status.DRAFT, action=_("edited"))
+    quote.lines.all().delete()
+    for position, line in enumerate(lines, start=1):
+        quote_line = QuoteLine(quote=quote, position=position, **_line_fields(line, on=quote.quote_date))
+        quote_line.full_clean(exclude=["quote"])
+        quote_line.save()
+    _store_totals(quote)
+    quote.deposit_percent = deposit_percent_for(quote=quote)
+    quote.save(update_fields=["deposit_percent"])
+    return quote
+
+
+def _quote_transition(quote: Quote, *, to: str, allowed: tuple[str, ...], action: str, actor, **fields) -> Quote:
+    quote = Quote.objects.select_for_update().get(pk=quote.pk)
+    _require_status(quote, *allowed, action=action)
+    before = quote.status
+    quote.status = to
+    for name, value in fields.items():
+        setattr(quote, name, value)
+    quote.updated_at = Now()
+    quote.save()
+    quote.refresh_from_db()
+    _log(quote, actor=actor, action=f"quote.{to}", status_from=before, status_to=to)
+    return quote
+
+
+@transaction.atomic
+def quote_send(*, quote: Quote, sent_by: AbstractBaseUser) -> Quote:
+    """Number the quote and mark it sent; a quote without lines is refused."""
+    if not quote.lines.exists():
+        raise DocumentStateError(_("A quote without lines cannot be sent."), code="empty")
+    number = document_number_take(
+        company=quote.company, family=DocumentSequence.Family.QUOTE, year=quote.quote_date.year
+    )
+    return _quote_transition(
+        quote, to=Quote.Status.SENT, allowed=(Quote.Status.DRAFT,), action=_("sent"), actor=sent_by,
+        number=number, sent_at=Now(),
+    )  # fmt: skip
+
+
+@transaction.atomic
+def quote_mark_viewed(*, quote: Quote, actor: AbstractBaseUser | None) -> Quote:
+    return _quote_transition(
+        quote, to=Quote.Status.VIEWED, allowed=(Quote.Status.SENT,), action=_("marked viewed"), actor=actor
+    )
+
+
+@transaction.atomic
+def quote_mark_signed(*, quote: Quote, actor: AbstractBaseUser | None) -> Quote:
+    return _quote_transition(
+        quote, to=Quote.Status.SIGNED, allowed=(Quote.Status.SENT, Quote.Status.VIEWED), action=_("signed"),
+        actor=actor, signed_at=Now(),
+    )  # fmt: skip
+
+
+@transaction.atomic
+def quote_reject(*, quote: Quote, actor: AbstractBaseUser | None) -> Quote:
+    return _quote_transition(
+        quote, to=Quote.Status.REJECTED, allowed=(Quote.Status.SENT, Quote.Status.VIEWED), action=_("rejected"),
+        actor=actor,
+    )  # fmt: skip
+
+
+def quotes_expire(*, today: date) -> int:
+    """Expire every sent or viewed quote whose validity ended before today; return how many."""
+    expired = 0
+    candidates = Quote.objects.filter(status__in=[Quote.Status.SENT, Quote.Status.VIEWED], valid_until__lt=today)
+    for quote_id in candidates.values_list("pk", flat=True):
+        with transaction.atomic():
+            quote = Quote.objects.get(pk=quote_id)
+            _quote_transition(
+                quote, to=Quote.Status.EXPIRED, allowed=(Quote.Status.SENT, Quote.Status.VIEWED),
+                action=_("expired"), actor=None,
+            )  # fmt: skip
+            expired += 1
+    return expired
+
+
+# --- Invoices -----------------------------------------------------------------------------------
+
+
+def _new_invoice(*, quote: Quote, kind: str, title: str, created_by) -> Invoice:
+    invoice = Invoice(
+        company=quote.company, client=quote.client, quote=quote, kind=kind, title=title,
+        currency=quote.currency, created_by=created_by,
+    )  # fmt: skip
+    invoice.full_clean()
+    invoice.save()
+    return invoice
+
+
+def _add_share_lines(invoice: Invoice, *, shares: dict[Decimal, Decimal], label: str, on: date) -> None:
+    """One line per VAT rate, for a share (deposit, balance, credit) of a net base at that rate."""
+    codes = {rate.rate: rate.code for rate in (vat.vat_rate_on(code=code, on=on) for code in VatCode.values)}
+    for position, (rate, amount) in enumerate(sorted(shares.items(), reverse=True), start=1):
+        if amount <= ZERO:
+            continue
+        InvoiceLine.objects.create(
+            invoice=invoice, position=position, quantity=Decimal("1"), unit_price=amount, vat_rate=rate,
+            description=f"{label} – " + _("VAT %(rate)s %%") % {"rate": rate}, vat_code=codes[rate],
+        )  # fmt: skip
+
+
+@transaction.atomic
+def invoice_create_deposit(*, quote: Quote, created_by: AbstractBaseUser) -> Invoice:
+    """Draft the deposit invoice of a signed quote: the rule's share of each VAT rate's net base."""
+    quote = Quote.objects.select_for_update().get(pk=quote.pk)
+    _require_status(quote, Quote.Status.SIGNED, action=_("invoiced as a deposit"))
+    if quote.deposit_percent <= ZERO:
+        raise DocumentStateError(_("This quote asks for no deposit."), code="no_deposit")
+    if quote.invoices.filter(kind=Invoice.Kind.DEPOSIT).exclude(status=Invoice.Status.CANCELLED).exists():
+        raise DocumentStateError(_("This quote already has a deposit invoice."), code="deposit_exists")
+    totals = document_lines_totals(quote)
+    shares = {row.rate: vat.quantize_chf(row.base * quote.deposit_percent / HUNDRED) for row in totals.vat_rows}
+    percent = quote.deposit_percent.normalize()
+    invoice = _new_invoice(
+        quote=quote, kind=Invoice.Kind.DEPOSIT, created_by=created_by,
+        title=_("Deposit %(percent)s %% on quote %(number)s") % {"percent": percent, "number": quote.number},
+    )  # fmt: skip
+    label = _("Deposit %(percent)s %%") % {"percent": percent}
+    _add_share_lines(invoice, shares=shares, label=label, on=quote.quote_date)
+    _store_totals(invoice)
+    _log(invoice, actor=created_by, action="invoice.created", kind=invoice.kind, quote=quote.number)
+    return invoice
+
+
+@transaction.atomic
+def invoice_create_balance(*, quote: Quote, created_by: AbstractBaseUser) -> Invoice:
+    """Draft the balance invoice: each VAT rate's net base minus what deposit invoices already asked."""
+    quote = Quote.objects.select_for_update().get(pk=quote.pk)
+    _require_status(quote, Quote.Status.SIGNED, action=_("invoiced for its balance"))
+    deposits = InvoiceLine.objects.filter(
+        invoice__quote=quote, invoice__kind=Invoice.Kind.DEPOSIT,
+        invoice__status__in=[Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID, Invoice.Status.PAID],
+    )  # fmt: skip
+    if not deposits.exists() or quote.invoices.filter(kind=Invoice.Kind.DEPOSIT, status=Invoice.Status.DRAFT).exists():
+        raise DocumentStateError(_("Issue the deposit invoice first."), code="deposit_not_issued")
+    invoiced = {row["vat_rate"]: row["total"] for row in deposits.values("vat_rate").annotate(total=Sum("unit_price"))}
+    totals = document_lines_totals(quote)
+    shares = {row.rate: row.base - invoiced.get(row.rate, ZERO) for row in totals.vat_rows}
+    invoice = _new_invoice(
+        quote=quote, kind=Invoice.Kind.BALANCE, created_by=created_by,
+        title=_("Balance of quote %(number)s") % {"number": quote.number},
+    )  # fmt: skip
+    _add_share_lines(invoice, shares=shares, label=_("Balance"), on=quote.quote_date)
+    _store_totals(invoice)
+    quote = _quote_transition(
+        quote, to=Quote.Status.CONVERTED, allowed=(Quote.Status.SIGNED,), action=_("converted"), actor=created_by
+    )
+    _log(invoice, actor=created_by, action="invoice.created", kind=invoice.kind, quote=quote.number)
+    return invoice
+
+
+def _qr_reference(invoice: Invoice) -> str:
+    """QRR reference (company id + invoice id) with a QR-IBAN, an RF creditor reference otherwise."""
+    if invoice.company.qr_iban:
+        return qrbill.qr_reference(f"{invoice.company_id:06d}{invoice.pk:020d}")
+    return qrbill.creditor_reference(f"{invoice.company_id}{invoice.pk:010d}")
+
+
+@transaction.atomic
+def invoice_issue(*, invoice: Invoice, issued_by: AbstractBaseUser, issue_date: date) -> Invoice:
+    """Number, date and freeze a draft invoice; from here on only its status moves."""
+    invoice = Invoice.objects.select_for_update().select_related("company", "client").get(pk=invoice.pk)
+    _require_status(invoice, Invoice.Status.DRAFT, action=_("issued"))
+    if not invoice.lines.exists():
+        raise DocumentStateError(_("An invoice without lines cannot be issued."), code="empty")
+    _store_totals(invoice)
+    family = (
+        DocumentSequence.Family.CREDIT_NOTE
+        if invoice.kind == Invoice.Kind.CREDIT_NOTE
+        else DocumentSequence.Family.INVOICE
+    )
+    invoice.number = document_number_take(company=invoice.company, family=family, year=issue_date.year)
+    invoice.issue_date = issue_date
+    if invoice.kind == Invoice.Kind.DEPOSIT:
+        rule = (
+            DepositRule.objects.filter(company=invoice.company, project_type__in=[invoice.quote.project_type, ""])
+            .order_by("-project_type")
+            .first()
+        )
+        terms = rule.due_days if rule else DEFAULT_DEPOSIT_DUE_DAYS
+    else:
+        terms = invoice.client.payment_terms_days or invoice.company.payment_terms_days
+    invoice.due_date = issue_date + timedelta(days=terms)
+    invoice.qr_reference = "" if invoice.kind == Invoice.Kind.CREDIT_NOTE else _qr_reference(invoice)
+    invoice.status = Invoice.Status.ISSUED
+    invoice.issued_at = Now()
+    invoice.save()
+    invoice.refresh_from_db()
+    _log(invoice, actor=issued_by, action="invoice.issued", number=invoice.number, payable=invoice.payable_total)
+    if invoice.kind == Invoice.Kind.CREDIT_NOTE:
+        invoice_status_refresh(invoice=invoice.credited_invoice)
+    return invoice
+
+
+@transaction.atomic
+def invoice_cancel_draft(*, invoice: Invoice, cancelled_by: AbstractBaseUser) -> Invoice:
+    """Cancel a draft; an issued invoice is corrected by a credit note instead."""
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if invoice.status != Invoice.Status.DRAFT:
+        raise DocumentStateError(
+            _("%(number)s is issued: cancel it with a credit note.") % {"number": invoice.number}, code="issued"
+        )
+    invoice.status = Invoice.Status.CANCELLED
+    invoice.save(update_fields=["status"])
+    _log(invoice, actor=cancelled_by, action="invoice.cancelled")
+    return invoice
+
+
+# --- Balances and statuses -----------------------------------------------------------------------
+
+
+def invoice_amount_paid(invoice: Invoice) -> Decimal:
+    paid = invoice.allocations.filter(payment__undone_at__isnull=True).aggregate(total=Sum("amount"))["total"]
+    return paid or ZERO
+
+
+def invoice_amount_credited(invoice: Invoice) -> Decimal:
+    credited = invoice.credit_notes.exclude(status__in=[Invoice.Status.DRAFT, Invoice.Status.CANCELLED]).aggregate(
+        total=Sum("payable_total")
+    )["total"]
+    return credited or ZERO
+
+
+def invoice_balance_due(invoice: Invoice) -> Decimal:
+    """What the client still owes on an issued invoice: payable minus payments and credit notes."""
+    if invoice.status in (Invoice.Status.DRAFT, Invoice.Status.CANCELLED) or invoice.kind == Invoice.Kind.CREDIT_NOTE:
+        return ZERO
+    return max(invoice.payable_total - invoice_amount_paid(invoice) - invoice_amount_credited(invoice), ZERO)
+
+
+def invoice_status_refresh(*, invoice: Invoice) -> Invoice:
+    """Derive an issued invoice's status from its allocations and credit notes."""
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if invoice.status in (Invoice.Status.DRAFT, Invoice.Status.CANCELLED) or invoice.kind == Invoice.Kind.CREDIT_NOTE:
+        return invoice
+    paid, credited = invoice_amount_paid(invoice), invoice_amount_credited(invoice)
+    if paid + credited >= invoice.payable_total:
+        status = Invoice.Status.PAID if paid > ZERO else Invoice.Status.CANCELLED
+    elif paid > ZERO:
+        status = Invoice.Status.PARTIALLY_PAID
+    else:
+        status = Invoice.Status.ISSUED
+    if status != invoice.status:
+        before, invoice.status = invoice.status, status
+        invoice.save(update_fields=["status"])
+        _log(invoice, actor=None, action=f"invoice.{status}", status_from=before, status_to=status)
+    return invoice
+
+
+def invoice_is_overdue(invoice: Invoice, *, today: date) -> bool:
+    return invoice.due_date is not None and invoice.due_date < today and invoice_balance_due(invoice) > ZERO
+
+
+@transaction.atomic
+def credit_note_create(
+    *, invoice: Invoice, created_by: AbstractBaseUser, reason: str, amount: Decimal | None = None
+) -> Invoice:
+    """Draft a credit note on an issued invoice: in full (its lines) or for an amount, by VAT rate share."""
+    original = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if original.kind == Invoice.Kind.CREDIT_NOTE or original.status in (Invoice.Status.DRAFT, Invoice.Status.CANCELLED):
+        raise DocumentStateError(_("Only an issued invoice can be credited."), code="not_issued")
+    open_amount = original.payable_total - invoice_amount_credited(original)
+    if amount is not None and not (ZERO < amount <= open_amount):
+        raise ValidationError(
+            {"amount": _("The credit must be more than 0 and at most %(open)s.") % {"open": open_amount}}
+        )
+    note = Invoice(
+        company=original.company, client=original.client, quote=original.quote, credited_invoice=original,
+        kind=Invoice.Kind.CREDIT_NOTE, title=_("Credit note on %(number)s") % {"number": original.number},
+        currency=original.currency, notes=reason, created_by=created_by,
+    )  # fmt: skip
+    note.full_clean()
+    note.save()
+    originals = list(original.lines.all())
+    if amount is None:
+        for line in originals:
+            InvoiceLine.objects.create(
+                invoice=note, position=line.position, description=line.description, quantity=line.quantity,
+                unit=line.unit, unit_price=line.unit_price, discount_percent=line.discount_percent,
+                vat_code=line.vat_code, vat_rate=line.vat_rate,
+            )  # fmt: skip
+    else:
+        # Split the gross amount over the original's VAT rates in proportion to their gross.
+        totals = document_lines_totals(original)
+        shares: dict[Decimal, Decimal] = {}
+        for row in totals.vat_rows:
+            gross_share = amount * (row.base + row.vat) / totals.gross
+            shares[row.rate] = vat.quantize_chf(gross_share * HUNDRED / (HUNDRED + row.rate))
+        _add_share_lines(note, shares=shares, label=reason, on=original.issue_date)
+    _store_totals(note)
+    _log(note, actor=created_by, action="invoice.created", kind=note.kind, credits=original.number)
+    return note

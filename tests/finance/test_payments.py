@@ -1,0 +1,108 @@
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from finance.models import Invoice, InvoiceLine
+from finance.services import documents, payments
+from tests.factories import ClientFactory, CompanyFactory, InvoiceFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+D = Decimal
+
+
+@pytest.fixture
+def user():
+    return UserFactory()
+
+
+def issued_invoice(client, user, price):
+    invoice = InvoiceFactory(company=client.company, client=client)
+    InvoiceLine.objects.create(
+        invoice=invoice, position=1, description="Prestation", quantity=1, unit_price=price, vat_rate=D("8.10")
+    )
+    return documents.invoice_issue(invoice=invoice, issued_by=user, issue_date=datetime.date(2026, 11, 10))
+
+
+@pytest.fixture
+def client_with_invoices(user):
+    client = ClientFactory(company=CompanyFactory(code="QP"))
+    first = issued_invoice(client, user, D("1000.00"))  # 1081.00
+    second = issued_invoice(client, user, D("500.00"))  # 540.50
+    return client, first, second
+
+
+def pay(client, user, amount, allocations):
+    return payments.payment_record(
+        client=client, received_on=datetime.date(2026, 11, 20), amount=amount, method="bank_transfer",
+        reference="Virement", allocations=allocations, recorded_by=user,
+    )  # fmt: skip
+
+
+def test_partial_payment_leaves_the_rest_due(client_with_invoices, user):
+    client, first, _second = client_with_invoices
+
+    pay(client, user, D("400.00"), [(first, D("400.00"))])
+
+    first = Invoice.objects.get(pk=first.pk)
+    assert (first.status, documents.invoice_balance_due(first)) == ("partially_paid", D("681.00"))
+
+
+def test_one_payment_settles_two_invoices_and_keeps_the_over_payment_as_credit(client_with_invoices, user):
+    client, first, second = client_with_invoices
+
+    pay(client, user, D("1700.00"), [(first, D("1081.00")), (second, D("540.50"))])
+
+    assert Invoice.objects.get(pk=first.pk).status == "paid"
+    assert Invoice.objects.get(pk=second.pk).status == "paid"
+    assert payments.client_credit(client=client) == D("78.50")
+
+
+def test_allocating_more_than_the_balance_due_is_refused_and_nothing_is_recorded(client_with_invoices, user):
+    client, first, _second = client_with_invoices
+
+    with pytest.raises(ValidationError) as refused:
+        pay(client, user, D("2000.00"), [(first, D("1081.05"))])
+
+    assert refused.value.messages == [f"{first.number}: allocate more than 0 and at most its balance due of 1081.00."]
+    assert client.payments.count() == 0
+
+
+def test_allocations_beyond_the_payment_are_refused(client_with_invoices, user):
+    client, first, second = client_with_invoices
+
+    with pytest.raises(ValidationError, match="add up to more than the payment"):
+        pay(client, user, D("100.00"), [(first, D("60.00")), (second, D("60.00"))])
+
+
+def test_another_clients_invoice_is_refused(client_with_invoices, user):
+    client, first, _second = client_with_invoices
+    stranger = ClientFactory(company=client.company)
+
+    with pytest.raises(ValidationError, match="another client's invoice"):
+        pay(stranger, user, D("100.00"), [(first, D("100.00"))])
+
+
+def test_undo_makes_the_invoice_due_again(client_with_invoices, user):
+    client, first, _second = client_with_invoices
+    payment = pay(client, user, D("1081.00"), [(first, D("1081.00"))])
+    assert Invoice.objects.get(pk=first.pk).status == "paid"
+
+    payments.payment_undo(payment=payment, undone_by=user)
+
+    first = Invoice.objects.get(pk=first.pk)
+    assert (first.status, documents.invoice_balance_due(first)) == ("issued", D("1081.00"))
+    with pytest.raises(ValidationError, match="already undone"):
+        payments.payment_undo(payment=payment, undone_by=user)
+
+
+def test_overdue_is_derived_from_the_due_date_and_the_balance(client_with_invoices, user):
+    client, first, _second = client_with_invoices
+
+    assert first.due_date == datetime.date(2026, 12, 10)
+    assert documents.invoice_is_overdue(first, today=datetime.date(2026, 12, 10)) is False
+    assert documents.invoice_is_overdue(first, today=datetime.date(2026, 12, 11)) is True
+    pay(client, user, D("1081.00"), [(first, D("1081.00"))])
+    assert documents.invoice_is_overdue(Invoice.objects.get(pk=first.pk), today=datetime.date(2026, 12, 11)) is False
