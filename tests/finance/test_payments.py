@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from finance.models import Invoice, InvoiceLine
 from finance.services import documents, payments
@@ -11,6 +12,13 @@ from tests.factories import ClientFactory, CompanyFactory, InvoiceFactory, UserF
 pytestmark = pytest.mark.django_db
 
 D = Decimal
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Messages are asserted in their source language; their French is tested with the pages."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture
