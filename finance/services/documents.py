@@ -77,7 +77,11 @@ def _require_status(document: Quote | Invoice, *allowed: str, action: str) -> No
     if document.status not in allowed:
         raise DocumentStateError(
             _("%(document)s is %(status)s: it cannot be %(action)s.")
-            % {"document": document, "status": document.get_status_display().lower(), "action": action},
+            % {
+                "document": document.number or document.title,
+                "status": document.get_status_display().lower(),
+                "action": action,
+            },
             code="wrong_state",
         )
 
@@ -95,10 +99,15 @@ def _log(document: Quote | Invoice, *, actor: AbstractBaseUser | None, action: s
 # --- Quotes -------------------------------------------------------------------------------------
 
 
+def deposit_rule_for(*, quote: Quote) -> DepositRule | None:
+    """The company's deposit rule for the quote's project type, else its default rule (blank type)."""
+    rules = DepositRule.objects.filter(company=quote.company, project_type__in=[quote.project_type, ""])
+    return rules.order_by("-project_type").first()
+
+
 def deposit_percent_for(*, quote: Quote) -> Decimal:
-    """The deposit a quote asks for: the company's rule for its project type, else its default rule."""
-    rules = {rule.project_type: rule for rule in DepositRule.objects.filter(company=quote.company)}
-    rule = rules.get(quote.project_type) or rules.get("")
+    """The deposit a quote asks for; without any rule, DEFAULT_DEPOSIT_PERCENT."""
+    rule = deposit_rule_for(quote=quote)
     if rule is None:
         return DEFAULT_DEPOSIT_PERCENT
     return rule.percent if quote.payable_total >= rule.min_quote_total else ZERO
@@ -318,11 +327,7 @@ def invoice_issue(*, invoice: Invoice, issued_by: AbstractBaseUser, issue_date: 
     invoice.number = document_number_take(company=invoice.company, family=family, year=issue_date.year)
     invoice.issue_date = issue_date
     if invoice.kind == Invoice.Kind.DEPOSIT:
-        rule = (
-            DepositRule.objects.filter(company=invoice.company, project_type__in=[invoice.quote.project_type, ""])
-            .order_by("-project_type")
-            .first()
-        )
+        rule = deposit_rule_for(quote=invoice.quote)
         terms = rule.due_days if rule else DEFAULT_DEPOSIT_DUE_DAYS
     else:
         terms = invoice.client.payment_terms_days or invoice.company.payment_terms_days

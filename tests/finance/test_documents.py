@@ -4,6 +4,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from finance.models import AuditEvent, DepositRule, Invoice, Quote
 from finance.services import documents
@@ -14,6 +15,13 @@ pytestmark = pytest.mark.django_db
 
 D = Decimal
 ISSUE_DAY = datetime.date(2026, 11, 10)
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Messages are asserted in their source language; their French is tested with the pages."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture
