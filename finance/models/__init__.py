@@ -1,9 +1,8 @@
 from .audit import AuditEvent
-from .companies import Company, Membership, Role
+from .companies import Company, Currency, Membership, Role
 from .parties import Client, Contact, Language
 from .payments import Payment, PaymentAllocation
 from .sales import (
-    Currency,
     DepositRule,
     DocumentSequence,
     Invoice,

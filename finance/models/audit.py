@@ -4,6 +4,8 @@ from django.db import models
 from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
+from finance.models.companies import Role
+
 
 class AuditEvent(models.Model):
     """An append-only record of who changed what; PostgreSQL refuses updates and deletes."""
@@ -37,8 +39,6 @@ class AuditEvent(models.Model):
     def detail(self) -> str:
         """One line saying what the event changed, for the history lists."""
         if self.action == self.Action.MEMBERSHIP_GRANTED:
-            from finance.models.companies import Role
-
             role = self.changes.get("role", "")
             return f"{self.changes.get('user', '')} · {Role(role).label if role in Role.values else role}"
         return ", ".join(self.changed_field_labels)

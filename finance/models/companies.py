@@ -9,12 +9,15 @@ from django.utils.translation import gettext_lazy as _
 from finance import identifiers
 
 
+class Currency(models.TextChoices):
+    """The currencies a Swiss QR-bill can carry, and so those of the group's documents."""
+
+    CHF = "CHF", "CHF"
+    EUR = "EUR", "EUR"
+
+
 class Company(models.Model):
     """One company of the group, with the identity printed on its documents and QR-bills."""
-
-    class Currency(models.TextChoices):
-        CHF = "CHF", "CHF"
-        EUR = "EUR", "EUR"
 
     class VatMethod(models.TextChoices):
         EFFECTIVE = "effective", _("Effective method")
@@ -71,7 +74,7 @@ class Company(models.Model):
                 condition=Q(qr_iban="") | Q(qr_iban__regex=r"^(CH|LI)\d{2}3[01]\d{3}[A-Z0-9]{12}$"),
                 name="company_qr_iban_range",
             ),
-            models.CheckConstraint(condition=Q(currency__in=["CHF", "EUR"]), name="company_currency_known"),
+            models.CheckConstraint(condition=Q(currency__in=Currency.values), name="company_currency_known"),
             models.CheckConstraint(
                 condition=Q(vat_method__in=["effective", "net_rate"]), name="company_vat_method_known"
             ),

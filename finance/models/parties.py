@@ -1,7 +1,6 @@
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 
@@ -56,9 +55,6 @@ class Client(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    def get_absolute_url(self) -> str:
-        return reverse("finance:client-detail", kwargs={"pk": self.pk})
 
 
 class Contact(models.Model):

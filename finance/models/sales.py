@@ -4,17 +4,12 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Now
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from finance.models.companies import Currency
 from finance.models.vat import VatCode
 
 ZERO = Decimal("0.00")
-
-
-class Currency(models.TextChoices):
-    CHF = "CHF", "CHF"
-    EUR = "EUR", "EUR"
 
 
 class ProjectType(models.TextChoices):
@@ -97,9 +92,20 @@ def total_constraints(prefix: str) -> list[models.BaseConstraint]:
     ]
 
 
-class DocumentTotals(models.Model):
-    """Totals of a document, recomputed by the services from its lines (finance.vat)."""
+class SalesDocument(models.Model):
+    """What quotes and invoices share: parties, number, text, authorship and totals.
 
+    The totals are recomputed by the services from the lines (finance.vat), never typed in.
+    """
+
+    company = models.ForeignKey("finance.Company", on_delete=models.PROTECT, related_name="%(class)ss")
+    client = models.ForeignKey("finance.Client", on_delete=models.PROTECT, related_name="%(class)ss")
+    number = models.CharField(_("number"), max_length=32, blank=True)
+    title = models.CharField(_("title"), max_length=200)
+    notes = models.TextField(_("notes"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("created"), db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(_("updated"), db_default=Now(), editable=False)
     currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices, default=Currency.CHF)
     net_total = models.DecimalField(_("net"), max_digits=12, decimal_places=2, default=ZERO, db_default=ZERO)
     vat_total = models.DecimalField(_("VAT"), max_digits=12, decimal_places=2, default=ZERO, db_default=ZERO)
@@ -110,8 +116,11 @@ class DocumentTotals(models.Model):
     class Meta:
         abstract = True
 
+    def __str__(self) -> str:
+        return self.number or f"{self.title} ({self.get_status_display()})"
 
-class Quote(DocumentTotals):
+
+class Quote(SalesDocument):
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
         SENT = "sent", _("Sent")
@@ -121,23 +130,15 @@ class Quote(DocumentTotals):
         REJECTED = "rejected", _("Rejected")
         EXPIRED = "expired", _("Expired")
 
-    company = models.ForeignKey("finance.Company", on_delete=models.PROTECT, related_name="quotes")
-    client = models.ForeignKey("finance.Client", on_delete=models.PROTECT, related_name="quotes")
-    number = models.CharField(_("number"), max_length=32, blank=True)
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT, db_default=Status.DRAFT
     )
-    title = models.CharField(_("title"), max_length=200)
     quote_date = models.DateField(_("date"))
     valid_until = models.DateField(_("valid until"))
     project_type = models.CharField(
         _("project type"), max_length=32, choices=ProjectType.choices, default=ProjectType.OTHER
     )
     deposit_percent = models.DecimalField(_("deposit (%)"), max_digits=5, decimal_places=2, default=ZERO)
-    notes = models.TextField(_("notes"), blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(_("created"), db_default=Now(), editable=False)
-    updated_at = models.DateTimeField(_("updated"), db_default=Now(), editable=False)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     signed_at = models.DateTimeField(_("signed"), null=True, blank=True)
 
@@ -161,12 +162,6 @@ class Quote(DocumentTotals):
             ),
         ]
 
-    def __str__(self) -> str:
-        return self.number or f"{self.title} ({self.get_status_display()})"
-
-    def get_absolute_url(self) -> str:
-        return reverse("finance:quote-detail", kwargs={"pk": self.pk})
-
 
 class QuoteLine(DocumentLine):
     quote = models.ForeignKey(Quote, on_delete=models.CASCADE, related_name="lines")
@@ -177,7 +172,7 @@ class QuoteLine(DocumentLine):
         constraints = line_constraints("quoteline")
 
 
-class Invoice(DocumentTotals):
+class Invoice(SalesDocument):
     class Kind(models.TextChoices):
         STANDARD = "standard", _("Invoice")
         DEPOSIT = "deposit", _("Deposit invoice")
@@ -191,8 +186,6 @@ class Invoice(DocumentTotals):
         PAID = "paid", _("Paid")
         CANCELLED = "cancelled", _("Cancelled")
 
-    company = models.ForeignKey("finance.Company", on_delete=models.PROTECT, related_name="invoices")
-    client = models.ForeignKey("finance.Client", on_delete=models.PROTECT, related_name="invoices")
     quote = models.ForeignKey(Quote, on_delete=models.PROTECT, null=True, blank=True, related_name="invoices")
     credited_invoice = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="credit_notes"
@@ -201,15 +194,9 @@ class Invoice(DocumentTotals):
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT, db_default=Status.DRAFT
     )
-    number = models.CharField(_("number"), max_length=32, blank=True)
-    title = models.CharField(_("title"), max_length=200)
     issue_date = models.DateField(_("issue date"), null=True, blank=True)
     due_date = models.DateField(_("due date"), null=True, blank=True)
     qr_reference = models.CharField(_("QR reference"), max_length=27, blank=True)
-    notes = models.TextField(_("notes"), blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(_("created"), db_default=Now(), editable=False)
-    updated_at = models.DateTimeField(_("updated"), db_default=Now(), editable=False)
     issued_at = models.DateTimeField(_("issued"), null=True, blank=True)
 
     class Meta:
@@ -243,12 +230,6 @@ class Invoice(DocumentTotals):
                 name="invoice_credit_note_has_original",
             ),
         ]
-
-    def __str__(self) -> str:
-        return self.number or f"{self.title} ({self.get_status_display()})"
-
-    def get_absolute_url(self) -> str:
-        return reverse("finance:invoice-detail", kwargs={"pk": self.pk})
 
 
 class InvoiceLine(DocumentLine):

@@ -34,10 +34,12 @@ def payment_record(
         locked = invoices[invoice.pk]
         if locked.client_id != client.pk:
             errors.append(_("%(number)s is another client's invoice.") % {"number": locked.number})
-        elif share <= ZERO or share > invoice_balance_due(locked):
+            continue
+        due = invoice_balance_due(locked)
+        if share <= ZERO or share > due:
             errors.append(
                 _("%(number)s: allocate more than 0 and at most its balance due of %(due)s.")
-                % {"number": locked.number, "due": invoice_balance_due(locked)}
+                % {"number": locked.number, "due": due}
             )
     if sum((share for _, share in allocations), ZERO) > amount:
         errors.append(_("The allocations add up to more than the payment."))
