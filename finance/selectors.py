@@ -1,6 +1,24 @@
 """Reads of finance data. Every query goes through `scoped()`, so no page sees another company's rows."""
 
-from django.db.models import Model, QuerySet
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import (
+    BooleanField,
+    Case,
+    DecimalField,
+    F,
+    Model,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Greatest
 from django.shortcuts import get_object_or_404
 
 from finance.models import (
@@ -13,6 +31,7 @@ from finance.models import (
     Invoice,
     Membership,
     Payment,
+    PaymentAllocation,
     Quote,
 )
 from finance.scope import CompanyScope
@@ -92,3 +111,165 @@ def deposit_rule_get(*, scope: CompanyScope, pk: int) -> DepositRule:
 
 def document_sequence_get(*, scope: CompanyScope, pk: int) -> DocumentSequence:
     return scoped_get(DocumentSequence.objects.all(), scope=scope, pk=pk)
+
+
+# --- Lists of the sales pages -------------------------------------------------------------------
+
+ZERO = Decimal("0.00")
+MONEY = DecimalField(max_digits=12, decimal_places=2)
+
+
+@dataclass(frozen=True)
+class DocumentFilters:
+    """What a list page narrows by; empty values filter nothing."""
+
+    search: str = ""
+    company_code: str = ""
+    status: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    overdue: bool = False
+
+
+def client_list(*, scope: CompanyScope, search: str = "", company_code: str = "") -> QuerySet[Client]:
+    clients = scoped(Client.objects.select_related("company"), scope=scope)
+    if company_code:
+        clients = clients.filter(company__code=company_code)
+    if search:
+        clients = clients.filter(
+            Q(name__icontains=search) | Q(email__icontains=search) | Q(town__icontains=search)
+            | Q(che_uid__icontains=search) | Q(contacts__name__icontains=search)
+        ).distinct()  # fmt: skip
+    return clients.order_by("name", "pk")
+
+
+def client_for_company_list(*, scope: CompanyScope, company: Company) -> QuerySet[Client]:
+    return scoped(Client.objects.filter(company=company), scope=scope, narrowed=False).order_by("name")
+
+
+def contact_list(*, client: Client) -> QuerySet[Contact]:
+    return client.contacts.order_by("name")
+
+
+def quote_list(*, scope: CompanyScope, filters: DocumentFilters = DocumentFilters()) -> QuerySet[Quote]:
+    quotes = scoped(Quote.objects.select_related("company", "client"), scope=scope)
+    if filters.company_code:
+        quotes = quotes.filter(company__code=filters.company_code)
+    if filters.status:
+        quotes = quotes.filter(status=filters.status)
+    if filters.date_from:
+        quotes = quotes.filter(quote_date__gte=filters.date_from)
+    if filters.date_to:
+        quotes = quotes.filter(quote_date__lte=filters.date_to)
+    if filters.search:
+        quotes = quotes.filter(
+            Q(number__icontains=filters.search) | Q(title__icontains=filters.search)
+            | Q(client__name__icontains=filters.search)
+        )  # fmt: skip
+    return quotes
+
+
+# Issued invoices still owing money; credit notes owe nothing.
+OPEN_INVOICE = Q(status__in=[Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID]) & ~Q(kind=Invoice.Kind.CREDIT_NOTE)
+OWES = Q(status__in=[Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID, Invoice.Status.PAID]) & ~Q(
+    kind=Invoice.Kind.CREDIT_NOTE
+)
+
+
+def _with_balances(invoices: QuerySet[Invoice], *, today: date | None = None) -> QuerySet[Invoice]:
+    """Annotate what was paid (payments not undone), credited (issued credit notes) and is still due.
+
+    The same rules as finance.services.documents.invoice_balance_due, in SQL so lists can sort and sum.
+    With `today`, also whether the invoice is overdue.
+    """
+    paid = (
+        PaymentAllocation.objects.filter(invoice=OuterRef("pk"), payment__undone_at__isnull=True)
+        .values("invoice")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    credited = (
+        Invoice.objects.filter(credited_invoice=OuterRef("pk"))
+        .exclude(status__in=[Invoice.Status.DRAFT, Invoice.Status.CANCELLED])
+        .values("credited_invoice")
+        .annotate(total=Sum("payable_total"))
+        .values("total")
+    )
+    invoices = invoices.annotate(
+        amount_paid=Coalesce(Subquery(paid, output_field=MONEY), Value(ZERO), output_field=MONEY),
+        amount_credited=Coalesce(Subquery(credited, output_field=MONEY), Value(ZERO), output_field=MONEY),
+    ).annotate(
+        balance_due=Case(
+            When(OWES, then=Greatest(F("payable_total") - F("amount_paid") - F("amount_credited"), Value(ZERO))),
+            default=Value(ZERO),
+            output_field=MONEY,
+        )
+    )
+    if today is not None:
+        invoices = invoices.annotate(
+            overdue=Case(
+                When(OPEN_INVOICE & Q(due_date__lt=today), then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            )
+        )
+    return invoices
+
+
+def invoice_list(
+    *, scope: CompanyScope, today: date, filters: DocumentFilters = DocumentFilters()
+) -> QuerySet[Invoice]:
+    """Invoices with their amounts paid and credited annotated; `overdue` = open and past the due date."""
+    invoices = _with_balances(scoped(Invoice.objects.select_related("company", "client"), scope=scope), today=today)
+    if filters.company_code:
+        invoices = invoices.filter(company__code=filters.company_code)
+    if filters.status:
+        invoices = invoices.filter(status=filters.status)
+    if filters.overdue:
+        invoices = invoices.filter(OPEN_INVOICE, due_date__lt=today)
+    if filters.date_from:
+        invoices = invoices.filter(issue_date__gte=filters.date_from)
+    if filters.date_to:
+        invoices = invoices.filter(issue_date__lte=filters.date_to)
+    if filters.search:
+        invoices = invoices.filter(
+            Q(number__icontains=filters.search) | Q(title__icontains=filters.search)
+            | Q(client__name__icontains=filters.search) | Q(qr_reference__icontains=filters.search)
+        )  # fmt: skip
+    return invoices
+
+
+def invoice_open_for_client_list(*, client: Client) -> QuerySet[Invoice]:
+    """The client's invoices a payment can settle, oldest due first."""
+    return _with_balances(Invoice.objects.filter(OPEN_INVOICE, client=client)).order_by("due_date", "pk")
+
+
+def invoice_for_quote_list(*, quote: Quote) -> QuerySet[Invoice]:
+    return _with_balances(quote.invoices.all()).order_by("created_at", "pk")
+
+
+def credit_note_list(*, invoice: Invoice) -> QuerySet[Invoice]:
+    return invoice.credit_notes.order_by("created_at", "pk")
+
+
+def payment_list(*, scope: CompanyScope, client: Client | None = None, invoice: Invoice | None = None):
+    payments = scoped(Payment.objects.select_related("client", "undone_by"), scope=scope, narrowed=False)
+    if client is not None:
+        payments = payments.filter(client=client)
+    if invoice is not None:
+        payments = payments.filter(allocations__invoice=invoice).annotate(
+            allocated=Sum("allocations__amount", filter=Q(allocations__invoice=invoice))
+        )
+    return payments.prefetch_related("allocations__invoice").order_by("-received_on", "-pk")
+
+
+def document_timeline(*, documents: list[Model]) -> QuerySet[AuditEvent]:
+    """The audit events of some objects (a document, its payments…), oldest first: the story of a document."""
+    matches = Q(pk__in=[])
+    for document in documents:
+        matches |= Q(object_type=document._meta.label_lower, object_id=str(document.pk))
+    return AuditEvent.objects.filter(matches).select_related("actor").order_by("created_at", "pk")
+
+
+def deposit_rule_list(*, company: Company) -> QuerySet[DepositRule]:
+    return DepositRule.objects.filter(company=company).order_by("project_type")

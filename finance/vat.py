@@ -61,6 +61,16 @@ class Line:
         return quantize_chf(self.net * self.vat_rate / HUNDRED)
 
 
+def line_of(document_line) -> Line:
+    """The arithmetic view of a stored quote or invoice line (anything with these four fields)."""
+    return Line(
+        quantity=document_line.quantity,
+        unit_price=document_line.unit_price,
+        vat_rate=document_line.vat_rate,
+        discount_percent=document_line.discount_percent,
+    )
+
+
 @dataclass(frozen=True)
 class VatSummaryRow:
     rate: Decimal

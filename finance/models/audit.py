@@ -14,6 +14,26 @@ class AuditEvent(models.Model):
         COMPANY_CREATED = "company.created", _("Company created")
         COMPANY_UPDATED = "company.updated", _("Identity changed")
         MEMBERSHIP_GRANTED = "membership.granted", _("Role granted")
+        CLIENT_CREATED = "client.created", _("Client created")
+        CLIENT_UPDATED = "client.updated", _("Client changed")
+        CONTACT_CREATED = "contact.created", _("Contact added")
+        CONTACT_UPDATED = "contact.updated", _("Contact changed")
+        DEPOSIT_RULE_SAVED = "deposit_rule.saved", _("Deposit rule saved")
+        DEPOSIT_RULE_DELETED = "deposit_rule.deleted", _("Deposit rule deleted")
+        QUOTE_CREATED = "quote.created", _("Quote created")
+        QUOTE_SENT = "quote.sent", _("Quote sent")
+        QUOTE_VIEWED = "quote.viewed", _("Quote viewed by the client")
+        QUOTE_SIGNED = "quote.signed", _("Quote signed")
+        QUOTE_CONVERTED = "quote.converted", _("Quote fully invoiced")
+        QUOTE_REJECTED = "quote.rejected", _("Quote rejected")
+        QUOTE_EXPIRED = "quote.expired", _("Quote expired")
+        INVOICE_CREATED = "invoice.created", _("Draft created")
+        INVOICE_ISSUED = "invoice.issued", _("Issued")
+        INVOICE_PARTIALLY_PAID = "invoice.partially_paid", _("Partially paid")
+        INVOICE_PAID = "invoice.paid", _("Paid")
+        INVOICE_CANCELLED = "invoice.cancelled", _("Cancelled")
+        PAYMENT_RECORDED = "payment.recorded", _("Payment recorded")
+        PAYMENT_UNDONE = "payment.undone", _("Payment undone")
 
     company = models.ForeignKey(
         "finance.Company", on_delete=models.PROTECT, null=True, blank=True, related_name="audit_events"
@@ -37,16 +57,29 @@ class AuditEvent(models.Model):
 
     @property
     def detail(self) -> str:
-        """One line saying what the event changed, for the history lists."""
+        """One line saying what the event changed, for the history lists and document timelines."""
+        changes = self.changes
         if self.action == self.Action.MEMBERSHIP_GRANTED:
-            role = self.changes.get("role", "")
-            return f"{self.changes.get('user', '')} · {Role(role).label if role in Role.values else role}"
+            role = changes.get("role", "")
+            return f"{changes.get('user', '')} · {Role(role).label if role in Role.values else role}"
+        if self.action == self.Action.INVOICE_ISSUED and "number" in changes:
+            return f"{changes['number']} · {changes.get('payable', '')}"
+        if self.action == self.Action.PAYMENT_RECORDED:
+            allocated = ", ".join(f"{number} {amount}" for number, amount in changes.get("allocated", {}).items())
+            return f"{changes.get('amount', '')}" + (f" → {allocated}" if allocated else "")
+        if "status_from" in changes:
+            statuses = getattr(apps.get_model(self.object_type), "Status", None)
+            labels = dict(statuses.choices) if statuses else {}
+            before, after = changes["status_from"], changes["status_to"]
+            return f"{labels.get(before, before)} → {labels.get(after, after)}"
+        if "credits" in changes:
+            return str(changes["credits"])
         return ", ".join(self.changed_field_labels)
 
     @property
     def changed_field_labels(self) -> list[str]:
         """Names of the fields an update changed, as their model labels them."""
-        if self.action != self.Action.COMPANY_UPDATED:
+        if self.action not in (self.Action.COMPANY_UPDATED, self.Action.CLIENT_UPDATED, self.Action.CONTACT_UPDATED):
             return []
         model = apps.get_model(self.object_type)
         return [str(model._meta.get_field(name).verbose_name) for name in self.changes]

@@ -1,7 +1,11 @@
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+
+from finance import identifiers
 
 
 class Language(models.TextChoices):
@@ -55,6 +59,23 @@ class Client(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("finance:client-detail", kwargs={"pk": self.pk})
+
+    def clean(self) -> None:
+        """Normalise the UID and country; a Swiss address needs a four-digit postal code (QR-bill rule)."""
+        errors = {}
+        self.country = self.country.strip().upper()
+        if self.che_uid:
+            try:
+                self.che_uid = identifiers.normalize_che_uid(self.che_uid)
+            except ValidationError as error:
+                errors["che_uid"] = error
+        if self.country == "CH" and not (len(self.postal_code) == 4 and self.postal_code.isdigit()):
+            errors["postal_code"] = ValidationError(_("A Swiss postal code has four digits, e.g. 1700."))
+        if errors:
+            raise ValidationError(errors)
 
 
 class Contact(models.Model):

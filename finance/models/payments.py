@@ -45,6 +45,9 @@ class Payment(models.Model):
     def __str__(self) -> str:
         return f"{self.amount} {self.currency} {self.received_on:%d.%m.%Y}"
 
+    def get_absolute_url(self) -> str:
+        return self.client.get_absolute_url()
+
 
 class PaymentAllocation(models.Model):
     payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="allocations")

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Now
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from finance.models.companies import Currency
@@ -162,6 +163,9 @@ class Quote(SalesDocument):
             ),
         ]
 
+    def get_absolute_url(self) -> str:
+        return reverse("finance:quote-detail", kwargs={"pk": self.pk})
+
 
 class QuoteLine(DocumentLine):
     quote = models.ForeignKey(Quote, on_delete=models.CASCADE, related_name="lines")
@@ -230,6 +234,9 @@ class Invoice(SalesDocument):
                 name="invoice_credit_note_has_original",
             ),
         ]
+
+    def get_absolute_url(self) -> str:
+        return reverse("finance:invoice-detail", kwargs={"pk": self.pk})
 
 
 class InvoiceLine(DocumentLine):

@@ -52,15 +52,7 @@ class LineInput:
 
 
 def document_lines_totals(document: Quote | Invoice) -> vat.Totals:
-    lines = [
-        vat.Line(
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            vat_rate=line.vat_rate,
-            discount_percent=line.discount_percent,
-        )
-        for line in document.lines.all()
-    ]
+    lines = [vat.line_of(line) for line in document.lines.all()]
     return vat.document_totals(lines, rounds_to_five_centimes=document.company.rounds_to_five_centimes)
 
 
@@ -132,6 +124,27 @@ def quote_create(
     quote.full_clean()
     quote.save()
     _log(quote, actor=created_by, action="quote.created")
+    return quote
+
+
+QUOTE_HEADER_FIELDS = ("client", "title", "quote_date", "valid_until", "project_type", "currency", "notes")
+
+
+@transaction.atomic
+def quote_update(*, quote: Quote, edited_by: AbstractBaseUser, **fields) -> Quote:
+    """Change a draft quote's header; its lines take the VAT rates of the (new) date when next replaced."""
+    quote = Quote.objects.select_for_update().get(pk=quote.pk)
+    _require_status(quote, Quote.Status.DRAFT, action=_("edited"))
+    for name, value in fields.items():
+        if name not in QUOTE_HEADER_FIELDS:
+            raise ValueError(f"{name} is not an editable quote field")
+        setattr(quote, name, value)
+    if quote.client.company_id != quote.company_id:
+        raise ValidationError({"client": _("The client belongs to another company.")})
+    quote.full_clean()
+    quote.updated_at = Now()
+    quote.save()
+    quote.refresh_from_db()
     return quote
 
 
@@ -242,6 +255,16 @@ def _new_invoice(*, quote: Quote, kind: str, title: str, created_by) -> Invoice:
     return invoice
 
 
+def _copy_lines(lines, *, to: Invoice) -> None:
+    """Copy quote or invoice lines as they are, with their frozen VAT rates."""
+    for line in lines:
+        InvoiceLine.objects.create(
+            invoice=to, position=line.position, description=line.description, quantity=line.quantity,
+            unit=line.unit, unit_price=line.unit_price, discount_percent=line.discount_percent,
+            vat_code=line.vat_code, vat_rate=line.vat_rate,
+        )  # fmt: skip
+
+
 def _add_share_lines(invoice: Invoice, *, shares: dict[Decimal, Decimal], label: str, on: date) -> None:
     """One line per VAT rate, for a share (deposit, balance, credit) of a net base at that rate."""
     codes = {rate.rate: rate.code for rate in (vat.vat_rate_on(code=code, on=on) for code in VatCode.values)}
@@ -273,6 +296,23 @@ def invoice_create_deposit(*, quote: Quote, created_by: AbstractBaseUser) -> Inv
     label = _("Deposit %(percent)s %%") % {"percent": percent}
     _add_share_lines(invoice, shares=shares, label=label, on=quote.quote_date)
     _store_totals(invoice)
+    _log(invoice, actor=created_by, action="invoice.created", kind=invoice.kind, quote=quote.number)
+    return invoice
+
+
+@transaction.atomic
+def invoice_create_full(*, quote: Quote, created_by: AbstractBaseUser) -> Invoice:
+    """Draft the one standard invoice of a signed quote that asks for no deposit: its lines, as quoted."""
+    quote = Quote.objects.select_for_update().get(pk=quote.pk)
+    _require_status(quote, Quote.Status.SIGNED, action=_("invoiced"))
+    if quote.deposit_percent > ZERO:
+        raise DocumentStateError(_("This quote asks for a deposit: invoice the deposit first."), code="has_deposit")
+    invoice = _new_invoice(quote=quote, kind=Invoice.Kind.STANDARD, title=quote.title, created_by=created_by)
+    _copy_lines(quote.lines.all(), to=invoice)
+    _store_totals(invoice)
+    quote = _quote_transition(
+        quote, to=Quote.Status.CONVERTED, allowed=(Quote.Status.SIGNED,), action=_("converted"), actor=created_by
+    )
     _log(invoice, actor=created_by, action="invoice.created", kind=invoice.kind, quote=quote.number)
     return invoice
 
@@ -424,12 +464,7 @@ def credit_note_create(
     note.save()
     originals = list(original.lines.all())
     if amount is None:
-        for line in originals:
-            InvoiceLine.objects.create(
-                invoice=note, position=line.position, description=line.description, quantity=line.quantity,
-                unit=line.unit, unit_price=line.unit_price, discount_percent=line.discount_percent,
-                vat_code=line.vat_code, vat_rate=line.vat_rate,
-            )  # fmt: skip
+        _copy_lines(originals, to=note)
     else:
         # Split the gross amount over the original's VAT rates in proportion to their gross.
         totals = document_lines_totals(original)

@@ -22,9 +22,13 @@ ZERO = Decimal("0.00")
 @transaction.atomic
 def payment_record(
     *, client: Client, received_on: date, amount: Decimal, method: str, reference: str,
-    allocations: list[tuple[Invoice, Decimal]], recorded_by: AbstractBaseUser,
+    allocations: list[tuple[Invoice, Decimal]], recorded_by: AbstractBaseUser, currency: str | None = None,
 ) -> Payment:  # fmt: skip
-    """Record money received and settle invoices with it; what is not allocated stays as credit."""
+    """Record money received and settle invoices with it; what is not allocated stays as credit.
+
+    The payment is in `currency` (by default the company's); it settles only invoices in that currency.
+    """
+    currency = currency or client.company.currency
     invoices = {
         invoice.pk: invoice
         for invoice in Invoice.objects.select_for_update().filter(pk__in=[invoice.pk for invoice, _ in allocations])
@@ -34,6 +38,12 @@ def payment_record(
         locked = invoices[invoice.pk]
         if locked.client_id != client.pk:
             errors.append(_("%(number)s is another client's invoice.") % {"number": locked.number})
+            continue
+        if locked.currency != currency:
+            errors.append(
+                _("%(number)s is in %(invoice_currency)s, the payment in %(currency)s.")
+                % {"number": locked.number, "invoice_currency": locked.currency, "currency": currency}
+            )
             continue
         due = invoice_balance_due(locked)
         if share <= ZERO or share > due:
@@ -46,8 +56,8 @@ def payment_record(
     if errors:
         raise ValidationError(errors)
     payment = Payment(
-        company=client.company, client=client, received_on=received_on, amount=amount, method=method,
-        reference=reference, created_by=recorded_by,
+        company=client.company, client=client, received_on=received_on, amount=amount, currency=currency,
+        method=method, reference=reference, created_by=recorded_by,
     )  # fmt: skip
     payment.full_clean()
     payment.save()
@@ -75,9 +85,14 @@ def payment_undo(*, payment: Payment, undone_by: AbstractBaseUser) -> Payment:
     return payment
 
 
-def client_credit(*, client: Client) -> Decimal:
-    """What the client paid beyond the invoices it settled (over-payments), still to be used or refunded."""
-    payments = Payment.objects.filter(client=client, undone_at__isnull=True)
+def client_credit(*, client: Client, currency: str | None = None) -> Decimal:
+    """What the client paid beyond the invoices it settled (over-payments), still to be used or refunded.
+
+    Counted in one currency (by default the company's): francs and euros are never added together.
+    """
+    payments = Payment.objects.filter(
+        client=client, undone_at__isnull=True, currency=currency or client.company.currency
+    )
     received = payments.aggregate(total=Sum("amount"))["total"] or ZERO
     allocated = PaymentAllocation.objects.filter(payment__in=payments).aggregate(total=Sum("amount"))["total"] or ZERO
     return received - allocated

@@ -12,3 +12,11 @@ function scheduleToastHiding(root) {
 
 document.addEventListener("DOMContentLoaded", () => scheduleToastHiding(document));
 document.addEventListener("htmx:afterSwap", (event) => scheduleToastHiding(event.target));
+
+// Forms that undo or lose something ask first; the question is in their data-confirm attribute.
+document.addEventListener("submit", (event) => {
+  const question = event.target.dataset.confirm;
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+  }
+});

@@ -1,19 +1,20 @@
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from finance import selectors
-from finance.forms import CompanyForm
-from finance.models import Role
+from finance.forms import CompanyForm, DepositRuleForm
+from finance.permissions import BILLING_ROLES
 from finance.scope import SESSION_KEY
 from finance.services.companies import company_update
+from finance.services.parties import deposit_rule_delete, deposit_rule_save
 
-# Roles allowed to change a company's identity (its IBAN is where clients pay).
-IDENTITY_EDITORS = (Role.CEO, Role.FINANCE)
+# Roles allowed to change a company's identity (its IBAN is where clients pay) and its deposit rules.
+IDENTITY_EDITORS = BILLING_ROLES
 
 
 @require_POST
@@ -48,6 +49,7 @@ def company_detail(request: HttpRequest, code: str) -> HttpResponse:
         "memberships": selectors.membership_list(scope=scope, company=company),
         "audit_events": selectors.audit_event_list(scope=scope, company=company),
         "can_edit": scope.has_role(company, *IDENTITY_EDITORS),
+        "deposit_rules": selectors.deposit_rule_list(company=company),
     }
     return render(request, "finance/company_detail.html", context)
 
@@ -64,3 +66,40 @@ def company_edit(request: HttpRequest, code: str) -> HttpResponse:
         messages.success(request, _("%(company)s saved.") % {"company": company.name})
         return redirect(company)
     return render(request, "finance/company_form.html", {"company": company, "form": form})
+
+
+def _company_for_identity_change(request: HttpRequest, code: str):
+    company = selectors.company_get(scope=request.company_scope, code=code)
+    if not request.company_scope.has_role(company, *IDENTITY_EDITORS):
+        raise PermissionDenied(_("Only the CEO and finance can change a company's deposit rules."))
+    return company
+
+
+@require_http_methods(["GET", "POST"])
+def deposit_rule_form(request: HttpRequest, code: str, pk: int | None = None) -> HttpResponse:
+    """Add or change a deposit rule; quotes take it when their lines are next saved."""
+    company = _company_for_identity_change(request, code)
+    rule = selectors.deposit_rule_get(scope=request.company_scope, pk=pk) if pk else None
+    if rule is not None and rule.company_id != company.pk:
+        raise Http404
+    form = DepositRuleForm(request.POST or None, instance=rule)
+    if request.method == "POST" and form.is_valid():
+        try:
+            deposit_rule_save(company=company, saved_by=request.user, rule=rule, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Deposit rule saved."))
+            return redirect(company)
+    return render(request, "finance/deposit_rule_form.html", {"company": company, "form": form, "rule": rule})
+
+
+@require_POST
+def deposit_rule_delete_view(request: HttpRequest, code: str, pk: int) -> HttpResponse:
+    company = _company_for_identity_change(request, code)
+    rule = selectors.deposit_rule_get(scope=request.company_scope, pk=pk)
+    if rule.company_id != company.pk:
+        raise Http404
+    deposit_rule_delete(rule=rule, deleted_by=request.user)
+    messages.success(request, _("Deposit rule deleted."))
+    return redirect(company)

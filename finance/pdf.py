@@ -1,0 +1,137 @@
+"""Printable quotes and invoices: a Swiss business letter in the client's language, rendered to PDF by WeasyPrint,
+with the QR-bill payment part at the foot of an invoice. Reads only.
+
+Every refusal (a draft invoice, a payment part the QR-bill standard rejects) is raised as a ValidationError in
+the language of whoever prints, before anything is rendered; only the document itself is in the client's language.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from base64 import b64encode
+from decimal import Decimal
+
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext as _
+from iso3166 import countries_by_alpha2
+
+from finance import qrbill, vat
+from finance.models import Client, Company, Invoice, InvoiceLine, Quote, QuoteLine
+from finance.services.documents import DocumentStateError, document_lines_totals
+
+INVOICE_TEMPLATE = "finance/pdf/invoice.html"
+QUOTE_TEMPLATE = "finance/pdf/quote.html"
+
+
+def invoice_payment_part(invoice: Invoice) -> qrbill.PaymentPart:
+    """The QR-bill payment part of an issued invoice: its payable total, to the company, by its reference."""
+    company, client = invoice.company, invoice.client
+    part = qrbill.PaymentPart(
+        account=company.iban,
+        creditor=_address(company, name=company.legal_name),
+        debtor=_address(client, name=client.name),
+        amount=invoice.payable_total,
+        currency=invoice.currency,
+        reference=invoice.qr_reference,
+        additional_information=invoice.number,
+    )
+    # Banks route payments to a QR-IBAN by their QR reference, so the QR-IBAN goes with a QRR only; an RF
+    # reference (or a QRR without a QR-IBAN, which validate_payment_part refuses) goes to the ordinary IBAN.
+    if company.qr_iban and part.reference_type == "QRR":
+        return dataclasses.replace(part, account=company.qr_iban)
+    return part
+
+
+def invoice_html(invoice: Invoice) -> str:
+    """The invoice as an HTML page in the client's language, with the payment part unless it is a credit note.
+
+    Raises DocumentStateError for a draft or cancelled invoice and ValidationError for a payment part the
+    QR-bill standard refuses, before rendering anything."""
+    if invoice.status in (Invoice.Status.DRAFT, Invoice.Status.CANCELLED):
+        raise DocumentStateError(
+            _("Only an issued invoice has a PDF; “%(document)s” is %(status)s.")
+            % {"document": invoice.number or invoice.title, "status": invoice.get_status_display().lower()},
+            code="not_issued",
+        )
+    payment_part_image = ""
+    # A credit note is not paid: the company owes the amount, so it carries no payment part.
+    if invoice.kind != Invoice.Kind.CREDIT_NOTE:
+        part = invoice_payment_part(invoice)
+        qrbill.validate_payment_part(part)
+        svg = qrbill.payment_part_svg(part, language=invoice.client.language)
+        payment_part_image = "data:image/svg+xml;base64," + b64encode(svg.encode()).decode()
+    return _document_html(
+        INVOICE_TEMPLATE,
+        invoice,
+        payment_days=(invoice.due_date - invoice.issue_date).days,
+        payment_part_image=payment_part_image,
+    )
+
+
+def invoice_pdf(invoice: Invoice) -> bytes:
+    """The invoice's PDF; refused as `invoice_html` refuses."""
+    return qrbill.render_pdf(invoice_html(invoice))
+
+
+def quote_html(quote: Quote) -> str:
+    """The quote as an HTML page in the client's language; a draft is printed as such, without a number."""
+    return _document_html(QUOTE_TEMPLATE, quote)
+
+
+def quote_pdf(quote: Quote) -> bytes:
+    return qrbill.render_pdf(quote_html(quote))
+
+
+@dataclasses.dataclass(frozen=True)
+class PrintedLine:
+    line: QuoteLine | InvoiceLine
+    net: Decimal
+
+
+def _document_html(template: str, document: Quote | Invoice, **context) -> str:
+    client = document.client
+    lines = [PrintedLine(line=line, net=_line_net(line)) for line in document.lines.all()]
+    with translation.override(client.language):
+        return render_to_string(
+            template,
+            {
+                "document": document,
+                "company": document.company,
+                "client": client,
+                "client_country": _country_line(client, sender=document.company),
+                "lines": lines,
+                "shows_discount": any(printed.line.discount_percent for printed in lines),
+                "totals": document_lines_totals(document),
+                **context,
+            },
+        )
+
+
+def _line_net(line: QuoteLine | InvoiceLine) -> Decimal:
+    # The same arithmetic as the document's totals, so the printed lines add up to the printed net total.
+    return vat.Line(
+        quantity=line.quantity,
+        unit_price=line.unit_price,
+        vat_rate=line.vat_rate,
+        discount_percent=line.discount_percent,
+    ).net
+
+
+def _address(party: Company | Client, *, name: str) -> qrbill.Address:
+    return qrbill.Address(
+        name=name,
+        street=party.street,
+        building_number=party.building_number,
+        postal_code=party.postal_code,
+        town=party.town,
+        country=party.country,
+    )
+
+
+def _country_line(client: Client, *, sender: Company) -> str:
+    """The last line of a foreign address: the country's name, which Swiss Post asks in English or French."""
+    if client.country == sender.country:
+        return ""
+    country = countries_by_alpha2.get(client.country)
+    return country.name.upper() if country else client.country

@@ -1,0 +1,302 @@
+from datetime import timedelta
+from decimal import Decimal
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from finance import selectors, vat
+from finance.document_actions import quote_actions
+from finance.forms import MAX_LINES, LineForm, LineFormSet, QuoteForm
+from finance.models import Client, Quote
+from finance.permissions import SALES_ROLES, require_billing, require_sales
+from finance.services import documents
+from finance.views.lists import ListFilterForm, csv_amount, csv_date, csv_response, paginated, query_without, sorted_by
+
+QUOTE_SORTS = {
+    "number": ("number",),
+    "date": ("quote_date",),
+    "client": ("client__name",),
+    "total": ("payable_total",),
+    "status": ("status",),
+}
+LINES_PREFIX = "lines"
+LINE_FIELDS = tuple(LineForm.base_fields)
+QUOTE_VALIDITY_DAYS = 30
+
+
+@require_GET
+def quote_list(request: HttpRequest) -> HttpResponse:
+    scope = request.company_scope
+    filter_form = ListFilterForm(request.GET, scope=scope, statuses=Quote.Status.choices)
+    quotes = selectors.quote_list(scope=scope, filters=filter_form.filters())
+    quotes, sort = sorted_by(request, quotes, sorts=QUOTE_SORTS, default="-date")
+    if request.GET.get("export") == "csv":
+        return csv_response(
+            "quotes",
+            [_("Number"), _("Date"), _("Valid until"), _("Company"), _("Client"), _("Title"), _("Status"),
+             _("Currency"), _("Net"), _("VAT"), _("Total")],
+            ([q.number, csv_date(q.quote_date), csv_date(q.valid_until), q.company.code, q.client.name, q.title,
+              q.get_status_display(), q.currency, csv_amount(q.net_total), csv_amount(q.vat_total),
+              csv_amount(q.payable_total)] for q in quotes),
+        )  # fmt: skip
+    context = {
+        "page": paginated(request, quotes),
+        "filter_form": filter_form,
+        "sort": sort,
+        "sort_query": query_without(request, "sort", "page"),
+        "page_query": query_without(request, "page"),
+        "can_create": any(scope.has_role(company, *SALES_ROLES) for company in scope.companies),
+    }
+    return render(request, "finance/quote_list.html", context)
+
+
+@require_GET
+def quote_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    scope = request.company_scope
+    quote = selectors.quote_get(scope=scope, pk=pk)
+    context = {
+        "quote": quote,
+        "lines": quote.lines.all(),
+        "totals": documents.document_lines_totals(quote),
+        "invoices": selectors.invoice_for_quote_list(quote=quote),
+        "timeline": selectors.document_timeline(documents=[quote]),
+        "actions": quote_actions(quote, scope=scope),
+    }
+    return render(request, "finance/quote_detail.html", context)
+
+
+def _client_choices(scope):
+    companies = [company for company in scope.companies if scope.has_role(company, *SALES_ROLES)]
+    return Client.objects.filter(company__in=companies).select_related("company").order_by("name")
+
+
+def _line_inputs(formset) -> list[documents.LineInput]:
+    return [documents.LineInput(**form.cleaned_data) for form in formset.forms if form.cleaned_data]
+
+
+def _lines_of(quote: Quote) -> list[dict]:
+    return [{name: getattr(line, name) for name in LINE_FIELDS} for line in quote.lines.all()]
+
+
+@require_http_methods(["GET", "POST"])
+def quote_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """Create a quote, or edit a draft: header and lines are saved together, or nothing is."""
+    scope = request.company_scope
+    quote = selectors.quote_get(scope=scope, pk=pk) if pk else None
+    if quote is not None:
+        require_sales(scope, quote.company)
+        if quote.status != Quote.Status.DRAFT:
+            messages.error(request, _("Only a draft quote can be edited."))
+            return redirect("finance:quote-detail", pk=quote.pk)
+    elif not any(scope.has_role(company, *SALES_ROLES) for company in scope.companies):
+        raise PermissionDenied(_("Only the CEO, finance and sales can create quotes."))
+    clients = _client_choices(scope)
+    if request.method == "POST":
+        form = QuoteForm(request.POST, instance=quote, clients=clients)
+        formset = LineFormSet(request.POST, prefix=LINES_PREFIX)
+        rows = _posted_rows(request.POST)
+        if form.is_valid() and formset.is_valid():
+            try:
+                quote = _save_quote(request, quote, form.cleaned_data, _line_inputs(formset))
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, _("Quote %(title)s saved.") % {"title": quote.title})
+                return redirect("finance:quote-detail", pk=quote.pk)
+    else:
+        today = timezone.localdate()
+        initial = {"quote_date": today, "valid_until": today + timedelta(days=QUOTE_VALIDITY_DAYS)}
+        if request.GET.get("client"):
+            initial["client"] = request.GET["client"]
+        form = QuoteForm(instance=quote, clients=clients, initial=initial)
+        rows = _lines_of(quote) if quote else [NEW_LINE]
+        formset = LineFormSet(initial=rows, prefix=LINES_PREFIX)
+    context = {"quote": quote, "form": form, **_editor_context(formset, rows, header=request.POST, quote=quote)}
+    return render(request, "finance/quote_form.html", context)
+
+
+@require_POST
+def quote_lines_preview(request: HttpRequest) -> HttpResponse:
+    """The line editor's HTMX endpoint: add, remove or move a line, or recompute the totals. Saves nothing."""
+    rows = _posted_rows(request.POST)
+    operation, _sep, argument = request.POST.get("op", "totals").partition(":")
+    index = int(argument) if argument.isdigit() and int(argument) < len(rows) else None
+    if operation == "totals":
+        return render(request, "finance/_quote_totals.html", {"oob": True, **_preview(rows, header=request.POST)})
+    if operation == "add":
+        rows.append(NEW_LINE)
+    elif operation == "remove" and index is not None and len(rows) > 1:
+        rows.pop(index)
+    elif operation == "up" and index:
+        rows[index - 1], rows[index] = rows[index], rows[index - 1]
+    elif operation == "down" and index is not None and index + 1 < len(rows):
+        rows[index], rows[index + 1] = rows[index + 1], rows[index]
+    return render(
+        request,
+        "finance/_quote_lines.html",
+        _editor_context(LineFormSet(initial=rows, prefix=LINES_PREFIX), rows, header=request.POST),
+    )
+
+
+NEW_LINE = {"quantity": Decimal("1"), "discount_percent": Decimal("0"), "vat_code": "standard"}
+
+
+def _posted_rows(data) -> list[dict]:
+    """The lines as typed, in their order on screen, as raw values."""
+    try:
+        count = min(int(data.get(f"{LINES_PREFIX}-TOTAL_FORMS", 0)), MAX_LINES)
+    except ValueError:
+        count = 0
+    return [{name: data.get(f"{LINES_PREFIX}-{i}-{name}", "") for name in LINE_FIELDS} for i in range(count)]
+
+
+def _client_choices(scope):
+    companies = [company for company in scope.companies if scope.has_role(company, *SALES_ROLES)]
+    return Client.objects.filter(company__in=companies).select_related("company").order_by("name")
+
+
+def _line_inputs(formset) -> list[documents.LineInput]:
+    return [documents.LineInput(**form.cleaned_data) for form in formset.forms if form.cleaned_data]
+
+
+def _lines_of(quote: Quote) -> list[dict]:
+    return [{name: getattr(line, name) for name in LINE_FIELDS} for line in quote.lines.all()]
+
+
+@transaction.atomic
+def _save_quote(request: HttpRequest, quote: Quote | None, header: dict, lines: list) -> Quote:
+    require_sales(request.company_scope, header["client"].company)
+    if quote is None:
+        notes = header.pop("notes")
+        quote = documents.quote_create(created_by=request.user, **header)
+        if notes:
+            quote = documents.quote_update(quote=quote, edited_by=request.user, notes=notes)
+    else:
+        quote = documents.quote_update(quote=quote, edited_by=request.user, **header)
+    return documents.quote_lines_replace(quote=quote, lines=lines, edited_by=request.user)
+
+
+def _editor_context(formset, rows: list[dict], *, header, quote: Quote | None = None) -> dict:
+    preview = _preview(rows, header=header, quote=quote)
+    return {"formset": formset, "line_rows": list(zip(formset.forms, preview["line_nets"], strict=True)), **preview}
+
+
+def _preview(rows: list[dict], *, header, quote: Quote | None = None) -> dict:
+    """Amounts of the lines being typed, by finance.vat: each valid line's net (None if not yet valid), totals.
+
+    The VAT rates are those in force on the quote's date; 0.05 rounding follows the client's company.
+    """
+    on, rounds, currency = timezone.localdate(), False, "CHF"
+    if quote is not None:
+        on, rounds, currency = quote.quote_date, quote.company.rounds_to_five_centimes, quote.currency
+    header_form = QuoteForm(header or None, clients=Client.objects.select_related("company"))
+    if header:
+        header_form.is_valid()
+        on = header_form.cleaned_data.get("quote_date") or on
+        currency = header_form.cleaned_data.get("currency") or currency
+        if client := header_form.cleaned_data.get("client"):
+            rounds = client.company.rounds_to_five_centimes
+    nets, lines = [], []
+    for row in rows:
+        line_form = LineForm(row)
+        line = None
+        if line_form.is_valid():
+            try:
+                rate = vat.vat_rate_on(code=line_form.cleaned_data["vat_code"], on=on).rate
+            except vat.VatRateMissing:
+                rate = None
+            if rate is not None:
+                line = vat.Line(
+                    quantity=line_form.cleaned_data["quantity"], unit_price=line_form.cleaned_data["unit_price"],
+                    vat_rate=rate, discount_percent=line_form.cleaned_data["discount_percent"],
+                )  # fmt: skip
+                lines.append(line)
+        nets.append(line.net if line else None)
+    totals = vat.document_totals(lines, rounds_to_five_centimes=rounds)
+    return {"line_nets": nets, "totals": totals, "currency": currency}
+
+
+def _quote_action(request: HttpRequest, pk: int, act, success: str) -> HttpResponse:
+    """Run one state change on a quote; a refused one comes back as an error message, nothing changed."""
+    scope = request.company_scope
+    quote = selectors.quote_get(scope=scope, pk=pk)
+    require_sales(scope, quote.company)
+    try:
+        result = act(quote)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("finance:quote-detail", pk=quote.pk)
+    messages.success(request, success)
+    return redirect(result.get_absolute_url())
+
+
+@require_POST
+def quote_send(request: HttpRequest, pk: int) -> HttpResponse:
+    return _quote_action(
+        request, pk, lambda quote: documents.quote_send(quote=quote, sent_by=request.user), _("Quote marked as sent.")
+    )
+
+
+@require_POST
+def quote_mark_viewed(request: HttpRequest, pk: int) -> HttpResponse:
+    return _quote_action(
+        request, pk, lambda quote: documents.quote_mark_viewed(quote=quote, actor=request.user),
+        _("Quote marked as viewed by the client."),
+    )  # fmt: skip
+
+
+@require_POST
+def quote_mark_signed(request: HttpRequest, pk: int) -> HttpResponse:
+    return _quote_action(
+        request, pk, lambda quote: documents.quote_mark_signed(quote=quote, actor=request.user),
+        _("Quote marked as signed."),
+    )  # fmt: skip
+
+
+@require_POST
+def quote_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    return _quote_action(
+        request, pk, lambda quote: documents.quote_reject(quote=quote, actor=request.user),
+        _("Quote marked as rejected."),
+    )  # fmt: skip
+
+
+def _invoice_from_quote(request: HttpRequest, pk: int, create) -> HttpResponse:
+    scope = request.company_scope
+    quote = selectors.quote_get(scope=scope, pk=pk)
+    require_billing(scope, quote.company)
+    return _quote_action(
+        request, pk, lambda quote: create(quote=quote, created_by=request.user),
+        _("Draft invoice created: check it, then issue it."),
+    )  # fmt: skip
+
+
+@require_POST
+def quote_invoice_deposit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _invoice_from_quote(request, pk, documents.invoice_create_deposit)
+
+
+@require_POST
+def quote_invoice_balance(request: HttpRequest, pk: int) -> HttpResponse:
+    return _invoice_from_quote(request, pk, documents.invoice_create_balance)
+
+
+@require_POST
+def quote_invoice_full(request: HttpRequest, pk: int) -> HttpResponse:
+    return _invoice_from_quote(request, pk, documents.invoice_create_full)
+
+
+@require_GET
+def quote_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    from finance import pdf
+
+    quote = selectors.quote_get(scope=request.company_scope, pk=pk)
+    response = HttpResponse(pdf.quote_pdf(quote), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{quote.number or _("draft-quote")}.pdf"'
+    return response
