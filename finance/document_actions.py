@@ -80,7 +80,7 @@ def quote_actions(quote: Quote, *, scope: CompanyScope) -> list[Action]:
     if quote.deposit_percent > ZERO or not is_signed:
         actions += [
             Action(
-                _("Deposit invoice (%(percent)s %%)") % {"percent": quote.deposit_percent.normalize()},
+                _("Deposit invoice (%(percent)s %%)") % {"percent": documents.percent_text(quote.deposit_percent)},
                 url("quote-invoice-deposit"), "ti-receipt",
                 reason=_first_reason(
                     (bills, no_billing), (is_signed, not_signed),

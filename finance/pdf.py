@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 from base64 import b64encode
-from decimal import Decimal
 
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 from iso3166 import countries_by_alpha2
 
-from finance import qrbill, vat
-from finance.models import Client, Company, Invoice, InvoiceLine, Quote, QuoteLine
+from finance import qrbill
+from finance.models import Client, Company, Invoice, Quote
 from finance.services.documents import DocumentStateError, document_lines_totals
 
 INVOICE_TEMPLATE = "finance/pdf/invoice.html"
@@ -83,15 +82,9 @@ def quote_pdf(quote: Quote) -> bytes:
     return qrbill.render_pdf(quote_html(quote))
 
 
-@dataclasses.dataclass(frozen=True)
-class PrintedLine:
-    line: QuoteLine | InvoiceLine
-    net: Decimal
-
-
 def _document_html(template: str, document: Quote | Invoice, **context) -> str:
     client = document.client
-    lines = [PrintedLine(line=line, net=_line_net(line)) for line in document.lines.all()]
+    lines = list(document.lines.all())
     with translation.override(client.language):
         return render_to_string(
             template,
@@ -101,21 +94,11 @@ def _document_html(template: str, document: Quote | Invoice, **context) -> str:
                 "client": client,
                 "client_country": _country_line(client, sender=document.company),
                 "lines": lines,
-                "shows_discount": any(printed.line.discount_percent for printed in lines),
+                "shows_discount": any(line.discount_percent for line in lines),
                 "totals": document_lines_totals(document),
                 **context,
             },
         )
-
-
-def _line_net(line: QuoteLine | InvoiceLine) -> Decimal:
-    # The same arithmetic as the document's totals, so the printed lines add up to the printed net total.
-    return vat.Line(
-        quantity=line.quantity,
-        unit_price=line.unit_price,
-        vat_rate=line.vat_rate,
-        discount_percent=line.discount_percent,
-    ).net
 
 
 def _address(party: Company | Client, *, name: str) -> qrbill.Address:

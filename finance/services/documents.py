@@ -255,6 +255,11 @@ def _new_invoice(*, quote: Quote, kind: str, title: str, created_by) -> Invoice:
     return invoice
 
 
+def percent_text(value: Decimal) -> str:
+    """A percentage as people write it in a sentence: 30, 8.1 (never 3E+1 or 30.00)."""
+    return f"{value.normalize():f}"
+
+
 def _copy_lines(lines, *, to: Invoice) -> None:
     """Copy quote or invoice lines as they are, with their frozen VAT rates."""
     for line in lines:
@@ -273,7 +278,7 @@ def _add_share_lines(invoice: Invoice, *, shares: dict[Decimal, Decimal], label:
             continue
         InvoiceLine.objects.create(
             invoice=invoice, position=position, quantity=Decimal("1"), unit_price=amount, vat_rate=rate,
-            description=f"{label} – " + _("VAT %(rate)s %%") % {"rate": rate}, vat_code=codes[rate],
+            description=f"{label} – " + _("VAT %(rate)s %%") % {"rate": percent_text(rate)}, vat_code=codes[rate],
         )  # fmt: skip
 
 
@@ -288,7 +293,7 @@ def invoice_create_deposit(*, quote: Quote, created_by: AbstractBaseUser) -> Inv
         raise DocumentStateError(_("This quote already has a deposit invoice."), code="deposit_exists")
     totals = document_lines_totals(quote)
     shares = {row.rate: vat.quantize_chf(row.base * quote.deposit_percent / HUNDRED) for row in totals.vat_rows}
-    percent = quote.deposit_percent.normalize()
+    percent = percent_text(quote.deposit_percent)
     invoice = _new_invoice(
         quote=quote, kind=Invoice.Kind.DEPOSIT, created_by=created_by,
         title=_("Deposit %(percent)s %% on quote %(number)s") % {"percent": percent, "number": quote.number},
