@@ -4,6 +4,8 @@ from decimal import Decimal
 
 from django import template
 from django.utils.translation import gettext as _
+from stdnum import iso11649
+from stdnum.ch import esr
 
 from finance import vat
 
@@ -47,3 +49,11 @@ def sort_link(context, key: str) -> str:
 def line_net(document_line) -> Decimal:
     """A stored line's net amount, by the same arithmetic as the document's totals."""
     return vat.line_of(document_line).net
+
+
+@register.filter
+def payment_reference(reference: str) -> str:
+    """A QR reference or RF creditor reference grouped as on the QR-bill, so people can read it out."""
+    if not reference:
+        return ""
+    return iso11649.format(reference) if reference.startswith("RF") else esr.format(reference)

@@ -1,6 +1,7 @@
 """The quote-to-cash walk of issue 3 in Chromium, in French, each step checked in PostgreSQL and screenshotted."""
 
 import re
+import shutil
 import subprocess
 from decimal import Decimal
 
@@ -113,10 +114,13 @@ def test_staff_user_runs_a_quote_to_cash(page, demo_group):
     assert download.suggested_filename == f"{deposit.number}.pdf"
     pdf_path = SCREENSHOTS / download.suggested_filename
     download.save_as(pdf_path)
-    text = subprocess.run(["pdftotext", str(pdf_path), "-"], capture_output=True, text=True, check=True).stdout
+    pdftotext, pdftoppm = shutil.which("pdftotext"), shutil.which("pdftoppm")
+    assert pdftotext, "poppler-utils is missing: apt-get install poppler-utils (.ci/run does)"
+    assert pdftoppm
+    text = subprocess.run([pdftotext, str(pdf_path), "-"], capture_output=True, text=True, check=True).stdout
     assert deposit.number in text
     assert "1'059.40" in text
-    subprocess.run(["pdftoppm", "-r", "60", "-png", "-singlefile", str(pdf_path), str(SCREENSHOTS / "q2c-5-pdf")])
+    subprocess.run([pdftoppm, "-r", "60", "-png", "-singlefile", str(pdf_path), str(SCREENSHOTS / "q2c-5-pdf")])
 
     # 6. A partial payment.
     with page.expect_navigation():

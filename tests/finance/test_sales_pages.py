@@ -85,7 +85,10 @@ def test_client_create_normalises_uid_and_logs(web, seller):
     assert response.status_code == 302
     assert response["Location"] == reverse("finance:client-detail", kwargs={"pk": client.pk})
     assert (client.company, client.che_uid, client.country, client.payment_terms_days) == (
-        seller, "CHE-105.829.940", "CH", 20
+        seller,
+        "CHE-105.829.940",
+        "CH",
+        20,
     )
     assert AuditEvent.objects.get(action="client.created").object_id == str(client.pk)
 
@@ -258,7 +261,9 @@ def test_deposit_payment_and_balance_through_the_pages(web, signed_quote):
     web.post(reverse("finance:invoice-issue", kwargs={"pk": deposit.pk}), {"issue_date": issue_day.isoformat()})
     deposit.refresh_from_db()
     assert (deposit.status, deposit.number, deposit.payable_total) == (
-        "issued", f"QS-{issue_day.year}-0001", D("365.90")
+        "issued",
+        f"QS-{issue_day.year}-0001",
+        D("365.90"),
     )
     assert deposit.due_date == issue_day + datetime.timedelta(days=10)
 
@@ -279,7 +284,10 @@ def test_deposit_payment_and_balance_through_the_pages(web, signed_quote):
     balance = Invoice.objects.get(kind="balance")
     # Per rate, the quote's net minus the deposit's: 700.24 at 8.1 % and 94.41 at 2.6 %, VAT 56.72 + 2.45.
     assert (balance.net_total, balance.vat_total, balance.rounding, balance.payable_total) == (
-        D("794.65"), D("59.17"), D("-0.02"), D("853.80")
+        D("794.65"),
+        D("59.17"),
+        D("-0.02"),
+        D("853.80"),
     )
     signed_quote.refresh_from_db()
     assert signed_quote.status == "converted"
@@ -392,3 +400,61 @@ def test_another_companys_quote_is_404(web, member_of):
     )  # fmt: skip
     assert web.get(reverse("finance:quote-detail", kwargs={"pk": quote.pk})).status_code == 404
     assert web.post(reverse("finance:quote-signed", kwargs={"pk": quote.pk})).status_code == 404
+
+
+def test_payment_references_are_grouped_for_reading():
+    from finance.templatetags.documents import payment_reference
+
+    assert payment_reference("000001000000000000000001062") == "00 00010 00000 00000 00000 01062"
+    assert payment_reference("RF18539007547034") == "RF18 5390 0754 7034"
+    assert payment_reference("") == ""
+
+
+def test_deposit_rule_is_added_from_the_company_page(web, seller):
+    response = web.post(
+        reverse("finance:deposit-rule-new", kwargs={"code": seller.code}),
+        {"project_type": "software", "percent": "50", "min_quote_total": "10000", "due_days": "15"},
+    )
+
+    assert response["Location"] == seller.get_absolute_url()
+    rule = DepositRule.objects.get(company=seller, project_type="software")
+    assert (rule.percent, rule.min_quote_total, rule.due_days) == (D("50.00"), D("10000.00"), 15)
+    assert "50 % from 10'000.00, due in 15 days" in web.get(seller.get_absolute_url()).content.decode()
+
+    duplicate = web.post(
+        reverse("finance:deposit-rule-new", kwargs={"code": seller.code}),
+        {"project_type": "software", "percent": "20", "min_quote_total": "0", "due_days": "10"},
+    )
+    assert duplicate.status_code == 200
+    assert duplicate.context["form"].errors == {
+        "__all__": ["Deposit rule with this Company and Project type already exists."]
+    }
+
+
+def test_sales_role_cannot_change_deposit_rules(client, seller, member_of):
+    client.force_login(member_of(seller, Role.SALES))
+    response = client.post(
+        reverse("finance:deposit-rule-new", kwargs={"code": seller.code}),
+        {"project_type": "", "percent": "10", "min_quote_total": "0", "due_days": "10"},
+    )
+    assert response.status_code == 403
+    assert DepositRule.objects.filter(company=seller).count() == 1
+
+
+def test_quote_without_deposit_is_invoiced_in_full(web, seller, finance_user):
+    DepositRule.objects.filter(company=seller).update(min_quote_total=D("5000"))
+    web.post(reverse("finance:quote-new"), quote_post(ClientFactory(company=seller)))
+    quote = Quote.objects.get()
+    assert quote.deposit_percent == D("0.00")
+    web.post(reverse("finance:quote-send", kwargs={"pk": quote.pk}))
+    web.post(reverse("finance:quote-signed", kwargs={"pk": quote.pk}))
+
+    labels = [action.label for action in web.get(quote.get_absolute_url()).context["actions"]]
+    assert "Create invoice" in labels
+    assert "Balance invoice" not in labels
+    web.post(reverse("finance:quote-invoice-full", kwargs={"pk": quote.pk}))
+
+    invoice = Invoice.objects.get()
+    assert (invoice.kind, invoice.payable_total, invoice.lines.count()) == ("standard", D("1219.75"), 3)
+    quote.refresh_from_db()
+    assert quote.status == "converted"
