@@ -51,9 +51,16 @@ class LineInput:
 # --- Totals -------------------------------------------------------------------------------------
 
 
+def rounds_to_five_centimes(company, currency: str) -> bool:
+    """Swiss cash rounding applies to francs only, for the companies that opt in; euros stay to the cent."""
+    return company.rounds_to_five_centimes and currency == "CHF"
+
+
 def document_lines_totals(document: Quote | Invoice) -> vat.Totals:
     lines = [vat.line_of(line) for line in document.lines.all()]
-    return vat.document_totals(lines, rounds_to_five_centimes=document.company.rounds_to_five_centimes)
+    return vat.document_totals(
+        lines, rounds_to_five_centimes=rounds_to_five_centimes(document.company, document.currency)
+    )
 
 
 def _store_totals(document: Quote | Invoice) -> None:

@@ -190,18 +190,18 @@ def _editor_context(formset, rows: list[dict], *, header, quote: Quote | None = 
 def _preview(rows: list[dict], *, header, quote: Quote | None = None) -> dict:
     """Amounts of the lines being typed, by finance.vat: each valid line's net (None if not yet valid), totals.
 
-    The VAT rates are those in force on the quote's date; 0.05 rounding follows the client's company.
+    The VAT rates are those in force on the quote's date; 0.05 rounding follows the client's company and the currency.
     """
-    on, rounds, currency = timezone.localdate(), False, "CHF"
+    on, company, currency = timezone.localdate(), None, "CHF"
     if quote is not None:
-        on, rounds, currency = quote.quote_date, quote.company.rounds_to_five_centimes, quote.currency
+        on, company, currency = quote.quote_date, quote.company, quote.currency
     header_form = QuoteForm(header or None, clients=Client.objects.select_related("company"))
     if header:
         header_form.is_valid()
         on = header_form.cleaned_data.get("quote_date") or on
         currency = header_form.cleaned_data.get("currency") or currency
         if client := header_form.cleaned_data.get("client"):
-            rounds = client.company.rounds_to_five_centimes
+            company = client.company
     nets, lines = [], []
     for row in rows:
         line_form = LineForm(row)
@@ -218,6 +218,7 @@ def _preview(rows: list[dict], *, header, quote: Quote | None = None) -> dict:
                 )  # fmt: skip
                 lines.append(line)
         nets.append(line.net if line else None)
+    rounds = company is not None and documents.rounds_to_five_centimes(company, currency)
     totals = vat.document_totals(lines, rounds_to_five_centimes=rounds)
     return {"line_nets": nets, "totals": totals, "currency": currency}
 

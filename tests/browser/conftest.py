@@ -1,7 +1,9 @@
 import os
+from importlib import import_module
 from pathlib import Path
 
 import pytest
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.core.management import call_command
 from playwright.sync_api import sync_playwright
@@ -44,6 +46,12 @@ def page(chromium, live_server):
 
 @pytest.fixture
 def demo_group(transactional_db):
+    """The seeded demo group.
+
+    Live-server tests empty every table when they end, the Swiss VAT rates loaded by migration 0005
+    included; the seed needs them, so they are loaded again the way that migration does.
+    """
+    import_module("finance.migrations.0005_seed_swiss_vat_rates").seed_rates(django_apps, schema_editor=None)
     call_command("seed_demo")
 
 

@@ -127,11 +127,16 @@ def pdf_text(document_pdf: bytes, tmp_path) -> str:
 
 
 @pytest.mark.parametrize(
-    ("qr_iban", "currency", "account", "reference_type"),
-    [(QR_IBAN, "CHF", QR_IBAN, "QRR"), ("", "CHF", IBAN, "SCOR"), (QR_IBAN, "EUR", QR_IBAN, "QRR")],
+    ("qr_iban", "currency", "account", "reference_type", "amount"),
+    [
+        (QR_IBAN, "CHF", QR_IBAN, "QRR", "365.90"),
+        ("", "CHF", IBAN, "SCOR", "365.90"),
+        # Cash rounding to 0.05 is for francs: the euro invoice asks for its exact 365.92.
+        (QR_IBAN, "EUR", QR_IBAN, "QRR", "365.92"),
+    ],
 )
 def test_the_qr_code_of_the_invoice_pdf_carries_exactly_the_invoice(
-    tmp_path, user, qr_iban, currency, account, reference_type
+    tmp_path, user, qr_iban, currency, account, reference_type, amount
 ):
     invoice = issued_deposit(seller(qr_iban=qr_iban), user, currency=currency)
 
@@ -141,7 +146,7 @@ def test_the_qr_code_of_the_invoice_pdf_carries_exactly_the_invoice(
     fields = payload.split("\r\n")
     assert fields[:4] == ["SPC", "0200", "1", account]
     assert fields[4:11] == ["S", "HYPERVISUAL Sàrl", "Boulevard de Pérolles", "12", "1700", "Fribourg", "CH"]
-    assert fields[18:20] == ["365.90", currency]
+    assert fields[18:20] == [amount, currency]
     assert D(fields[18]) == invoice.payable_total
     assert fields[20:27] == ["S", "Café du Léman SA", "Rue de Genève", "7bis", "1204", "Genève", "CH"]
     assert fields[27:] == [reference_type, invoice.qr_reference, invoice.number, "EPD"]

@@ -458,3 +458,23 @@ def test_quote_without_deposit_is_invoiced_in_full(web, seller, finance_user):
     assert (invoice.kind, invoice.payable_total, invoice.lines.count()) == ("standard", D("1219.75"), 3)
     quote.refresh_from_db()
     assert quote.status == "converted"
+
+
+def test_euro_documents_are_not_rounded_to_five_centimes(web, seller):
+    assert seller.rounds_to_five_centimes
+    buyer = ClientFactory(company=seller, country="FR", postal_code="74100", town="Annemasse")
+
+    preview = web.post(reverse("finance:quote-lines-preview"), {**quote_post(buyer, currency="EUR"), "op": "totals"})
+    web.post(reverse("finance:quote-new"), quote_post(buyer, currency="EUR"))
+
+    assert (preview.context["totals"].rounding, preview.context["totals"].payable) == (D("0.00"), D("1219.75"))
+    removed_screen = [THREE_LINES[1], THREE_LINES[2]]
+    web.post(
+        reverse("finance:quote-edit", kwargs={"pk": Quote.objects.get().pk}),
+        quote_post(buyer, removed_screen, currency="EUR"),
+    )
+    quote = Quote.objects.get()
+    # 135.22 net + 3.54 VAT: 138.76 stays 138.76 in euros (in francs it would be 138.75).
+    assert (quote.currency, quote.gross_total, quote.rounding, quote.payable_total) == (
+        "EUR", D("138.76"), D("0.00"), D("138.76")
+    )  # fmt: skip

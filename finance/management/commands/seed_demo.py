@@ -1,11 +1,56 @@
-"""Create the demo group through the services: five companies, the CEO and one staff user each."""
+"""Create the demo group through the services: five companies, their users and a year of sales each."""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from enum import Enum
+from functools import partial
+from typing import NamedTuple
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone, translation
 
-from finance.models import Company, Membership, Role
+from finance.models import (
+    Client,
+    Company,
+    Currency,
+    Invoice,
+    Language,
+    Membership,
+    Payment,
+    ProjectType,
+    Quote,
+    Role,
+    VatCode,
+)
 from finance.services.companies import company_create, membership_grant, user_create
+from finance.services.documents import (
+    LineInput,
+    credit_note_create,
+    invoice_balance_due,
+    invoice_cancel_draft,
+    invoice_create_balance,
+    invoice_create_deposit,
+    invoice_create_full,
+    invoice_issue,
+    quote_create,
+    quote_lines_replace,
+    quote_mark_signed,
+    quote_mark_viewed,
+    quote_reject,
+    quote_send,
+    quotes_expire,
+)
+from finance.services.parties import client_create, contact_create, deposit_rule_save
+from finance.services.payments import payment_record, payment_undo
 
 # Fictitious identities with valid check digits (UID mod 11, IBAN mod 97) at real Swiss banks.
 DEMO_COMPANIES = [
@@ -91,9 +136,669 @@ DEMO_STAFF = [
 ]
 CEO_USERNAME = "ceo"
 
+# --- Clients ------------------------------------------------------------------------------------
+
+
+class DemoClient(NamedTuple):
+    name: str
+    street: str
+    building_number: str
+    postal_code: str
+    town: str
+    # The reserved .example domain: no demo e-mail can ever reach a real mailbox.
+    email: str
+    phone_prefix: str
+    language: str = Language.FRENCH
+    kind: str = Client.Kind.ORGANISATION
+    country: str = "CH"
+
+
+PERSON = Client.Kind.PERSON
+DE = Language.GERMAN
+
+DEMO_CLIENTS: dict[str, tuple[DemoClient, ...]] = {
+    "HV": (
+        DemoClient("Gruyère Événements SA", "Rue de Vevey", "34", "1630", "Bulle",
+                   "info@gruyere-evenements.example", "+41 26"),
+        DemoClient("Garage du Moléson SA", "Route de Riaz", "12", "1630", "Bulle",
+                   "contact@garage-moleson.example", "+41 26"),
+        DemoClient("Pharmacie de Pérolles Sàrl", "Boulevard de Pérolles", "55", "1700", "Fribourg",
+                   "officine@pharmacie-perolles.example", "+41 26"),
+        DemoClient("Centre sportif de la Sarine SA", "Route de la Glâne", "107", "1752", "Villars-sur-Glâne",
+                   "accueil@sport-sarine.example", "+41 26"),
+        DemoClient("Hôtel des Remparts Sàrl", "Rue de Lausanne", "48", "1700", "Fribourg",
+                   "reception@hotel-remparts.example", "+41 26"),
+        DemoClient("Zürcher Messebau AG", "Hardstrasse", "201", "8005", "Zürich",
+                   "info@zuercher-messebau.example", "+41 44", DE),
+        DemoClient("Bärenplatz Apotheke AG", "Bärenplatz", "7", "3011", "Bern",
+                   "kontakt@baerenplatz-apotheke.example", "+41 31", DE),
+        DemoClient("Lumière et Signal SARL", "Rue de la République", "14", "69002", "Lyon",
+                   "bonjour@lumiere-signal.example", "+33 4", country="FR"),
+        DemoClient("Marc Dousse", "Route de Marly", "25", "1723", "Marly",
+                   "marc.dousse@bluemail.example", "+41 26", kind=PERSON),
+        DemoClient("Sophie Jungo", "Chemin des Kybourg", "8", "1700", "Fribourg",
+                   "sophie.jungo@bluemail.example", "+41 26", kind=PERSON),
+    ),
+    "DA": (
+        DemoClient("Fiduciaire Sarine SA", "Avenue de la Gare", "9", "1700", "Fribourg",
+                   "info@fiduciaire-sarine.example", "+41 26"),
+        DemoClient("Logistique Broye SA", "Route de l'Industrie", "21", "1530", "Payerne",
+                   "direction@logistique-broye.example", "+41 26"),
+        DemoClient("Cabinet dentaire des Alpes Sàrl", "Rue des Alpes", "30", "1700", "Fribourg",
+                   "cabinet@dentaire-alpes.example", "+41 26"),
+        DemoClient("Horizon Prévoyance SA", "Rue Saint-Pierre", "6", "1700", "Fribourg",
+                   "contact@horizon-prevoyance.example", "+41 26"),
+        DemoClient("Imprimerie de la Glâne Sàrl", "Rue du Château", "3", "1680", "Romont",
+                   "atelier@imprimerie-glane.example", "+41 26"),
+        DemoClient("Vully Vins et Terroir SA", "Route Principale", "52", "1786", "Sugiez",
+                   "cave@vully-terroir.example", "+41 26"),
+        DemoClient("Datenwerk Zürich GmbH", "Badenerstrasse", "549", "8048", "Zürich",
+                   "hallo@datenwerk-zh.example", "+41 44", DE),
+        DemoClient("Praxisgemeinschaft Länggasse AG", "Länggassstrasse", "44", "3012", "Bern",
+                   "praxis@laenggasse-med.example", "+41 31", DE),
+        DemoClient("Breisgau Robotik GmbH", "Hans-Bunte-Strasse", "8", "79108", "Freiburg im Breisgau",
+                   "info@breisgau-robotik.example", "+49 761", DE, country="DE"),
+        DemoClient("Julien Bapst", "Route du Jura", "37", "1700", "Fribourg",
+                   "julien.bapst@bluemail.example", "+41 26", kind=PERSON),
+    ),
+    "LX": (
+        DemoClient("Boulangerie Cretegny Sàrl", "Rue de Bourg", "22", "1003", "Lausanne",
+                   "commande@boulangerie-cretegny.example", "+41 21"),
+        DemoClient("Architectes Léman Associés SA", "Avenue de Cour", "58", "1007", "Lausanne",
+                   "bureau@leman-architectes.example", "+41 21"),
+        DemoClient("Ouchy Biotech SA", "Avenue d'Ouchy", "76", "1006", "Lausanne",
+                   "legal@ouchy-biotech.example", "+41 21"),
+        DemoClient("Garage de la Riviera SA", "Rue du Simplon", "40", "1800", "Vevey",
+                   "info@garage-riviera.example", "+41 21"),
+        DemoClient("Horlogerie de Morges Sàrl", "Grand-Rue", "65", "1110", "Morges",
+                   "atelier@horlogerie-morges.example", "+41 21"),
+        DemoClient("Bergmann Treuhand AG", "Seefeldstrasse", "123", "8008", "Zürich",
+                   "empfang@bergmann-treuhand.example", "+41 44", DE),
+        DemoClient("Gurten Gastro AG", "Monbijoustrasse", "68", "3007", "Bern",
+                   "verwaltung@gurten-gastro.example", "+41 31", DE),
+        DemoClient("Savoie Innovations SAS", "Avenue de Genève", "15", "74000", "Annecy",
+                   "contact@savoie-innovations.example", "+33 4", country="FR"),
+        DemoClient("Isabelle Chappuis", "Chemin de Montolieu", "12", "1010", "Lausanne",
+                   "i.chappuis@bluemail.example", "+41 21", kind=PERSON),
+        DemoClient("Thomas Berset", "Avenue de Rumine", "9", "1005", "Lausanne",
+                   "thomas.berset@bluemail.example", "+41 21", kind=PERSON),
+    ),
+    "ER": (
+        DemoClient("Rhône Capital Partners SA", "Quai du Mont-Blanc", "19", "1201", "Genève",
+                   "office@rhone-capital.example", "+41 22"),
+        DemoClient("Société Immobilière Les Tilleuls SA", "Rue de Carouge", "98", "1205", "Genève",
+                   "gerance@les-tilleuls.example", "+41 22"),
+        DemoClient("Résidence Parc des Eaux-Vives SA", "Rue du Lac", "8", "1207", "Genève",
+                   "residence@parc-eaux-vives.example", "+41 22"),
+        DemoClient("Nyon Medical Center SA", "Route de Divonne", "50", "1260", "Nyon",
+                   "admin@nyon-medical.example", "+41 22"),
+        DemoClient("Biotech Meyrin SA", "Route de Meyrin", "260", "1217", "Meyrin",
+                   "hr@biotech-meyrin.example", "+41 22"),
+        DemoClient("Limmat Vorsorge Stiftung", "Stampfenbachstrasse", "73", "8006", "Zürich",
+                   "immobilien@limmat-vorsorge.example", "+41 44", DE),
+        DemoClient("Markus Zimmermann", "Kramgasse", "49", "3011", "Bern",
+                   "m.zimmermann@bluemail.example", "+41 31", DE, kind=PERSON),
+        DemoClient("Genevois Développement SAS", "Rue de la Gare", "3", "74100", "Annemasse",
+                   "projets@genevois-dev.example", "+33 4", country="FR"),
+        DemoClient("Hélène Fontana", "Chemin de la Montagne", "20", "1224", "Chêne-Bougeries",
+                   "helene.fontana@bluemail.example", "+41 22", kind=PERSON),
+        DemoClient("Pierre-Alain Mottier", "Route de Florissant", "62", "1206", "Genève",
+                   "pa.mottier@bluemail.example", "+41 22", kind=PERSON),
+    ),
+    "TO": (
+        DemoClient("Kulturhaus Aarehof", "Marzilistrasse", "47", "3005", "Bern",
+                   "events@kulturhaus-aarehof.example", "+41 31", DE),
+        DemoClient("Treuhand Bubenberg AG", "Bubenbergplatz", "10", "3011", "Bern",
+                   "sekretariat@bubenberg-treuhand.example", "+41 31", DE),
+        DemoClient("Wankdorf Kongress AG", "Papiermühlestrasse", "71", "3014", "Bern",
+                   "catering@wankdorf-kongress.example", "+41 31", DE),
+        DemoClient("Ingenieurbüro Nydegg GmbH", "Gerechtigkeitsgasse", "31", "3011", "Bern",
+                   "buero@nydegg-ing.example", "+41 31", DE),
+        DemoClient("Limmatquai Beratung AG", "Limmatquai", "92", "8001", "Zürich",
+                   "empfang@limmatquai-beratung.example", "+41 44", DE),
+        DemoClient("Association des commerçants de Bienne", "Rue de Nidau", "33", "2502", "Biel/Bienne",
+                   "info@commerce-bienne.example", "+41 32"),
+        DemoClient("Crèche Les Petits Pas Sàrl", "Rue de Morat", "15", "1700", "Fribourg",
+                   "direction@petits-pas.example", "+41 26"),
+        DemoClient("Schwarzwald Reisen GmbH", "Bertoldstrasse", "45", "79098", "Freiburg im Breisgau",
+                   "gruppen@schwarzwald-reisen.example", "+49 761", DE, country="DE"),
+        DemoClient("Anna Gerber", "Effingerstrasse", "16", "3008", "Bern",
+                   "anna.gerber@bluemail.example", "+41 31", DE, kind=PERSON),
+        DemoClient("Reto Känzig", "Thunstrasse", "88", "3006", "Bern",
+                   "reto.kaenzig@bluemail.example", "+41 31", DE, kind=PERSON),
+    ),
+}  # fmt: skip
+
+# Contacts of organisations are drawn from these, in the client's language (French or German).
+CONTACT_FIRST_NAMES = {
+    Language.FRENCH: ("Camille", "Julien", "Nathalie", "Olivier", "Sandrine", "Laurent", "Valérie", "Nicolas"),
+    Language.GERMAN: ("Andrea", "Daniel", "Sabine", "Thomas", "Monika", "Stefan", "Claudia", "Martin"),
+}
+CONTACT_LAST_NAMES = {
+    Language.FRENCH: ("Favre", "Bulliard", "Clément", "Chassot", "Rey", "Kolly", "Perroud", "Gobet", "Décorvet"),
+    Language.GERMAN: ("Müller", "Schneider", "Zbinden", "Aebischer", "Baumann", "Hofer", "Steiner", "Wyss", "Lüthi"),
+}
+CONTACT_ROLES = {
+    Language.FRENCH: ("Direction", "Comptabilité", "Responsable marketing", "Achats", "Responsable technique"),
+    Language.GERMAN: ("Geschäftsleitung", "Buchhaltung", "Marketingleitung", "Einkauf", "Technische Leitung"),
+}
+# How the digits after the country and area prefix are grouped; # is a digit.
+PHONE_LAYOUTS = {"CH": "### ## ##", "FR": "## ## ## ##", "DE": "#######"}
+
+# --- What each company sells --------------------------------------------------------------------
+
+Text = tuple[str, str]  # (French, German)
+
+PIECE: Text = ("pce", "Stk.")
+HOUR: Text = ("h", "Std.")
+DAY: Text = ("jour", "Tag")
+FLAT: Text = ("forfait", "Pauschale")
+MONTH: Text = ("mois", "Monat")
+YEAR: Text = ("an", "Jahr")
+NIGHT: Text = ("nuit", "Nacht")
+GUEST: Text = ("pers.", "Pers.")
+BOTTLE: Text = ("bout.", "Fl.")
+
+STANDARD, REDUCED, ACCOMMODATION, EXEMPT = VatCode.STANDARD, VatCode.REDUCED, VatCode.ACCOMMODATION, VatCode.EXEMPT
+
+
+class Article(NamedTuple):
+    text: Text
+    unit: Text
+    unit_price: str
+    vat_code: str
+    quantities: tuple[int, ...]
+
+
+class Project(NamedTuple):
+    title: Text
+    project_type: str
+    # Always on the quote, and enough on its own for the deposit-rule threshold, even discounted and exempt.
+    main: Article
+    extras: tuple[Article, ...]
+
+
+LEGAL_ADVICE = Article(("Conseil juridique", "Rechtsberatung"), HOUR, "320.00", STANDARD, (2, 4, 6))
+VALUATION = Article(("Estimation de la valeur vénale", "Schätzung des Verkehrswerts"), FLAT, "1200.00", STANDARD, (1,))
+LISTING_PHOTOS = Article(("Photos professionnelles et visite virtuelle", "Profifotos und virtueller Rundgang"),
+                         FLAT, "650.00", STANDARD, (1,))  # fmt: skip
+PORTAL_ADS = Article(("Annonces sur les portails immobiliers", "Inserate auf Immobilienportalen"),
+                     MONTH, "290.00", STANDARD, (2, 3, 4))  # fmt: skip
+
+DEMO_PROJECTS: dict[str, tuple[Project, ...]] = {
+    "HV": (
+        Project(("Affichage dynamique en vitrine", "Digital Signage im Schaufenster"), ProjectType.DIGITAL_SIGNAGE,
+            Article(("Écran professionnel 55\" 4K haute luminosité", "Profi-Display 55\" 4K, hohe Leuchtdichte"),
+                    PIECE, "2890.00", STANDARD, (2, 3, 4)), (
+            Article(("Lecteur multimédia avec licence CMS 12 mois", "Mediaplayer mit CMS-Lizenz für 12 Monate"),
+                    PIECE, "690.00", STANDARD, (2, 3, 4)),
+            Article(("Pose, câblage et mise en service", "Montage, Verkabelung und Inbetriebnahme"),
+                    HOUR, "115.00", STANDARD, (6, 8, 12)),
+            Article(("Création de contenus animés", "Gestaltung animierter Inhalte"),
+                    HOUR, "125.00", STANDARD, (6, 10, 16)),
+            Article(("Formation des utilisateurs au CMS", "Schulung der Benutzer im CMS"),
+                    FLAT, "480.00", EXEMPT, (1,)),
+        )),
+        Project(("Mur vidéo LED de la salle de conférence", "LED-Videowand im Konferenzraum"),
+                ProjectType.DIGITAL_SIGNAGE,
+            Article(("Mur vidéo 3×3 écrans 55\" bord fin, structure comprise",
+                     "Videowand 3×3 Displays 55\", schmaler Rand, inkl. Gestell"), FLAT, "24500.00", STANDARD, (1,)), (
+            Article(("Contrôleur vidéo et processeur de mosaïque", "Videocontroller und Mosaikprozessor"),
+                    PIECE, "3200.00", STANDARD, (1,)),
+            Article(("Installation par deux techniciens", "Installation durch zwei Techniker"),
+                    DAY, "1440.00", STANDARD, (1, 2)),
+            Article(("Hébergement des techniciens", "Unterkunft der Techniker"),
+                    NIGHT, "165.00", ACCOMMODATION, (2, 4)),
+            Article(("Contrat de maintenance annuel", "Jährlicher Wartungsvertrag"), YEAR, "1800.00", STANDARD, (1,)),
+        )),
+        Project(("Totem tactile d'orientation", "Interaktive Orientierungsstele"), ProjectType.DIGITAL_SIGNAGE,
+            Article(("Totem tactile 49\" double face", "Touch-Stele 49\", doppelseitig"),
+                    PIECE, "6400.00", STANDARD, (1, 2)), (
+            Article(("Développement du plan interactif", "Entwicklung des interaktiven Plans"),
+                    HOUR, "135.00", STANDARD, (12, 20, 30)),
+            Article(("Livraison et mise en place", "Lieferung und Aufstellung"), FLAT, "380.00", STANDARD, (1,)),
+            Article(("Guide d'utilisation imprimé", "Gedruckte Bedienungsanleitung"), PIECE, "28.00", REDUCED, (5, 10)),
+        )),
+        Project(("Atelier contenus d'affichage dynamique", "Workshop Inhalte für Digital Signage"),
+                ProjectType.TRAINING,
+            Article(("Atelier de formation d'une journée", "Ganztägiger Schulungsworkshop"),
+                    DAY, "1800.00", EXEMPT, (1, 2)), (
+            Article(("Support de cours imprimé", "Gedruckte Kursunterlagen"), PIECE, "35.00", REDUCED, (6, 10, 12)),
+            Article(("Repas de midi des participants", "Mittagessen der Teilnehmenden"),
+                    GUEST, "32.00", STANDARD, (6, 10, 12)),
+        )),
+    ),
+    "DA": (
+        Project(("Assistant IA pour le service client", "KI-Assistent für den Kundendienst"), ProjectType.SOFTWARE,
+            Article(("Développement et intégration du chatbot", "Entwicklung und Integration des Chatbots"),
+                    DAY, "1350.00", STANDARD, (10, 12, 18)), (
+            Article(("Atelier de cadrage et analyse des besoins", "Kick-off-Workshop und Anforderungsanalyse"),
+                    FLAT, "2400.00", STANDARD, (1,)),
+            Article(("Hébergement et supervision du modèle", "Hosting und Überwachung des Modells"),
+                    MONTH, "390.00", STANDARD, (6, 12)),
+            Article(("Formation des équipes support", "Schulung der Support-Teams"), FLAT, "1200.00", EXEMPT, (1,)),
+        )),
+        Project(("Automatisation des factures fournisseurs", "Automatisierung der Lieferantenrechnungen"),
+                ProjectType.SOFTWARE,
+            Article(("Pipeline OCR et contrôle comptable", "OCR-Pipeline und buchhalterische Prüfung"),
+                    DAY, "1350.00", STANDARD, (10, 15)), (
+            Article(("Connecteur vers l'ERP", "Schnittstelle zum ERP"), FLAT, "4800.00", STANDARD, (1,)),
+            Article(("Crédits de reconnaissance, 1'000 pages", "Erkennungsguthaben, 1'000 Seiten"),
+                    PIECE, "180.00", STANDARD, (5, 10, 20)),
+            Article(("Formation des utilisateurs", "Benutzerschulung"), FLAT, "900.00", EXEMPT, (1,)),
+        )),
+        Project(("Audit de maturité des données", "Audit der Datenreife"), ProjectType.CONSULTING,
+            Article(("Audit et feuille de route data et IA", "Audit und Roadmap für Daten und KI"),
+                    DAY, "1500.00", STANDARD, (3, 5, 8)), (
+            Article(("Rapport de synthèse imprimé et relié", "Gedruckter und gebundener Schlussbericht"),
+                    PIECE, "45.00", REDUCED, (3, 5)),
+            Article(("Séminaire de direction sur l'IA", "Führungsseminar zu KI"), FLAT, "2200.00", EXEMPT, (1,)),
+        )),
+    ),
+    "LX": (
+        Project(("Constitution d'une Sàrl", "Gründung einer GmbH"), ProjectType.LEGAL,
+            Article(("Rédaction des statuts et de l'acte constitutif", "Statuten und Gründungsurkunde"),
+                    FLAT, "2400.00", STANDARD, (1,)), (
+            LEGAL_ADVICE,
+            Article(("Émoluments du registre du commerce (débours)", "Handelsregistergebühren (Auslagen)"),
+                    FLAT, "620.00", EXEMPT, (1,)),
+        )),
+        Project(("Contrats de travail et règlement du personnel", "Arbeitsverträge und Personalreglement"),
+                ProjectType.LEGAL,
+            Article(("Rédaction du règlement du personnel", "Ausarbeitung des Personalreglements"),
+                    FLAT, "3800.00", STANDARD, (1,)), (
+            Article(("Modèles de contrats de travail", "Arbeitsvertragsvorlagen"),
+                    PIECE, "450.00", STANDARD, (2, 3, 4)),
+            LEGAL_ADVICE,
+            Article(("Séance d'information aux cadres", "Informationsveranstaltung für Kader"),
+                    FLAT, "1100.00", EXEMPT, (1,)),
+        )),
+        Project(("Mise en conformité nLPD", "Umsetzung des revDSG"), ProjectType.CONSULTING,
+            Article(("Audit de conformité à la protection des données", "Datenschutz-Konformitätsaudit"),
+                    FLAT, "5200.00", STANDARD, (1,)), (
+            Article(("Registre des activités de traitement", "Verzeichnis der Bearbeitungstätigkeiten"),
+                    FLAT, "1600.00", STANDARD, (1,)),
+            LEGAL_ADVICE,
+            Article(("Formation du personnel à la protection des données", "Datenschutzschulung für Mitarbeitende"),
+                    FLAT, "1400.00", EXEMPT, (1,)),
+        )),
+        Project(("Litige de bail commercial", "Streitigkeit um eine Geschäftsmiete"), ProjectType.LEGAL,
+            Article(("Représentation en procédure de conciliation", "Vertretung im Schlichtungsverfahren"),
+                    HOUR, "350.00", STANDARD, (8, 12, 20)), (
+            Article(("Frais de justice avancés (débours)", "Vorgeschossene Gerichtskosten (Auslagen)"),
+                    FLAT, "800.00", EXEMPT, (1,)),
+            Article(("Copies et envois recommandés", "Kopien und Einschreiben"), FLAT, "85.00", STANDARD, (1,)),
+        )),
+    ),
+    "ER": (
+        Project(("Mandat de vente d'un appartement", "Verkaufsmandat für eine Wohnung"), ProjectType.REAL_ESTATE,
+            Article(("Commission de courtage sur la vente", "Maklerprovision auf dem Verkauf"),
+                    FLAT, "14800.00", STANDARD, (1,)),
+            (VALUATION, LISTING_PHOTOS, PORTAL_ADS)),
+        Project(("Mandat de vente d'une villa", "Verkaufsmandat für eine Villa"), ProjectType.REAL_ESTATE,
+            Article(("Commission de courtage sur la vente", "Maklerprovision auf dem Verkauf"),
+                    FLAT, "36500.00", STANDARD, (1,)), (
+            VALUATION,
+            LISTING_PHOTOS,
+            PORTAL_ADS,
+            Article(("Dossier de vente imprimé", "Gedruckte Verkaufsdokumentation"), PIECE, "38.00", REDUCED, (10, 20)),
+        )),
+        Project(("Relocation d'un collaborateur", "Relocation eines Mitarbeitenden"), ProjectType.CONSULTING,
+            Article(("Recherche de logement et accompagnement", "Wohnungssuche und Begleitung"),
+                    FLAT, "4800.00", STANDARD, (1,)), (
+            Article(("Logement temporaire meublé", "Möblierte Übergangswohnung"),
+                    NIGHT, "180.00", ACCOMMODATION, (14, 21, 30)),
+            Article(("État des lieux d'entrée accompagné", "Begleitete Wohnungsübergabe"),
+                    HOUR, "140.00", STANDARD, (2, 3)),
+            Article(("Avance du premier loyer", "Vorschuss der ersten Monatsmiete"), MONTH, "3200.00", EXEMPT, (1,)),
+        )),
+        Project(("Gérance d'un immeuble locatif", "Verwaltung einer Mietliegenschaft"), ProjectType.REAL_ESTATE,
+            Article(("Honoraires de gérance", "Verwaltungshonorar"), MONTH, "1250.00", STANDARD, (12,)), (
+            Article(("Décomptes de charges des locataires", "Nebenkostenabrechnungen der Mieter"),
+                    FLAT, "1800.00", STANDARD, (1,)),
+            Article(("Visites de relocation des appartements", "Besichtigungen zur Wiedervermietung"),
+                    HOUR, "120.00", STANDARD, (4, 8)),
+        )),
+    ),
+    "TO": (
+        Project(("Apéritif dînatoire", "Apéro riche"), ProjectType.FOOD_SERVICE,
+            Article(("Apéritif dînatoire, 12 pièces par personne, service compris",
+                     "Apéro riche, 12 Stück pro Person, inkl. Service"), GUEST, "38.00", STANDARD, (40, 60, 90, 120)), (
+            Article(("Boissons sans alcool à discrétion", "Alkoholfreie Getränke nach Belieben"),
+                    GUEST, "9.50", STANDARD, (40, 60, 90)),
+            Article(("Sélection de vins vaudois et bernois", "Auswahl Waadtländer und Berner Weine"),
+                    BOTTLE, "29.00", STANDARD, (12, 24, 36)),
+            Article(("Personnel de service", "Servicepersonal"), HOUR, "58.00", STANDARD, (8, 12, 16)),
+            Article(("Location de vaisselle et nappage", "Miete von Geschirr und Tischwäsche"),
+                    FLAT, "240.00", STANDARD, (1,)),
+        )),
+        Project(("Plateaux-repas pour séminaire", "Lunchboxen für ein Seminar"), ProjectType.FOOD_SERVICE,
+            Article(("Plateau-repas livré, sans service", "Gelieferte Lunchbox, ohne Service"),
+                    PIECE, "24.50", REDUCED, (20, 35, 50, 80)), (
+            Article(("Salade de fruits en portion, livrée", "Fruchtsalat portioniert, geliefert"),
+                    PIECE, "6.80", REDUCED, (20, 35, 50)),
+            Article(("Café et thé livrés en thermos", "Kaffee und Tee in Thermoskannen geliefert"),
+                    GUEST, "3.50", REDUCED, (20, 35, 50)),
+            Article(("Livraison et reprise du matériel", "Lieferung und Abholung des Materials"),
+                    FLAT, "85.00", STANDARD, (1,)),
+        )),
+        Project(("Repas de fin d'année", "Weihnachtsessen"), ProjectType.FOOD_SERVICE,
+            Article(("Menu de fête trois plats, servi à table", "Festmenü mit drei Gängen, am Tisch serviert"),
+                    GUEST, "89.00", STANDARD, (30, 45, 60, 100)), (
+            Article(("Forfait boissons avec vins", "Getränkepauschale mit Weinen"),
+                    GUEST, "35.00", STANDARD, (30, 45, 60)),
+            Article(("Décoration florale des tables", "Tischdekoration mit Blumen"), FLAT, "420.00", STANDARD, (1,)),
+            Article(("Biscuits de Noël à emporter", "Weihnachtsguetzli zum Mitnehmen"),
+                    PIECE, "7.50", REDUCED, (30, 45, 60)),
+        )),
+        Project(("Cours de cuisine d'équipe", "Team-Kochkurs"), ProjectType.TRAINING,
+            Article(("Cours de cuisine encadré par un chef", "Kochkurs unter Leitung eines Küchenchefs"),
+                    GUEST, "145.00", EXEMPT, (8, 12, 16)), (
+            Article(("Denrées et boissons du cours", "Lebensmittel und Getränke des Kurses"),
+                    GUEST, "42.00", STANDARD, (8, 12, 16)),
+        )),
+    ),
+}  # fmt: skip
+
+# (project type, deposit %, from a quote total of, due in days); the blank type is the company's default.
+# Each company has one project type without deposit, invoiced in full once signed.
+DEMO_DEPOSIT_RULES: dict[str, tuple[tuple[str, str, str, int], ...]] = {
+    "HV": (("", "30", "0", 10), (ProjectType.DIGITAL_SIGNAGE, "40", "5000", 10), (ProjectType.TRAINING, "0", "0", 10)),
+    "DA": (("", "30", "0", 10), (ProjectType.SOFTWARE, "50", "10000", 15), (ProjectType.CONSULTING, "0", "0", 10)),
+    "LX": (("", "30", "0", 10), (ProjectType.LEGAL, "50", "0", 10), (ProjectType.CONSULTING, "0", "0", 10)),
+    "ER": (("", "30", "0", 10), (ProjectType.REAL_ESTATE, "20", "10000", 10), (ProjectType.CONSULTING, "0", "0", 10)),
+    "TO": (("", "30", "0", 10), (ProjectType.FOOD_SERVICE, "50", "0", 5), (ProjectType.TRAINING, "0", "0", 10)),
+}
+
+# Screens shipped abroad and advice to foreign businesses are supplied outside Switzerland, so no Swiss
+# VAT; real-estate and catering services stay taxable where the building or the meal is.
+EXPORT_EXEMPT_COMPANIES = {"HV", "DA", "LX"}
+
+# --- A year of quotes ---------------------------------------------------------------------------
+
+
+class Settlement(Enum):
+    """What becomes of an issued invoice."""
+
+    PAID = "paid"
+    UNPAID = "unpaid"
+    PARTIALLY_PAID = "partially paid"
+    OVERPAID = "overpaid, the rest kept as credit"
+    RETURNED_THEN_PAID = "paid, the transfer returned (payment undone), paid again"
+    CREDITED_IN_FULL = "cancelled by a credit note for its whole amount"
+    CREDITED_IN_PART = "reduced by a goodwill credit note, the rest paid"
+
+
+class Story(NamedTuple):
+    """One quote's life; days count back from today (each story is moved back 0 to 3 more days)."""
+
+    status: str
+    days_ago: int
+    viewed: bool = True
+    signed_days_ago: int | None = None
+    # Signed quotes of a project type without deposit are invoiced in full, the others deposit first.
+    with_deposit: bool = True
+    # The invoice that closes the quote: its balance, or the whole of it without deposit.
+    closing_days_ago: int | None = None
+    deposit: Settlement = Settlement.PAID
+    closing: Settlement = Settlement.PAID
+    # The first deposit draft is cancelled and drafted again.
+    deposit_redrafted: bool = False
+
+
+Status = Quote.Status
+QUOTE_STORIES = (
+    Story(Status.CONVERTED, 340, signed_days_ago=333, closing_days_ago=300),
+    Story(Status.EXPIRED, 320, viewed=False),
+    Story(Status.CONVERTED, 290, signed_days_ago=282, closing_days_ago=250, deposit=Settlement.RETURNED_THEN_PAID,
+          closing=Settlement.OVERPAID),
+    Story(Status.REJECTED, 260),
+    Story(Status.CONVERTED, 230, signed_days_ago=224, closing_days_ago=195, closing=Settlement.CREDITED_IN_FULL),
+    Story(Status.CONVERTED, 205, signed_days_ago=200, with_deposit=False, closing_days_ago=178),
+    Story(Status.CONVERTED, 190, signed_days_ago=181, closing_days_ago=150, closing=Settlement.CREDITED_IN_PART,
+          deposit_redrafted=True),
+    Story(Status.EXPIRED, 150),
+    Story(Status.CONVERTED, 100, signed_days_ago=93, closing_days_ago=65, closing=Settlement.PARTIALLY_PAID),
+    Story(Status.CONVERTED, 80, signed_days_ago=74, closing_days_ago=48, closing=Settlement.UNPAID),
+    Story(Status.CONVERTED, 70, signed_days_ago=66, with_deposit=False, closing_days_ago=38),
+    Story(Status.SIGNED, 50, signed_days_ago=44),
+    Story(Status.CONVERTED, 40, signed_days_ago=35, closing_days_ago=4, closing=Settlement.UNPAID),
+    Story(Status.REJECTED, 30),
+    Story(Status.SIGNED, 26, signed_days_ago=20, deposit=Settlement.UNPAID),
+    Story(Status.VIEWED, 12),
+    Story(Status.SENT, 5, viewed=False),
+    Story(Status.DRAFT, 2, viewed=False),
+)  # fmt: skip
+QUOTE_VALIDITY_DAYS = 30
+
+CREDIT_IN_FULL_REASON: Text = (
+    "Solde annulé : le client renonce à la seconde phase du projet",
+    "Restbetrag storniert: Der Kunde verzichtet auf die zweite Projektphase",
+)
+GOODWILL_REASON: Text = ("Geste commercial pour le retard de livraison", "Kulanz für die Lieferverzögerung")
+
+ZERO = Decimal("0.00")
+CENTIME = Decimal("0.01")
+
+
+def in_language(text: Text, language: str) -> str:
+    return text[1] if language == Language.GERMAN else text[0]
+
+
+def ascii_slug(name: str) -> str:
+    """'Décorvet' -> 'decorvet', for e-mail addresses."""
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower().replace(" ", "-")
+
+
+@dataclass
+class Deal:
+    """A quote and the invoices it leads to, filled in as the year is replayed."""
+
+    client: Client
+    quote: Quote | None = None
+    deposit: Invoice | None = None
+    closing: Invoice | None = None
+
+
+class CompanyYear:
+    """Replay a year of one company's sales day by day, so that every number follows its date."""
+
+    def __init__(self, *, company: Company, seller: AbstractBaseUser, bookkeeper: AbstractBaseUser, today: date):
+        self.company, self.seller, self.bookkeeper, self.today = company, seller, bookkeeper, today
+        self.rng = random.Random(company.code)  # noqa: S311 - reproducible demo data, not a secret
+        rules = DEMO_DEPOSIT_RULES[company.code]
+        self.types_without_deposit = {project_type for project_type, percent, *_ in rules if Decimal(percent) == 0}
+
+    def seed(self) -> None:
+        for project_type, percent, min_quote_total, due_days in DEMO_DEPOSIT_RULES[self.company.code]:
+            deposit_rule_save(
+                company=self.company, saved_by=self.bookkeeper, project_type=project_type, percent=Decimal(percent),
+                min_quote_total=Decimal(min_quote_total), due_days=due_days,
+            )  # fmt: skip
+        clients = [self.client_create(row) for row in DEMO_CLIENTS[self.company.code]]
+        # Every client gets a quote before any gets a second one.
+        rotation = self.rng.sample(clients, len(clients))
+        steps = []
+        for story_number, story in enumerate(QUOTE_STORIES):
+            deal = Deal(client=rotation[story_number % len(rotation)])
+            for position, (day, action) in enumerate(self.plan(deal, story)):
+                steps.append((day, position, story_number, deal.client.language, action))
+        for *_order, language, action in sorted(steps, key=lambda step: step[:3]):
+            # Titles the services write (deposit, balance, credit note) read in the client's language.
+            with translation.override(language):
+                action()
+
+    # --- Parties --------------------------------------------------------------------------------
+
+    def client_create(self, row: DemoClient) -> Client:
+        fields = row._asdict()
+        del fields["phone_prefix"]
+        client = client_create(company=self.company, created_by=self.seller, **fields)
+        if row.kind == Client.Kind.PERSON:
+            contact_create(client=client, created_by=self.seller, name=row.name, email=row.email, phone=self.phone(row))
+            return client
+        language = Language.GERMAN if row.language == Language.GERMAN else Language.FRENCH
+        first_names = self.rng.sample(CONTACT_FIRST_NAMES[language], self.rng.choice((1, 2)))
+        roles = self.rng.sample(CONTACT_ROLES[language], len(first_names))
+        domain = row.email.split("@")[1]
+        for first_name, role in zip(first_names, roles, strict=True):
+            last_name = self.rng.choice(CONTACT_LAST_NAMES[language])
+            contact_create(
+                client=client, created_by=self.seller, name=f"{first_name} {last_name}", role=role,
+                email=f"{ascii_slug(first_name)}.{ascii_slug(last_name)}@{domain}", phone=self.phone(row),
+            )  # fmt: skip
+        return client
+
+    def phone(self, row: DemoClient) -> str:
+        digits = "".join(
+            str(self.rng.randint(1 if position == 0 else 0, 9)) if char == "#" else char
+            for position, char in enumerate(PHONE_LAYOUTS[row.country])
+        )
+        return f"{row.phone_prefix} {digits}"
+
+    # --- The plan of one quote ------------------------------------------------------------------
+
+    def plan(self, deal: Deal, story: Story) -> list[tuple[date, Callable[[], None]]]:
+        """The dated steps of a story; drawn now so the random sequence never depends on the replay."""
+        shift = self.rng.randint(0, 3)
+
+        def days_ago(days: int) -> date:
+            return self.today - timedelta(days=days + shift)
+
+        quote_date = days_ago(story.days_ago)
+        projects = DEMO_PROJECTS[self.company.code]
+        if story.signed_days_ago is not None:
+            projects = [p for p in projects if (p.project_type in self.types_without_deposit) != story.with_deposit]
+        project = self.rng.choice(projects)
+        steps = [(quote_date, partial(self.quote_open, deal, project, quote_date, self.lines(project, deal.client)))]
+        if story.status == Quote.Status.DRAFT:
+            return steps
+        steps.append((quote_date, partial(self.quote_send, deal)))
+        if story.viewed:
+            steps.append((quote_date + timedelta(days=1), partial(self.quote_view, deal)))
+        if story.status == Quote.Status.REJECTED:
+            steps.append((self.later(quote_date, 4, 12), partial(self.quote_reject, deal)))
+        if story.signed_days_ago is not None:
+            signed_on = days_ago(story.signed_days_ago)
+            steps.append((signed_on, partial(self.quote_sign, deal)))
+            if story.with_deposit:
+                steps.append((signed_on, partial(self.invoice_deposit, deal, signed_on, story.deposit_redrafted)))
+                steps.extend(self.settlement_steps(deal, "deposit", story.deposit, issued_on=signed_on))
+        if story.closing_days_ago is not None:
+            closing_on = days_ago(story.closing_days_ago)
+            steps.append((closing_on, partial(self.invoice_closing, deal, closing_on)))
+            steps.extend(self.settlement_steps(deal, "closing", story.closing, issued_on=closing_on))
+        return steps
+
+    def settlement_steps(
+        self, deal: Deal, which: str, settlement: Settlement, *, issued_on: date
+    ) -> list[tuple[date, Callable[[], None]]]:
+        if settlement == Settlement.UNPAID:
+            return []
+        first_on = self.later(issued_on, 3, 20)
+        # When the money arrives after a returned transfer or a credit note.
+        then_on = self.later(first_on, 5, 15)
+        return [(first_on, partial(self.settle, deal, which, settlement, first_on, then_on))]
+
+    def later(self, start: date, low: int, high: int) -> date:
+        return min(start + timedelta(days=self.rng.randint(low, high)), self.today)
+
+    def lines(self, project: Project, client: Client) -> list[LineInput]:
+        chosen = [project.main, *self.rng.sample(project.extras, self.rng.randint(0, min(3, len(project.extras))))]
+        exported = client.country != "CH" and self.company.code in EXPORT_EXEMPT_COMPANIES
+        # A tenth of the quotes give 10 % off the main line, as negotiated deals do.
+        main_discount = Decimal("10") if self.rng.random() < 0.1 else ZERO
+        return [
+            LineInput(
+                description=in_language(line.text, client.language), unit=in_language(line.unit, client.language),
+                quantity=Decimal(self.rng.choice(line.quantities)), unit_price=Decimal(line.unit_price),
+                vat_code=EXEMPT if exported else line.vat_code,
+                discount_percent=main_discount if line is project.main else ZERO,
+            )
+            for line in chosen
+        ]  # fmt: skip
+
+    # --- Steps ----------------------------------------------------------------------------------
+
+    def quote_open(self, deal: Deal, project: Project, quote_date: date, lines: list[LineInput]) -> None:
+        # Clients abroad are quoted in euros.
+        currency = self.company.currency if deal.client.country == "CH" else Currency.EUR
+        quote = quote_create(
+            client=deal.client, title=in_language(project.title, deal.client.language), quote_date=quote_date,
+            valid_until=quote_date + timedelta(days=QUOTE_VALIDITY_DAYS), project_type=project.project_type,
+            currency=currency, created_by=self.seller,
+        )  # fmt: skip
+        deal.quote = quote_lines_replace(quote=quote, lines=lines, edited_by=self.seller)
+
+    def quote_send(self, deal: Deal) -> None:
+        deal.quote = quote_send(quote=deal.quote, sent_by=self.seller)
+
+    def quote_view(self, deal: Deal) -> None:
+        # Views and signatures come from the client through the providers, not from a user.
+        deal.quote = quote_mark_viewed(quote=deal.quote, actor=None)
+
+    def quote_reject(self, deal: Deal) -> None:
+        deal.quote = quote_reject(quote=deal.quote, actor=self.seller)
+
+    def quote_sign(self, deal: Deal) -> None:
+        deal.quote = quote_mark_signed(quote=deal.quote, actor=None)
+
+    def invoice_deposit(self, deal: Deal, issued_on: date, redraft: bool) -> None:
+        if redraft:
+            draft = invoice_create_deposit(quote=deal.quote, created_by=self.bookkeeper)
+            invoice_cancel_draft(invoice=draft, cancelled_by=self.bookkeeper)
+        deposit = invoice_create_deposit(quote=deal.quote, created_by=self.bookkeeper)
+        deal.deposit = invoice_issue(invoice=deposit, issued_by=self.bookkeeper, issue_date=issued_on)
+
+    def invoice_closing(self, deal: Deal, issued_on: date) -> None:
+        if deal.deposit is None:
+            closing = invoice_create_full(quote=deal.quote, created_by=self.bookkeeper)
+        else:
+            closing = invoice_create_balance(quote=deal.quote, created_by=self.bookkeeper)
+        deal.closing = invoice_issue(invoice=closing, issued_by=self.bookkeeper, issue_date=issued_on)
+
+    def settle(self, deal: Deal, which: str, settlement: Settlement, on: date, then_on: date) -> None:
+        invoice = getattr(deal, which)
+        language = deal.client.language
+        due = invoice_balance_due(invoice)
+        if settlement == Settlement.PAID:
+            self.pay(invoice, on, amount=due)
+        elif settlement == Settlement.PARTIALLY_PAID:
+            self.pay(invoice, on, amount=(due / 2 // 10 * 10).quantize(CENTIME))
+        elif settlement == Settlement.OVERPAID:
+            # The client rounds up to the next thousand.
+            self.pay(invoice, on, amount=((due // 1000 + 1) * 1000).quantize(CENTIME), allocate=due)
+        elif settlement == Settlement.RETURNED_THEN_PAID:
+            returned = self.pay(invoice, on, amount=due)
+            payment_undo(payment=returned, undone_by=self.bookkeeper)
+            self.pay(invoice, then_on, amount=due)
+        elif settlement == Settlement.CREDITED_IN_FULL:
+            note = credit_note_create(
+                invoice=invoice, created_by=self.bookkeeper, reason=in_language(CREDIT_IN_FULL_REASON, language)
+            )
+            invoice_issue(invoice=note, issued_by=self.bookkeeper, issue_date=on)
+        elif settlement == Settlement.CREDITED_IN_PART:
+            goodwill = (invoice.payable_total / 10 // 10 * 10).quantize(CENTIME)
+            note = credit_note_create(
+                invoice=invoice, created_by=self.bookkeeper, reason=in_language(GOODWILL_REASON, language),
+                amount=goodwill,
+            )  # fmt: skip
+            invoice_issue(invoice=note, issued_by=self.bookkeeper, issue_date=on)
+            self.pay(invoice, then_on, amount=invoice_balance_due(invoice))
+
+    def pay(self, invoice: Invoice, on: date, *, amount: Decimal, allocate: Decimal | None = None) -> Payment:
+        return payment_record(
+            client=invoice.client, received_on=on, amount=amount, currency=invoice.currency,
+            method=Payment.Method.BANK_TRANSFER, reference=invoice.qr_reference,
+            allocations=[(invoice, amount if allocate is None else allocate)], recorded_by=self.bookkeeper,
+        )  # fmt: skip
+
 
 class Command(BaseCommand):
-    help = "Seed the demo group (companies and users). With --if-empty, only on a database without companies."
+    help = (
+        "Seed the demo group (companies, users and a year of quotes, invoices and payments). "
+        "With --if-empty, only on a database without companies."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--if-empty", action="store_true", help="Do nothing if any company exists.")
@@ -105,12 +810,16 @@ class Command(BaseCommand):
                 raise SystemExit(1)
             self.stdout.write("Database already holds companies: demo seed skipped.")
         else:
-            self.seed(password=settings.HV_DEMO_PASSWORD)
+            self.seed(password=settings.HV_DEMO_PASSWORD, today=timezone.localdate())
             self.stdout.write(self.style.SUCCESS(f"Demo group seeded: {len(DEMO_COMPANIES)} companies."))
+            self.stdout.write(
+                f"  {Client.objects.count()} clients, {Quote.objects.count()} quotes, "
+                f"{Invoice.objects.count()} invoices, {Payment.objects.count()} payments."
+            )
         self.print_logins()
 
     @transaction.atomic
-    def seed(self, *, password: str) -> None:
+    def seed(self, *, password: str, today: date) -> None:
         companies = {data["code"]: company_create(created_by=None, **data) for data in DEMO_COMPANIES}
         ceo = user_create(username=CEO_USERNAME, password=password, first_name="Camille", last_name="Favre")
         for company in companies.values():
@@ -118,6 +827,15 @@ class Command(BaseCommand):
         for username, first_name, last_name, code, role in DEMO_STAFF:
             user = user_create(username=username, password=password, first_name=first_name, last_name=last_name)
             membership_grant(user=user, company=companies[code], role=role, granted_by=None)
+            # Staff who may not sell or keep the books leave that to the CEO.
+            CompanyYear(
+                company=companies[code],
+                seller=user if role in (Role.FINANCE, Role.SALES) else ceo,
+                bookkeeper=user if role == Role.FINANCE else ceo,
+                today=today,
+            ).seed()
+        # The daily run that expires quotes left unanswered, caught up for the whole year.
+        quotes_expire(today=today)
 
     def print_logins(self) -> None:
         demo_usernames = [CEO_USERNAME, *(username for username, *_ in DEMO_STAFF)]
