@@ -5,7 +5,7 @@ from django.contrib.auth.forms import PasswordChangeForm
 from django.utils.translation import gettext_lazy as _
 
 from finance.identifiers import format_iban
-from finance.models import Client, Company, Contact, DepositRule, Invoice, Payment, Quote, VatCode
+from finance.models import Client, Company, Contact, Currency, DepositRule, Invoice, Payment, Quote, VatCode
 from finance.services.companies import EDITABLE_FIELDS
 from finance.services.parties import CLIENT_FIELDS, CONTACT_FIELDS, DEPOSIT_RULE_FIELDS
 
@@ -157,6 +157,7 @@ class PaymentForm(TablerFormMixin, forms.Form):
 
     received_on = forms.DateField(label=_("Received on"), widget=DateInput())
     amount = forms.DecimalField(label=_("Amount"), max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+    currency = forms.ChoiceField(label=_("Currency"), choices=Currency.choices)
     method = forms.ChoiceField(label=_("Method"), choices=Payment.Method.choices)
     reference = forms.CharField(label=_("Reference"), max_length=140, required=False)
 

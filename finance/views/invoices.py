@@ -159,8 +159,8 @@ def payment_new(request: HttpRequest, client_pk: int) -> HttpResponse:
     client = selectors.client_get(scope=scope, pk=client_pk)
     require_billing(scope, client.company)
     open_invoices = list(selectors.invoice_open_for_client_list(client=client))
-    initial = {"received_on": timezone.localdate()}
     chosen = next((i for i in open_invoices if str(i.pk) == request.GET.get("invoice")), None)
+    initial = {"received_on": timezone.localdate(), "currency": chosen.currency if chosen else client.company.currency}
     if chosen is not None:
         initial["amount"] = chosen.balance_due
         initial[PaymentForm.allocation_field(chosen)] = chosen.balance_due
@@ -171,7 +171,7 @@ def payment_new(request: HttpRequest, client_pk: int) -> HttpResponse:
             payment_record(
                 client=client, received_on=data["received_on"], amount=data["amount"], method=data["method"],
                 reference=data["reference"], allocations=form.allocations(), recorded_by=request.user,
-                currency=_payment_currency(form.allocations(), default=client.company.currency),
+                currency=data["currency"],
             )  # fmt: skip
         except ValidationError as error:
             form.add_error(None, error)
@@ -180,11 +180,6 @@ def payment_new(request: HttpRequest, client_pk: int) -> HttpResponse:
             return redirect(chosen or client)
     context = {"client": client, "form": form, "credit": client_credit(client=client)}
     return render(request, "finance/payment_form.html", context)
-
-
-def _payment_currency(allocations, *, default: str) -> str:
-    """A payment is in the currency of the invoices it settles (the service refuses a mix)."""
-    return allocations[0][0].currency if allocations else default
 
 
 @require_POST

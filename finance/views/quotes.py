@@ -100,7 +100,8 @@ def quote_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     if request.method == "POST":
         form = QuoteForm(request.POST, instance=quote, clients=clients)
         formset = LineFormSet(request.POST, prefix=LINES_PREFIX)
-        rows = _posted_rows(request.POST)
+        # A broken management form gives no forms: show as many rows as the formset has.
+        rows = _posted_rows(request.POST)[: len(formset.forms)]
         if form.is_valid() and formset.is_valid():
             try:
                 quote = _save_quote(request, quote, form.cleaned_data, _line_inputs(formset))
@@ -117,7 +118,10 @@ def quote_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         form = QuoteForm(instance=quote, clients=clients, initial=initial)
         rows = _lines_of(quote) if quote else [NEW_LINE]
         formset = LineFormSet(initial=rows, prefix=LINES_PREFIX)
-    context = {"quote": quote, "form": form, **_editor_context(formset, rows, header=request.POST, quote=quote)}
+    context = {
+        "quote": quote, "form": form,
+        **_editor_context(formset, rows, header=request.POST, clients=clients, quote=quote),
+    }  # fmt: skip
     return render(request, "finance/quote_form.html", context)
 
 
@@ -125,11 +129,14 @@ def quote_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 def quote_lines_preview(request: HttpRequest) -> HttpResponse:
     """The line editor's HTMX endpoint: add, remove or move a line, or recompute the totals. Saves nothing."""
     rows = _posted_rows(request.POST)
+    clients = _client_choices(request.company_scope)
     operation, _sep, argument = request.POST.get("op", "totals").partition(":")
     index = int(argument) if argument.isdigit() and int(argument) < len(rows) else None
     if operation == "totals":
-        return render(request, "finance/_quote_totals.html", {"oob": True, **_preview(rows, header=request.POST)})
-    if operation == "add":
+        return render(
+            request, "finance/_quote_totals.html", {"oob": True, **_preview(rows, header=request.POST, clients=clients)}
+        )
+    if operation == "add" and len(rows) < MAX_LINES:
         rows.append(NEW_LINE)
     elif operation == "remove" and index is not None and len(rows) > 1:
         rows.pop(index)
@@ -140,7 +147,7 @@ def quote_lines_preview(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "finance/_quote_lines.html",
-        _editor_context(LineFormSet(initial=rows, prefix=LINES_PREFIX), rows, header=request.POST),
+        _editor_context(LineFormSet(initial=rows, prefix=LINES_PREFIX), rows, header=request.POST, clients=clients),
     )
 
 
@@ -182,12 +189,12 @@ def _save_quote(request: HttpRequest, quote: Quote | None, header: dict, lines: 
     return documents.quote_lines_replace(quote=quote, lines=lines, edited_by=request.user)
 
 
-def _editor_context(formset, rows: list[dict], *, header, quote: Quote | None = None) -> dict:
-    preview = _preview(rows, header=header, quote=quote)
+def _editor_context(formset, rows: list[dict], *, header, clients, quote: Quote | None = None) -> dict:
+    preview = _preview(rows, header=header, clients=clients, quote=quote)
     return {"formset": formset, "line_rows": list(zip(formset.forms, preview["line_nets"], strict=True)), **preview}
 
 
-def _preview(rows: list[dict], *, header, quote: Quote | None = None) -> dict:
+def _preview(rows: list[dict], *, header, clients, quote: Quote | None = None) -> dict:
     """Amounts of the lines being typed, by finance.vat: each valid line's net (None if not yet valid), totals.
 
     The VAT rates are those in force on the quote's date; 0.05 rounding follows the client's company and the currency.
@@ -195,7 +202,7 @@ def _preview(rows: list[dict], *, header, quote: Quote | None = None) -> dict:
     on, company, currency = timezone.localdate(), None, "CHF"
     if quote is not None:
         on, company, currency = quote.quote_date, quote.company, quote.currency
-    header_form = QuoteForm(header or None, clients=Client.objects.select_related("company"))
+    header_form = QuoteForm(header or None, clients=clients)
     if header:
         header_form.is_valid()
         on = header_form.cleaned_data.get("quote_date") or on

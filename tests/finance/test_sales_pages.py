@@ -271,7 +271,8 @@ def test_deposit_payment_and_balance_through_the_pages(web, signed_quote):
     assert form.context["form"].initial["amount"] == D("365.90")
     response = web.post(
         reverse("finance:payment-new", kwargs={"client_pk": deposit.client_id}) + f"?invoice={deposit.pk}",
-        {"received_on": issue_day.isoformat(), "amount": "200.00", "method": "bank_transfer", "reference": "Camt",
+        {"received_on": issue_day.isoformat(), "amount": "200.00", "currency": "CHF", "method": "bank_transfer",
+         "reference": "Camt",
          f"allocate_{deposit.pk}": "200.00"},
     )  # fmt: skip
     assert response["Location"] == deposit.get_absolute_url()
@@ -299,8 +300,8 @@ def test_over_allocation_is_refused_with_the_reason(web, signed_quote, finance_u
 
     response = web.post(
         reverse("finance:payment-new", kwargs={"client_pk": deposit.client_id}),
-        {"received_on": timezone.localdate().isoformat(), "amount": "500.00", "method": "bank_transfer",
-         f"allocate_{deposit.pk}": "400.00"},
+        {"received_on": timezone.localdate().isoformat(), "amount": "500.00", "currency": "CHF",
+         "method": "bank_transfer", f"allocate_{deposit.pk}": "400.00"},
     )  # fmt: skip
 
     assert response.status_code == 200
@@ -478,3 +479,28 @@ def test_euro_documents_are_not_rounded_to_five_centimes(web, seller):
     assert (quote.currency, quote.gross_total, quote.rounding, quote.payable_total) == (
         "EUR", D("138.76"), D("0.00"), D("138.76")
     )  # fmt: skip
+
+
+def test_a_euro_payment_cannot_settle_a_franc_invoice(web, signed_quote, finance_user):
+    deposit = documents.invoice_create_deposit(quote=signed_quote, created_by=finance_user)
+    deposit = documents.invoice_issue(invoice=deposit, issued_by=finance_user, issue_date=timezone.localdate())
+
+    response = web.post(
+        reverse("finance:payment-new", kwargs={"client_pk": deposit.client_id}),
+        {"received_on": timezone.localdate().isoformat(), "amount": "365.90", "currency": "EUR",
+         "method": "bank_transfer", f"allocate_{deposit.pk}": "365.90"},
+    )  # fmt: skip
+
+    assert response.context["form"].non_field_errors() == [f"{deposit.number} is in CHF, the payment in EUR."]
+    assert Payment.objects.count() == 0
+
+
+def test_a_tampered_line_editor_post_is_an_error_not_a_crash(web, seller):
+    data = quote_post(ClientFactory(company=seller))
+    del data["lines-INITIAL_FORMS"]
+
+    response = web.post(reverse("finance:quote-new"), data)
+
+    assert response.status_code == 200
+    assert response.context["formset"].non_form_errors()
+    assert Quote.objects.count() == 0
