@@ -116,7 +116,7 @@ def invoice_actions(invoice: Invoice, *, scope: CompanyScope, today: date) -> li
     is_draft = invoice.status == Invoice.Status.DRAFT
     is_credit_note = invoice.kind == Invoice.Kind.CREDIT_NOTE
     balance_due = documents.invoice_balance_due(invoice)
-    open_to_credit = invoice.payable_total - documents.invoice_amount_credited(invoice)
+    open_to_credit = documents.invoice_open_to_credit(invoice)
     url = lambda name: reverse(f"finance:{name}", kwargs={"pk": invoice.pk})  # noqa: E731
     actions = [
         Action(

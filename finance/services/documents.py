@@ -424,6 +424,11 @@ def invoice_amount_credited(invoice: Invoice) -> Decimal:
     return credited or ZERO
 
 
+def invoice_open_to_credit(invoice: Invoice) -> Decimal:
+    """How much of an invoice credit notes can still take back."""
+    return invoice.payable_total - invoice_amount_credited(invoice)
+
+
 def invoice_balance_due(invoice: Invoice) -> Decimal:
     """What the client still owes on an issued invoice: payable minus payments and credit notes."""
     if invoice.status in (Invoice.Status.DRAFT, Invoice.Status.CANCELLED) or invoice.kind == Invoice.Kind.CREDIT_NOTE:
@@ -462,7 +467,7 @@ def credit_note_create(
     original = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if original.kind == Invoice.Kind.CREDIT_NOTE or original.status in (Invoice.Status.DRAFT, Invoice.Status.CANCELLED):
         raise DocumentStateError(_("Only an issued invoice can be credited."), code="not_issued")
-    open_amount = original.payable_total - invoice_amount_credited(original)
+    open_amount = invoice_open_to_credit(original)
     if amount is not None and not (ZERO < amount <= open_amount):
         raise ValidationError(
             {"amount": _("The credit must be more than 0 and at most %(open)s.") % {"open": open_amount}}

@@ -147,7 +147,7 @@ def credit_note_new(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "invoice": invoice,
         "form": form,
-        "open_to_credit": invoice.payable_total - documents.invoice_amount_credited(invoice),
+        "open_to_credit": documents.invoice_open_to_credit(invoice),
     }
     return render(request, "finance/credit_note_form.html", context)
 

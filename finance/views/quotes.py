@@ -230,11 +230,11 @@ def _preview(rows: list[dict], *, header, clients, quote: Quote | None = None) -
     return {"line_nets": nets, "totals": totals, "currency": currency}
 
 
-def _quote_action(request: HttpRequest, pk: int, act, success: str) -> HttpResponse:
+def _quote_action(request: HttpRequest, pk: int, act, success: str, require=require_sales) -> HttpResponse:
     """Run one state change on a quote; a refused one comes back as an error message, nothing changed."""
     scope = request.company_scope
     quote = selectors.quote_get(scope=scope, pk=pk)
-    require_sales(scope, quote.company)
+    require(scope, quote.company)
     try:
         result = act(quote)
     except ValidationError as error:
@@ -276,12 +276,9 @@ def quote_reject(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _invoice_from_quote(request: HttpRequest, pk: int, create) -> HttpResponse:
-    scope = request.company_scope
-    quote = selectors.quote_get(scope=scope, pk=pk)
-    require_billing(scope, quote.company)
     return _quote_action(
         request, pk, lambda quote: create(quote=quote, created_by=request.user),
-        _("Draft invoice created: check it, then issue it."),
+        _("Draft invoice created: check it, then issue it."), require=require_billing,
     )  # fmt: skip
 
 

@@ -504,3 +504,12 @@ def test_a_tampered_line_editor_post_is_an_error_not_a_crash(web, seller):
     assert response.status_code == 200
     assert response.context["formset"].non_form_errors()
     assert Quote.objects.count() == 0
+
+
+def test_sales_can_sign_a_quote_but_not_invoice_it(client, signed_quote, member_of):
+    client.force_login(member_of(signed_quote.company, Role.SALES))
+
+    response = client.post(reverse("finance:quote-invoice-deposit", kwargs={"pk": signed_quote.pk}))
+
+    assert response.status_code == 403
+    assert Invoice.objects.count() == 0
