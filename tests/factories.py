@@ -5,7 +5,7 @@ import factory
 from django.contrib.auth import get_user_model
 from stdnum.ch import uid
 
-from finance.models import Client, Company, Invoice, Membership, Payment, Quote, Role
+from finance.models import Client, Company, Invoice, Membership, Payment, Quote, Role, Supplier
 
 
 def valid_che_uid(serial: int) -> str:
@@ -104,3 +104,17 @@ class PaymentFactory(factory.django.DjangoModelFactory):
     received_on = datetime.date(2026, 11, 20)
     amount = Decimal("100.00")
     created_by = factory.SubFactory(UserFactory)
+
+
+class SupplierFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Supplier
+
+    company = factory.SubFactory(CompanyFactory)
+    name = factory.Sequence(lambda n: f"Fournisseur {n} Sàrl")
+    street = "Route de la Gare"
+    building_number = "12"
+    postal_code = "1003"
+    town = "Lausanne"
+    iban = "CH5604835012345678009"
+    bank_country = "CH"

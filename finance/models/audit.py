@@ -34,6 +34,24 @@ class AuditEvent(models.Model):
         INVOICE_CANCELLED = "invoice.cancelled", _("Cancelled")
         PAYMENT_RECORDED = "payment.recorded", _("Payment recorded")
         PAYMENT_UNDONE = "payment.undone", _("Payment undone")
+        SUPPLIER_CREATED = "supplier.created", _("Supplier created")
+        SUPPLIER_UPDATED = "supplier.updated", _("Supplier changed")
+        SUPPLIER_INVOICE_CREATED = "supplier_invoice.created", _("Supplier invoice entered")
+        SUPPLIER_INVOICE_UPDATED = "supplier_invoice.updated", _("Supplier invoice changed")
+        SUPPLIER_INVOICE_SUBMITTED = "supplier_invoice.submitted", _("Submitted for approval")
+        SUPPLIER_INVOICE_APPROVED = "supplier_invoice.approved", _("Approved")
+        SUPPLIER_INVOICE_APPROVAL_RESET = "supplier_invoice.approval_reset", _("Approval withdrawn: payment changed")
+        SUPPLIER_INVOICE_REJECTED = "supplier_invoice.rejected", _("Rejected")
+        SUPPLIER_INVOICE_DISPUTED = "supplier_invoice.disputed", _("Disputed")
+        SUPPLIER_INVOICE_SCHEDULED = "supplier_invoice.scheduled", _("Payment scheduled")
+        SUPPLIER_INVOICE_PAID = "supplier_invoice.paid", _("Marked paid")
+        PROJECT_CREATED = "project.created", _("Project created")
+        PROJECT_UPDATED = "project.updated", _("Project changed")
+        PROJECT_STATUS_CHANGED = "project.status_changed", _("Project status changed")
+        PROJECT_ACTIVATED = "project.activated", _("Project activated: signed and deposit paid")
+        MILESTONE_SAVED = "milestone.saved", _("Milestone saved")
+        MILESTONE_DONE = "milestone.done", _("Milestone done")
+        ASSIGNMENT_SAVED = "assignment.saved", _("Provider assigned")
 
     company = models.ForeignKey(
         "finance.Company", on_delete=models.PROTECT, null=True, blank=True, related_name="audit_events"
@@ -71,7 +89,12 @@ class AuditEvent(models.Model):
             statuses = getattr(apps.get_model(self.object_type), "Status", None)
             labels = dict(statuses.choices) if statuses else {}
             before, after = changes["status_from"], changes["status_to"]
-            return f"{labels.get(before, before)} → {labels.get(after, after)}"
+            moved = f"{labels.get(before, before)} → {labels.get(after, after)}"
+            return f"{moved} · {changes['reason']}" if changes.get("reason") else moved
+        if "milestone" in changes:
+            return str(changes["milestone"])
+        if "agreed" in changes:
+            return f"{changes.get('supplier', '')} · {changes.get('role', '')} · {changes['agreed']}"
         if "credits" in changes:
             return str(changes["credits"])
         return ", ".join(self.changed_field_labels)
@@ -79,7 +102,11 @@ class AuditEvent(models.Model):
     @property
     def changed_field_labels(self) -> list[str]:
         """Names of the fields an update changed, as their model labels them."""
-        if self.action not in (self.Action.COMPANY_UPDATED, self.Action.CLIENT_UPDATED, self.Action.CONTACT_UPDATED):
+        updates = (
+            self.Action.COMPANY_UPDATED, self.Action.CLIENT_UPDATED, self.Action.CONTACT_UPDATED,
+            self.Action.SUPPLIER_UPDATED, self.Action.SUPPLIER_INVOICE_UPDATED, self.Action.PROJECT_UPDATED,
+        )  # fmt: skip
+        if self.action not in updates:
             return []
         model = apps.get_model(self.object_type)
         return [str(model._meta.get_field(name).verbose_name) for name in self.changes]

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -51,6 +53,11 @@ class Company(models.Model):
         _("round totals to 0.05"), default=True, db_default=True, help_text=_("Payable totals rounded to 5 centimes.")
     )
     payment_terms_days = models.PositiveSmallIntegerField(_("payment terms (days)"), default=30, db_default=30)
+    ceo_approval_threshold = models.DecimalField(
+        _("CEO approval from"), max_digits=12, decimal_places=2, default=Decimal("5000.00"),
+        db_default=Decimal("5000.00"),
+        help_text=_("Supplier invoices with a total above this amount must be approved by the CEO."),
+    )  # fmt: skip
     colour = models.CharField(_("colour"), max_length=7, default="#206bc4", db_default="#206bc4")
     logo = models.FileField(_("logo"), upload_to="company-logos/", blank=True)
     created_at = models.DateTimeField(_("created"), db_default=Now(), editable=False)
@@ -78,6 +85,7 @@ class Company(models.Model):
             models.CheckConstraint(
                 condition=Q(vat_method__in=["effective", "net_rate"]), name="company_vat_method_known"
             ),
+            models.CheckConstraint(condition=Q(ceo_approval_threshold__gte=0), name="company_threshold_positive"),
             models.CheckConstraint(condition=Q(colour__regex=r"^#[0-9a-fA-F]{6}$"), name="company_colour_hex"),
             models.CheckConstraint(condition=Q(country__regex=r"^[A-Z]{2}$"), name="company_country_iso"),
         ]

@@ -29,6 +29,7 @@ EDITABLE_FIELDS = (
     "vat_method",
     "rounds_to_five_centimes",
     "payment_terms_days",
+    "ceo_approval_threshold",
     "colour",
 )
 

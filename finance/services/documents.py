@@ -26,6 +26,7 @@ from finance.models import (
 )
 from finance.services.audit import audit_record
 from finance.services.numbering import document_number_take
+from finance.services.projects import projects_follow_quote
 
 ZERO = Decimal("0.00")
 HUNDRED = Decimal("100")
@@ -220,10 +221,12 @@ def quote_mark_viewed(*, quote: Quote, actor: AbstractBaseUser | None) -> Quote:
 
 @transaction.atomic
 def quote_mark_signed(*, quote: Quote, actor: AbstractBaseUser | None) -> Quote:
-    return _quote_transition(
+    quote = _quote_transition(
         quote, to=Quote.Status.SIGNED, allowed=(Quote.Status.SENT, Quote.Status.VIEWED), action=_("signed"),
         actor=actor, signed_at=Now(),
     )  # fmt: skip
+    projects_follow_quote(quote=quote, actor=actor)
+    return quote
 
 
 @transaction.atomic
