@@ -6,8 +6,8 @@ from datetime import date
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from finance.models import Invoice, Quote
-from finance.permissions import can_bill, can_sell
+from finance.models import Invoice, Project, Quote
+from finance.permissions import can_bill, can_run_projects, can_sell
 from finance.scope import CompanyScope
 from finance.services import documents
 
@@ -105,8 +105,24 @@ def quote_actions(quote: Quote, *, scope: CompanyScope) -> list[Action]:
                 reason=_first_reason((bills, no_billing), (is_signed, not_signed)),
             )
         )
+    actions.append(_project_action(quote, scope=scope))
     actions.append(Action(_("PDF"), url("quote-pdf"), "ti-file-type-pdf", method="get", style="btn-outline-secondary"))
     return actions
+
+
+def _project_action(quote: Quote, *, scope: CompanyScope) -> Action:
+    """Open the quote's project, or the project page once it exists."""
+    project = Project.objects.filter(quote=quote).first()
+    if project is not None:
+        return Action(_("Project"), project.get_absolute_url(), "ti-briefcase", method="get")
+    opens = (Quote.Status.SENT, Quote.Status.VIEWED, Quote.Status.SIGNED, Quote.Status.CONVERTED)
+    return Action(
+        _("Open the project"), reverse("finance:quote-project", kwargs={"quote_pk": quote.pk}), "ti-briefcase",
+        reason=_first_reason(
+            (can_run_projects(scope, quote.company), _("Your role does not allow changing projects.")),
+            (quote.status in opens, _("A project is opened once the quote is sent.")),
+        ),
+    )  # fmt: skip
 
 
 def invoice_actions(invoice: Invoice, *, scope: CompanyScope, today: date) -> list[Action]:

@@ -5,9 +5,27 @@ from django.contrib.auth.forms import PasswordChangeForm
 from django.utils.translation import gettext_lazy as _
 
 from finance.identifiers import format_iban
-from finance.models import Client, Company, Contact, Currency, DepositRule, Invoice, Payment, Quote, VatCode
+from finance.models import (
+    Client,
+    Company,
+    Contact,
+    Currency,
+    DepositRule,
+    Invoice,
+    Milestone,
+    Payment,
+    Project,
+    ProviderAssignment,
+    Quote,
+    Supplier,
+    SupplierCategory,
+    SupplierInvoice,
+    VatCode,
+)
 from finance.services.companies import EDITABLE_FIELDS
 from finance.services.parties import CLIENT_FIELDS, CONTACT_FIELDS, DEPOSIT_RULE_FIELDS
+from finance.services.projects import ASSIGNMENT_FIELDS, PROJECT_FIELDS
+from finance.services.purchases import SUPPLIER_FIELDS, SUPPLIER_INVOICE_FIELDS, SupplierLineInput
 
 
 class TablerFormMixin:
@@ -183,3 +201,160 @@ class PaymentForm(TablerFormMixin, forms.Form):
             for invoice in self.open_invoices
             if self.cleaned_data.get(self.allocation_field(invoice))
         ]
+
+
+# --- Purchases ----------------------------------------------------------------------------------
+
+
+class SupplierForm(TablerFormMixin, forms.ModelForm):
+    """A supplier's identity and bank account; a new one also asks for its company when there is a choice."""
+
+    categories = forms.MultipleChoiceField(
+        label=_("Categories"), choices=SupplierCategory.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args, companies=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial["iban"] = format_iban(self.initial.get("iban") or "")
+        self.fields["categories"].widget.attrs["class"] = "form-check-input"
+        if companies is not None:
+            self.fields["company"] = forms.ModelChoiceField(
+                label=_("Company"), queryset=companies, initial=companies.first() if companies.count() == 1 else None,
+                widget=forms.Select(attrs={"class": "form-select"}),
+            )  # fmt: skip
+
+    class Meta:
+        model = Supplier
+        fields = SUPPLIER_FIELDS
+        help_texts = {"country": _("Two letters (ISO 3166), e.g. CH, FR, DE.")}
+
+
+class SupplierInvoiceForm(TablerFormMixin, forms.ModelForm):
+    """The header of a supplier invoice; its VAT lines come in `SupplierLineFormSet`."""
+
+    def __init__(self, *args, suppliers, projects, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["supplier"].queryset = suppliers
+        self.fields["supplier"].label_from_instance = lambda supplier: f"{supplier.name} ({supplier.company.code})"
+        self.fields["project"].queryset = projects
+        self.fields["project"].label_from_instance = lambda project: f"{project.name} ({project.company.code})"
+        self.fields["creditor_iban"].required = False
+        self.initial["creditor_iban"] = format_iban(self.initial.get("creditor_iban") or "")
+
+    class Meta:
+        model = SupplierInvoice
+        fields = ("supplier", *SUPPLIER_INVOICE_FIELDS)
+        widgets = {"invoice_date": DateInput(), "due_date": DateInput()}
+        help_texts = {
+            "creditor_iban": _("Empty: the supplier's IBAN. A QR-bill's account may differ: copy it from the bill."),
+            "source_document": _("The invoice as received: PDF or image."),
+        }
+
+    def _get_validation_exclusions(self):
+        # The duplicate check of finance.services.purchases answers "entered already" with a link to
+        # the first invoice; the model's bare unique-constraint message must not pre-empt it.
+        return {*super()._get_validation_exclusions(), "supplier_number"}
+
+    def clean_source_document(self):
+        document = self.cleaned_data.get("source_document")
+        if document and hasattr(document, "content_type"):
+            if document.content_type not in SOURCE_DOCUMENT_TYPES:
+                raise forms.ValidationError(_("Upload a PDF, JPEG or PNG file."))
+            if document.size > SOURCE_DOCUMENT_MAX_BYTES:
+                raise forms.ValidationError(_("The file is larger than 15 MB."))
+        return document
+
+
+SOURCE_DOCUMENT_TYPES = ("application/pdf", "image/jpeg", "image/png")
+SOURCE_DOCUMENT_MAX_BYTES = 15 * 1024 * 1024
+
+
+class SupplierLineForm(TablerFormMixin, forms.Form):
+    description = forms.CharField(label=_("Description"), max_length=200, required=False)
+    net_amount = forms.DecimalField(label=_("Net"), max_digits=12, decimal_places=2, min_value=0)
+    vat_code = forms.ChoiceField(label=_("VAT"), choices=VatCode.choices, initial=VatCode.STANDARD)
+    input_vat_recoverable = forms.BooleanField(label=_("Input VAT recoverable"), required=False, initial=True)
+
+
+class BaseSupplierLineFormSet(forms.BaseFormSet):
+    def clean(self) -> None:
+        super().clean()
+        if not any(form.cleaned_data for form in self.forms if form.is_valid() and form.has_changed()):
+            raise forms.ValidationError(_("Enter at least one VAT line."))
+
+    def lines(self) -> list[SupplierLineInput]:
+        return [
+            SupplierLineInput(
+                net_amount=form.cleaned_data["net_amount"], vat_code=form.cleaned_data["vat_code"],
+                description=form.cleaned_data["description"],
+                input_vat_recoverable=form.cleaned_data["input_vat_recoverable"],
+            )
+            for form in self.forms
+            if form.cleaned_data and form.has_changed()
+        ]  # fmt: skip
+
+
+SupplierLineFormSet = forms.formset_factory(
+    SupplierLineForm, formset=BaseSupplierLineFormSet, extra=3, max_num=20, absolute_max=20
+)
+
+
+class ReasonForm(TablerFormMixin, forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ApprovalForm(TablerFormMixin, forms.Form):
+    override_reason = forms.CharField(
+        label=_("Reason for paying over the quote"), max_length=500, required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Needed when the invoices run more than 5 % over the provider's accepted quote."),
+    )  # fmt: skip
+
+
+class PaidForm(TablerFormMixin, forms.Form):
+    paid_on = forms.DateField(label=_("Paid on"), widget=DateInput())
+
+
+# --- Projects -----------------------------------------------------------------------------------
+
+
+class ProjectForm(TablerFormMixin, forms.ModelForm):
+    """A project agreed outside a quote; the client list is limited to the companies the user works for."""
+
+    def __init__(self, *args, clients=None, managers, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if clients is not None:
+            self.fields["client"] = forms.ModelChoiceField(
+                label=_("Client"), queryset=clients, widget=forms.Select(attrs={"class": "form-select"})
+            )
+            self.fields["client"].label_from_instance = lambda client: f"{client.name} ({client.company.code})"
+        self.fields["manager"].queryset = managers
+        if self.instance.pk and self.instance.quote_id:
+            self.fields["budget"].disabled = True
+
+    class Meta:
+        model = Project
+        fields = PROJECT_FIELDS
+
+
+class MilestoneForm(TablerFormMixin, forms.ModelForm):
+    def __init__(self, *args, invoices, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["invoice"].queryset = invoices
+        self.fields["invoice"].label_from_instance = lambda invoice: f"{invoice.number} · {invoice.get_kind_display()}"
+
+    class Meta:
+        model = Milestone
+        fields = ("title", "due_date", "status", "billable_amount", "invoice")
+        widgets = {"due_date": DateInput()}
+
+
+class AssignmentForm(TablerFormMixin, forms.ModelForm):
+    def __init__(self, *args, suppliers, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["supplier"].queryset = suppliers
+
+    class Meta:
+        model = ProviderAssignment
+        fields = ASSIGNMENT_FIELDS
+        widgets = {"accepted_on": DateInput()}

@@ -1,16 +1,18 @@
 """Reads of finance data. Every query goes through `scoped()`, so no page sees another company's rows."""
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db.models import (
     BooleanField,
     Case,
+    Count,
     DecimalField,
     F,
     Model,
     OuterRef,
+    Prefetch,
     Q,
     QuerySet,
     Subquery,
@@ -20,6 +22,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Greatest
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
 
 from finance.models import (
     AuditEvent,
@@ -30,10 +33,16 @@ from finance.models import (
     DocumentSequence,
     Invoice,
     Membership,
+    Milestone,
     Payment,
     PaymentAllocation,
+    Project,
+    ProviderAssignment,
     Quote,
+    Supplier,
+    SupplierInvoice,
 )
+from finance.project_overview import ProjectOverview, project_overview
 from finance.scope import CompanyScope
 
 
@@ -273,3 +282,205 @@ def document_timeline(*, documents: list[Model]) -> QuerySet[AuditEvent]:
 
 def deposit_rule_list(*, company: Company) -> QuerySet[DepositRule]:
     return DepositRule.objects.filter(company=company).order_by("project_type")
+
+
+# --- Purchases ----------------------------------------------------------------------------------
+
+
+def supplier_list(*, scope: CompanyScope, search: str = "", company_code: str = "") -> QuerySet[Supplier]:
+    suppliers = scoped(Supplier.objects.select_related("company"), scope=scope).annotate(
+        open_total=Sum("invoices__gross_total", filter=Q(invoices__status__in=PAYABLE_STATUSES))
+    )
+    if company_code:
+        suppliers = suppliers.filter(company__code=company_code)
+    if search:
+        suppliers = suppliers.filter(
+            Q(name__icontains=search) | Q(town__icontains=search) | Q(che_uid__icontains=search)
+            | Q(iban__icontains=search.replace(" ", "").upper()) | Q(contact_name__icontains=search)
+        )  # fmt: skip
+    return suppliers
+
+
+def supplier_get(*, scope: CompanyScope, pk: int) -> Supplier:
+    return scoped_get(Supplier.objects.select_related("company"), scope=scope, pk=pk)
+
+
+def supplier_for_company_list(*, scope: CompanyScope, company: Company) -> QuerySet[Supplier]:
+    return scoped(Supplier.objects.filter(company=company), scope=scope, narrowed=False).order_by("name")
+
+
+# Supplier invoices the group still has to pay (or to decide on): the payables.
+PAYABLE_STATUSES = [
+    SupplierInvoice.Status.TO_APPROVE, SupplierInvoice.Status.APPROVED, SupplierInvoice.Status.SCHEDULED,
+    SupplierInvoice.Status.DISPUTED,
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AgeingBucket:
+    key: str
+    label: str
+    days_from: int | None  # days past due, inclusive; None = not due yet
+    days_to: int | None
+
+
+AGEING_BUCKETS = (
+    AgeingBucket("not_due", _("Not due"), None, None),
+    AgeingBucket("1_30", _("1–30 days"), 1, 30),
+    AgeingBucket("31_60", _("31–60 days"), 31, 60),
+    AgeingBucket("61_90", _("61–90 days"), 61, 90),
+    AgeingBucket("over_90", _("> 90 days"), 91, None),
+)
+
+
+def ageing_bucket_filter(bucket: AgeingBucket, *, today: date) -> Q:
+    """The supplier invoices of one ageing bucket: how many days past their due date they are today."""
+    if bucket.days_from is None:
+        return Q(due_date__gte=today)
+    condition = Q(due_date__lte=today - timedelta(days=bucket.days_from))
+    if bucket.days_to is not None:
+        condition &= Q(due_date__gte=today - timedelta(days=bucket.days_to))
+    return condition
+
+
+def supplier_invoice_list(
+    *, scope: CompanyScope, filters: DocumentFilters = DocumentFilters(), bucket: str = "", today: date | None = None
+) -> QuerySet[SupplierInvoice]:
+    invoices = scoped(
+        SupplierInvoice.objects.select_related("company", "supplier", "project", "created_by", "approved_by"),
+        scope=scope,
+    )
+    if today is not None:
+        invoices = invoices.annotate(
+            overdue=Case(
+                When(Q(status__in=PAYABLE_STATUSES, due_date__lt=today), then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            )
+        )
+    if filters.company_code:
+        invoices = invoices.filter(company__code=filters.company_code)
+    if filters.status:
+        invoices = invoices.filter(status=filters.status)
+    if filters.date_from:
+        invoices = invoices.filter(invoice_date__gte=filters.date_from)
+    if filters.date_to:
+        invoices = invoices.filter(invoice_date__lte=filters.date_to)
+    if filters.overdue and today is not None:
+        invoices = invoices.filter(status__in=PAYABLE_STATUSES, due_date__lt=today)
+    if bucket and today is not None:
+        chosen = next((b for b in AGEING_BUCKETS if b.key == bucket), None)
+        if chosen is not None:
+            invoices = invoices.filter(ageing_bucket_filter(chosen, today=today), status__in=PAYABLE_STATUSES)
+    if filters.search:
+        invoices = invoices.filter(
+            Q(supplier_number__icontains=filters.search) | Q(supplier__name__icontains=filters.search)
+            | Q(payment_reference__icontains=filters.search.replace(" ", ""))
+            | Q(project__name__icontains=filters.search)
+        )  # fmt: skip
+    return invoices
+
+
+@dataclass(frozen=True)
+class AgeingTotal:
+    currency: str
+    count: int
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class AgeingRow:
+    bucket: AgeingBucket
+    totals: list[AgeingTotal]  # one per currency owed; francs and euros are never added
+
+    @property
+    def count(self) -> int:
+        return sum(total.count for total in self.totals)
+
+
+def payables_ageing(*, scope: CompanyScope, today: date, company_code: str = "") -> list[AgeingRow]:
+    """What the group owes its suppliers, by how late it is, per currency: one query."""
+    invoices = scoped(SupplierInvoice.objects.filter(status__in=PAYABLE_STATUSES), scope=scope)
+    if company_code:
+        invoices = invoices.filter(company__code=company_code)
+    aggregates = {}
+    for bucket in AGEING_BUCKETS:
+        condition = ageing_bucket_filter(bucket, today=today)
+        aggregates[f"{bucket.key}_count"] = Count("pk", filter=condition)
+        aggregates[f"{bucket.key}_total"] = Coalesce(
+            Sum("gross_total", filter=condition), Value(ZERO), output_field=MONEY
+        )
+    per_currency = list(invoices.values("currency").annotate(**aggregates).order_by("currency"))
+    return [
+        AgeingRow(
+            bucket,
+            [
+                AgeingTotal(row["currency"], row[f"{bucket.key}_count"], row[f"{bucket.key}_total"])
+                for row in per_currency
+                if row[f"{bucket.key}_count"]
+            ],
+        )
+        for bucket in AGEING_BUCKETS
+    ]
+
+
+def approval_queue(*, scope: CompanyScope) -> QuerySet[SupplierInvoice]:
+    """Supplier invoices waiting for approval, oldest submission first."""
+    return scoped(
+        SupplierInvoice.objects.filter(status=SupplierInvoice.Status.TO_APPROVE).select_related(
+            "company", "supplier", "project", "created_by"
+        ),
+        scope=scope,
+    ).order_by("submitted_at", "pk")
+
+
+def supplier_invoice_get(*, scope: CompanyScope, pk: int) -> SupplierInvoice:
+    return scoped_get(
+        SupplierInvoice.objects.select_related("company", "supplier", "project", "created_by", "approved_by"),
+        scope=scope, pk=pk,
+    )  # fmt: skip
+
+
+# --- Projects -----------------------------------------------------------------------------------
+
+OPEN_PROJECT_STATUSES = [
+    Project.Status.QUOTE_SENT, Project.Status.SIGNED, Project.Status.DEPOSIT_RECEIVED, Project.Status.IN_PREPARATION,
+    Project.Status.ORDERING, Project.Status.INSTALLING, Project.Status.DELIVERED, Project.Status.ON_HOLD,
+]  # fmt: skip
+
+
+def _projects_with_documents(projects: QuerySet[Project]) -> QuerySet[Project]:
+    """Prefetch everything `finance.project_overview` reads: five queries, however many projects."""
+    return projects.select_related("company", "client", "quote", "manager").prefetch_related(
+        Prefetch("milestones", queryset=Milestone.objects.order_by("position", "due_date", "pk")),
+        Prefetch("assignments", queryset=ProviderAssignment.objects.select_related("supplier")),
+        Prefetch("supplier_invoices", queryset=SupplierInvoice.objects.select_related("supplier")),
+        Prefetch("quote__invoices", queryset=_with_balances(Invoice.objects.order_by("created_at", "pk"))),
+    )
+
+
+def project_overview_list(
+    *, scope: CompanyScope, today: date, status: str = "", search: str = "", company_code: str = ""
+) -> list[ProjectOverview]:
+    """The CEO project view: open projects (or one status) of the switcher's companies, oldest first."""
+    projects = scoped(Project.objects.all(), scope=scope)
+    projects = projects.filter(status=status) if status else projects.filter(status__in=OPEN_PROJECT_STATUSES)
+    if company_code:
+        projects = projects.filter(company__code=company_code)
+    if search:
+        projects = projects.filter(Q(name__icontains=search) | Q(client__name__icontains=search))
+    projects = _projects_with_documents(projects.order_by("created_at", "pk"))
+    return [project_overview(project, today=today) for project in projects]
+
+
+def project_get(*, scope: CompanyScope, pk: int) -> Project:
+    return scoped_get(_projects_with_documents(Project.objects.all()), scope=scope, pk=pk)
+
+
+def project_for_company_list(*, scope: CompanyScope, company: Company) -> QuerySet[Project]:
+    projects = scoped(Project.objects.filter(company=company), scope=scope, narrowed=False)
+    return projects.exclude(status__in=[Project.Status.CLOSED, Project.Status.CANCELLED]).order_by("name")
+
+
+def milestone_get(*, scope: CompanyScope, pk: int) -> Milestone:
+    return scoped_get(Milestone.objects.select_related("project"), scope=scope, company_field="project__company", pk=pk)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from finance.views import clients, companies, invoices, quotes
+from finance.views import clients, companies, invoices, projects, purchases, quotes
 
 app_name = "finance"
 
@@ -43,4 +43,32 @@ urlpatterns = [
     path("invoices/<int:pk>/cancel/", invoices.invoice_cancel, name="invoice-cancel"),
     path("invoices/<int:pk>/pdf/", invoices.invoice_pdf, name="invoice-pdf"),
     path("invoices/<int:pk>/credit-note/", invoices.credit_note_new, name="credit-note-new"),
+    path("suppliers/", purchases.supplier_list, name="supplier-list"),
+    path("suppliers/new/", purchases.supplier_form, name="supplier-new"),
+    path("suppliers/<int:pk>/", purchases.supplier_detail, name="supplier-detail"),
+    path("suppliers/<int:pk>/edit/", purchases.supplier_form, name="supplier-edit"),
+    path("supplier-invoices/", purchases.supplier_invoice_list, name="supplier-invoice-list"),
+    path("supplier-invoices/new/", purchases.supplier_invoice_form, name="supplier-invoice-new"),
+    path("supplier-invoices/<int:pk>/", purchases.supplier_invoice_detail, name="supplier-invoice-detail"),
+    path("supplier-invoices/<int:pk>/edit/", purchases.supplier_invoice_form, name="supplier-invoice-edit"),
+    path("supplier-invoices/<int:pk>/submit/", purchases.supplier_invoice_submit, name="supplier-invoice-submit"),
+    path("supplier-invoices/<int:pk>/schedule/", purchases.supplier_invoice_schedule, name="supplier-invoice-schedule"),
+    path("supplier-invoices/<int:pk>/paid/", purchases.supplier_invoice_mark_paid, name="supplier-invoice-paid"),
+    path("supplier-invoices/<int:pk>/dispute/", purchases.supplier_invoice_dispute, name="supplier-invoice-dispute"),
+    path("approvals/", purchases.approval_queue, name="approval-queue"),
+    path("approvals/<int:pk>/approve/", purchases.approval_decide, {"decision": "approve"}, name="approval-approve"),
+    path("approvals/<int:pk>/reject/", purchases.approval_decide, {"decision": "reject"}, name="approval-reject"),
+    path("projects/", projects.project_list, name="project-list"),
+    path("projects/new/", projects.project_form, name="project-new"),
+    path("projects/<int:pk>/", projects.project_detail, name="project-detail"),
+    path("projects/<int:pk>/edit/", projects.project_form, name="project-edit"),
+    path("projects/<int:pk>/advance/", projects.project_advance, name="project-advance"),
+    path("projects/<int:pk>/hold/", projects.project_hold, name="project-hold"),
+    path("projects/<int:pk>/resume/", projects.project_resume, name="project-resume"),
+    path("projects/<int:pk>/cancel/", projects.project_cancel, name="project-cancel"),
+    path("projects/<int:project_pk>/milestones/new/", projects.milestone_form, name="milestone-new"),
+    path("projects/<int:project_pk>/milestones/<int:pk>/", projects.milestone_form, name="milestone-edit"),
+    path("milestones/<int:pk>/done/", projects.milestone_done, name="milestone-done"),
+    path("projects/<int:project_pk>/providers/new/", projects.assignment_form, name="assignment-new"),
+    path("quotes/<int:quote_pk>/project/", projects.project_from_quote, name="quote-project"),
 ]

@@ -26,7 +26,7 @@ from finance.models import (
 )
 from finance.services.audit import audit_record
 from finance.services.numbering import document_number_take
-from finance.services.projects import projects_follow_quote
+from finance.services.projects import projects_follow_deposit, projects_follow_quote
 
 ZERO = Decimal("0.00")
 HUNDRED = Decimal("100")
@@ -394,7 +394,7 @@ def invoice_issue(*, invoice: Invoice, issued_by: AbstractBaseUser, issue_date: 
     invoice.refresh_from_db()
     _log(invoice, actor=issued_by, action="invoice.issued", number=invoice.number, payable=invoice.payable_total)
     if invoice.kind == Invoice.Kind.CREDIT_NOTE:
-        invoice_status_refresh(invoice=invoice.credited_invoice)
+        invoice_status_refresh(invoice=invoice.credited_invoice, actor=issued_by)
     return invoice
 
 
@@ -439,8 +439,11 @@ def invoice_balance_due(invoice: Invoice) -> Decimal:
     return max(invoice.payable_total - invoice_amount_paid(invoice) - invoice_amount_credited(invoice), ZERO)
 
 
-def invoice_status_refresh(*, invoice: Invoice) -> Invoice:
-    """Derive an issued invoice's status from its allocations and credit notes."""
+def invoice_status_refresh(*, invoice: Invoice, actor: AbstractBaseUser | None = None) -> Invoice:
+    """Derive an issued invoice's status from its allocations and credit notes.
+
+    A deposit invoice that becomes paid may open its project's gate, whatever settled it.
+    """
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if invoice.status in (Invoice.Status.DRAFT, Invoice.Status.CANCELLED) or invoice.kind == Invoice.Kind.CREDIT_NOTE:
         return invoice
@@ -455,6 +458,7 @@ def invoice_status_refresh(*, invoice: Invoice) -> Invoice:
         before, invoice.status = invoice.status, status
         invoice.save(update_fields=["status"])
         _log(invoice, actor=None, action=f"invoice.{status}", status_from=before, status_to=status)
+        projects_follow_deposit(invoice=invoice, actor=actor)
     return invoice
 
 

@@ -15,7 +15,6 @@ from django.utils.translation import gettext as _
 from finance.models import Client, Invoice, Payment, PaymentAllocation
 from finance.services.audit import audit_record
 from finance.services.documents import invoice_balance_due, invoice_status_refresh
-from finance.services.projects import projects_follow_deposit
 
 ZERO = Decimal("0.00")
 
@@ -64,8 +63,7 @@ def payment_record(
     payment.save()
     for invoice, share in allocations:
         PaymentAllocation.objects.create(payment=payment, invoice=invoices[invoice.pk], amount=share)
-        settled = invoice_status_refresh(invoice=invoices[invoice.pk])
-        projects_follow_deposit(invoice=settled, actor=recorded_by)
+        invoice_status_refresh(invoice=invoices[invoice.pk], actor=recorded_by)
     audit_record(
         actor=recorded_by, company=client.company, action="payment.recorded", target=payment,
         changes={"amount": str(amount), "allocated": {invoices[i.pk].number: str(s) for i, s in allocations}},

@@ -178,7 +178,8 @@ def project_gate_reason(project: Project) -> str:
 @transaction.atomic
 def project_activate_if_ready(*, project: Project, actor: AbstractBaseUser | None, today: date | None = None) -> bool:
     """Start the project if the gate is open; True only the one time it starts."""
-    project = Project.objects.select_for_update().select_related("quote", "company").get(pk=project.pk)
+    # Lock the project row only: the quote is an outer join, which PostgreSQL cannot lock.
+    project = Project.objects.select_for_update(of=("self",)).select_related("quote", "company").get(pk=project.pk)
     if project.status not in WAITING_STATUSES or project_gate_reason(project):
         return False
     before, project.status, project.activated_at = project.status, Status.DEPOSIT_RECEIVED, Now()
@@ -284,6 +285,12 @@ def project_cancel(*, project: Project, cancelled_by: AbstractBaseUser, reason: 
 # --- Milestones and providers -------------------------------------------------------------------
 
 
+def _invoices_the_project(invoice: Invoice, project: Project) -> bool:
+    if project.quote_id is not None:
+        return invoice.quote_id == project.quote_id
+    return invoice.client_id == project.client_id
+
+
 @transaction.atomic
 def milestone_save(
     *, project: Project, saved_by: AbstractBaseUser, milestone: Milestone | None = None, today: date | None = None,
@@ -297,8 +304,8 @@ def milestone_save(
         if name not in MILESTONE_FIELDS:
             raise ValueError(f"{name} is not a milestone field")
         setattr(milestone, name, value)
-    if milestone.invoice is not None and milestone.invoice.quote_id != project.quote_id:
-        raise ValidationError({"invoice": _("Link an invoice of this project's quote.")})
+    if milestone.invoice is not None and not _invoices_the_project(milestone.invoice, project):
+        raise ValidationError({"invoice": _("Link an invoice of this project's quote or client.")})
     if milestone.status == Milestone.Status.DONE and milestone.done_on is None:
         milestone.done_on = today or timezone.localdate()
     elif milestone.status != Milestone.Status.DONE:

@@ -25,6 +25,7 @@ from stdnum.ch import esr
 
 from finance import identifiers, vat
 from finance.models import Company, ProviderAssignment, Role, Supplier, SupplierInvoice, SupplierInvoiceLine
+from finance.permissions import APPROVER_ROLES
 from finance.scope import CompanyScope
 from finance.services.audit import audit_record
 
@@ -43,7 +44,6 @@ SUPPLIER_INVOICE_FIELDS = (
     "supplier_number", "invoice_date", "due_date", "currency", "creditor_iban", "reference_type",
     "payment_reference", "project", "source_document",
 )  # fmt: skip
-APPROVER_ROLES = (Role.CEO, Role.FINANCE)
 # Statuses in which the invoice still counts as owed to the supplier or paid to them.
 COMMITTED_STATUSES = (
     SupplierInvoice.Status.TO_APPROVE, SupplierInvoice.Status.APPROVED, SupplierInvoice.Status.SCHEDULED,

@@ -8,6 +8,7 @@ from stdnum import iso11649
 from stdnum.ch import esr
 
 from finance import vat
+from finance.services.purchases import DEVIATION_BLOCK_PERCENT, DEVIATION_WARN_PERCENT
 
 register = template.Library()
 
@@ -24,12 +25,27 @@ STATUS_COLOURS = {
     "partially_paid": "yellow",
     "paid": "green",
     "cancelled": "secondary",
+    "to_approve": "orange",
+    "approved": "green",
+    "scheduled": "cyan",
+    "disputed": "purple",
+    "quote_sent": "secondary",
+    "deposit_received": "teal",
+    "in_preparation": "blue",
+    "ordering": "indigo",
+    "installing": "cyan",
+    "delivered": "lime",
+    "closed": "secondary",
+    "on_hold": "orange",
+    "planned": "secondary",
+    "in_progress": "blue",
+    "done": "green",
 }
 
 
 @register.inclusion_tag("components/_status_badge.html")
 def status_badge(document, overdue: bool = False):
-    """The status of a quote or an invoice; an overdue invoice says so in red, whatever else it is."""
+    """The status of a document, project or milestone; an overdue invoice says so in red, whatever else it is."""
     return {
         "label": document.get_status_display(),
         "colour": STATUS_COLOURS.get(document.status, "secondary"),
@@ -57,3 +73,12 @@ def payment_reference(reference: str) -> str:
     if not reference:
         return ""
     return iso11649.format(reference) if reference.startswith("RF") else esr.format(reference)
+
+
+@register.inclusion_tag("components/_deviation_badge.html")
+def deviation_badge(percent):
+    """How far a supplier invoice runs over the provider's accepted quote: red over 5 %, orange over 3 %."""
+    if percent is None:
+        return {"label": "", "colour": ""}
+    colour = "red" if percent > DEVIATION_BLOCK_PERCENT else "orange" if percent > DEVIATION_WARN_PERCENT else "green"
+    return {"label": f"{percent:+.2f} %", "colour": colour}

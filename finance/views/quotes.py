@@ -163,19 +163,6 @@ def _posted_rows(data) -> list[dict]:
     return [{name: data.get(f"{LINES_PREFIX}-{i}-{name}", "") for name in LINE_FIELDS} for i in range(count)]
 
 
-def _client_choices(scope):
-    companies = [company for company in scope.companies if scope.has_role(company, *SALES_ROLES)]
-    return Client.objects.filter(company__in=companies).select_related("company").order_by("name")
-
-
-def _line_inputs(formset) -> list[documents.LineInput]:
-    return [documents.LineInput(**form.cleaned_data) for form in formset.forms if form.cleaned_data]
-
-
-def _lines_of(quote: Quote) -> list[dict]:
-    return [{name: getattr(line, name) for name in LINE_FIELDS} for line in quote.lines.all()]
-
-
 @transaction.atomic
 def _save_quote(request: HttpRequest, quote: Quote | None, header: dict, lines: list) -> Quote:
     require_sales(request.company_scope, header["client"].company)

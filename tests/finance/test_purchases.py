@@ -425,7 +425,8 @@ def test_over_five_percent_blocks_without_a_written_reason(project_with_provider
     )
 
     assert refused.value.messages == [
-        "6.00 % over the provider's accepted quote (10000.00 agreed, 10600.00 invoiced): approve only with a written reason."
+        "6.00 % over the provider's accepted quote (10000.00 agreed, 10600.00 invoiced): "
+        "approve only with a written reason."
     ]
     assert (approved.status, approved.deviation_override_reason) == (
         "approved",
