@@ -1,10 +1,13 @@
 """The purchase and project pages: suppliers, supplier invoices, the approval queue, payables, W4."""
 
 import datetime
+import io
+import re
 from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -360,3 +363,18 @@ def test_open_a_project_from_a_sent_quote(client, buyer, clerk):
     assert response["Location"] == project.get_absolute_url()
     assert (project.status, project.budget, project.client) == ("quote_sent", D("300.00"), quote.client)
     assert Invoice.objects.count() == 0
+
+
+def test_benchmark_command_prints_time_and_query_count(buyer, clerk, member_of):
+    member_of(buyer, Role.CEO, "boss")
+    build_project(buyer, clerk, supplier=SupplierFactory(company=buyer))
+    output = io.StringIO()
+
+    call_command("benchmark_project_view", user="boss", runs=2, stdout=output)
+
+    lines = output.getvalue().splitlines()
+    assert re.fullmatch(
+        r"Project view \(/projects/\) as boss: 1 open projects shown, 1 in the database, \d+ SQL queries per request",
+        lines[0],
+    )
+    assert re.fullmatch(r"Server time over 2 requests: median \d+\.\d ms, slowest \d+\.\d ms", lines[1])
