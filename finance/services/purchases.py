@@ -460,6 +460,8 @@ def supplier_invoice_dispute(
 ) -> SupplierInvoice:
     """Hold the invoice while it is discussed with the supplier; resubmitting puts it back in the queue."""
     invoice = _locked(invoice)
+    if CompanyScope(user=disputed_by).role_for(invoice.company) not in APPROVER_ROLES:
+        raise ApprovalRefused(_("Only the CEO or finance dispute supplier invoices."), code="not_allowed")
     if not reason.strip():
         raise ValidationError({"reason": _("Say what is disputed.")})
     return _transition(

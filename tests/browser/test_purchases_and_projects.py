@@ -79,7 +79,7 @@ def test_supplier_invoice_entered_then_approved_by_another_person(page, demo_gro
     page.locator(f"#queue-row-{invoice.pk} button.btn-success").click()
     page.locator(f"#queue-row-{invoice.pk} [role=status]").wait_for()
     assert page.url == queue_url
-    assert page.locator(f"#queue-row-{invoice.pk} [role=status]").inner_text() == "Approuvé"
+    assert page.locator(f"#queue-row-{invoice.pk} [role=status]").inner_text() == "Approuvée"
     invoice.refresh_from_db()
     assert (invoice.status, invoice.approved_by.username, invoice.created_by.username) == (
         "approved",

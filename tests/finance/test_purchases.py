@@ -450,3 +450,15 @@ def test_an_invalid_supplier_is_refused_field_by_field_and_not_saved(company_a, 
 
     assert sorted(refused.value.message_dict) == ["iban", "postal_code"]
     assert Supplier.objects.count() == 0
+
+
+def test_only_ceo_and_finance_dispute_an_invoice(supplier, clerk, controller, member_of, company_a):
+    invoice = purchases.supplier_invoice_approve(invoice=submitted(supplier, clerk), approved_by=controller)
+
+    with pytest.raises(purchases.ApprovalRefused) as refused:
+        purchases.supplier_invoice_dispute(
+            invoice=invoice, disputed_by=member_of(company_a, Role.OPERATIONS), reason="Wrong"
+        )
+
+    assert refused.value.messages == ["Only the CEO or finance dispute supplier invoices."]
+    assert SupplierInvoice.objects.get(pk=invoice.pk).status == "approved"

@@ -1,6 +1,6 @@
 import io
 from collections import Counter
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -9,6 +9,8 @@ from django.core.management import call_command
 from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
+from stdnum import iso11649
+from stdnum.ch import esr
 
 from finance import identifiers, vat
 from finance.models import (
@@ -18,20 +20,39 @@ from finance.models import (
     DocumentSequence,
     Invoice,
     Membership,
+    Milestone,
     Payment,
+    Project,
+    ProviderAssignment,
     Quote,
+    Supplier,
+    SupplierInvoice,
     VatCode,
 )
 from finance.scope import CompanyScope
 from finance.services.documents import document_lines_totals, invoice_balance_due, invoice_is_overdue
 from finance.services.numbering import NUMBER_FORMATS
 from finance.services.payments import client_credit
+from finance.services.projects import project_gate_reason
+from finance.services.purchases import approval_fingerprint, supplier_invoice_deviation
 
 pytestmark = pytest.mark.django_db
 
 CODES = ["DA", "ER", "HV", "LX", "TO"]
 ZERO = Decimal("0.00")
 CONFIGURED_PASSWORD = "another-demo-secret"
+# Supplier invoices still owed: submitted, neither paid nor rejected.
+OWED_STATUSES = ("to_approve", "approved", "scheduled", "disputed")
+
+
+def ageing_bucket(due_date: date, today: date) -> str:
+    days_overdue = (today - due_date).days
+    if days_overdue <= 0:
+        return "not due"
+    for limit in (30, 60, 90):
+        if days_overdue <= limit:
+            return f"{limit - 29}-{limit}"
+    return "over 90"
 
 
 @pytest.fixture(scope="class")
@@ -62,10 +83,10 @@ class TestDemoGroup:
                 assert identifiers.normalize_qr_iban(company.qr_iban) == company.qr_iban
         assert AuditEvent.objects.filter(action="company.created").count() == 5
 
-    def test_seed_creates_the_ceo_and_one_staff_user_per_company(self):
+    def test_seed_creates_the_ceo_one_staff_user_per_company_and_a_group_accountant(self):
         users = get_user_model().objects.order_by("username")
         assert [u.username for u in users] == [
-            "ceo", "da.finance", "er.operations", "hv.finance", "lx.sales", "to.viewer",
+            "ceo", "da.finance", "er.operations", "group.finance", "hv.finance", "lx.sales", "to.viewer",
         ]  # fmt: skip
         for user in users:
             assert user.check_password(CONFIGURED_PASSWORD)
@@ -74,6 +95,10 @@ class TestDemoGroup:
         staff = users.get(username="lx.sales")
         assert [(m.company.code, m.role) for m in Membership.objects.filter(user=staff)] == [("LX", "sales")]
         assert [c.code for c in CompanyScope(user=staff).visible] == ["LX"]
+        accountant = users.get(username="group.finance")
+        assert [(m.company.code, m.role) for m in Membership.objects.filter(user=accountant)] == [
+            ("ER", "finance"), ("LX", "finance"), ("TO", "finance"),
+        ]  # fmt: skip
 
     def test_seed_uses_the_configured_demo_password(self, settings):
         ceo = get_user_model().objects.get(username="ceo")
@@ -82,10 +107,26 @@ class TestDemoGroup:
         assert not ceo.check_password(settings.HV_DEMO_PASSWORD)
 
     def test_seed_reports_what_it_created(self, demo_group):
-        assert "Demo group seeded: 5 companies.\n  50 clients, 90 quotes, 105 invoices, 75 payments.\n" in demo_group
+        assert (
+            "Demo group seeded: 5 companies.\n"
+            "  50 clients, 105 quotes, 120 invoices, 90 payments.\n"
+            "  25 suppliers, 95 supplier invoices, 65 projects.\n"
+        ) in demo_group
+        assert "group.finance   Finances     ER, LX, TO" in demo_group
 
     def test_if_empty_leaves_an_existing_database_alone(self, capsys):
-        models = [Company, get_user_model(), Client, Quote, Invoice, Payment, AuditEvent]
+        models = [
+            Company,
+            get_user_model(),
+            Client,
+            Quote,
+            Invoice,
+            Payment,
+            Supplier,
+            SupplierInvoice,
+            Project,
+            AuditEvent,
+        ]
         before = [model.objects.count() for model in models]
 
         call_command("seed_demo", "--if-empty")
@@ -147,7 +188,7 @@ class TestDemoGroup:
         quotes = Quote.objects.filter(company__code=code)
 
         assert Counter(quotes.values_list("status", flat=True)) == {
-            "draft": 1, "sent": 1, "viewed": 1, "signed": 2, "converted": 9, "rejected": 2, "expired": 2,
+            "draft": 1, "sent": 1, "viewed": 1, "signed": 5, "converted": 9, "rejected": 2, "expired": 2,
         }  # fmt: skip
         for quote in quotes:
             assert today - timedelta(days=366) < quote.quote_date < today
@@ -174,7 +215,7 @@ class TestDemoGroup:
         invoices = Invoice.objects.filter(company__code=code)
 
         assert Counter(invoices.values_list("kind", "status")) == {
-            ("deposit", "paid"): 8,
+            ("deposit", "paid"): 11,
             ("deposit", "issued"): 1,
             ("deposit", "cancelled"): 1,
             ("balance", "paid"): 3,
@@ -188,7 +229,7 @@ class TestDemoGroup:
     def test_signed_quotes_have_a_deposit_and_converted_ones_a_balance_for_the_rest(self):
         quotes = Quote.objects.filter(status__in=[Quote.Status.SIGNED, Quote.Status.CONVERTED], deposit_percent__gt=0)
 
-        assert quotes.count() == 5 * 9
+        assert quotes.count() == 5 * 12
         for quote in quotes:
             deposit = quote.invoices.exclude(status=Invoice.Status.CANCELLED).get(kind=Invoice.Kind.DEPOSIT)
             bases = {row.rate: row.base for row in document_lines_totals(quote).vat_rows}
@@ -252,8 +293,8 @@ class TestDemoGroup:
                 assert dates == sorted(dates)
                 sequence = DocumentSequence.objects.get(company=company, family=family, year=year)
                 assert sequence.last_number == len(in_year)
-        # 9 deposits, 7 balances and 2 invoices in full; 2 credit notes; every quote but the draft.
-        assert [len(documents) for documents in families.values()] == [18, 2, 17]
+        # 12 deposits, 7 balances and 2 invoices in full; 2 credit notes; every quote but the draft.
+        assert [len(documents) for documents in families.values()] == [21, 2, 20]
 
     @pytest.mark.parametrize("code", CODES)
     def test_three_invoices_per_company_are_overdue_one_of_them_partially_paid(self, code):
@@ -337,3 +378,200 @@ class TestDemoGroup:
             "LX": ({"lx.sales"}, {"ceo"}),
             "TO": ({"ceo"}, {"ceo"}),
         }
+
+    # --- Projects -------------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("code", CODES)
+    def test_projects_reach_every_status_each_opened_from_its_quote(self, code):
+        projects = Project.objects.filter(company__code=code).select_related("quote")
+
+        assert Counter(projects.values_list("status", flat=True)) == {
+            "quote_sent": 1, "signed": 1, "deposit_received": 1, "in_preparation": 1, "ordering": 1, "installing": 1,
+            "delivered": 2, "closed": 3, "on_hold": 1, "cancelled": 1,
+        }  # fmt: skip
+        for project in projects:
+            project.full_clean()
+            quote = project.quote
+            assert (project.client_id, project.name, project.currency, project.budget) == (
+                quote.client_id, quote.title, quote.currency, quote.net_total,
+            )  # fmt: skip
+            assert project.manager_id == quote.created_by_id
+            # The gate: work started only on a signed quote with its deposit paid.
+            assert (project.activated_at is not None) == (project_gate_reason(project) == "")
+            if project.status == Project.Status.CLOSED:
+                closing = quote.invoices.filter(kind__in=[Invoice.Kind.BALANCE, Invoice.Kind.STANDARD]).get()
+                assert closing.status == Invoice.Status.PAID
+        on_hold = projects.get(status=Project.Status.ON_HOLD)
+        assert (on_hold.status_before_hold, on_hold.quote.status) == (Project.Status.QUOTE_SENT, Quote.Status.VIEWED)
+        cancelled = projects.get(status=Project.Status.CANCELLED)
+        assert cancelled.quote.invoices.get(kind=Invoice.Kind.BALANCE).status == Invoice.Status.CANCELLED
+
+    @pytest.mark.parametrize(
+        ("code", "late"),
+        [
+            ("DA", {"delivered": 2}),
+            ("ER", {"in_preparation": 1, "delivered": 2}),
+            ("HV", {"ordering": 1, "installing": 1, "delivered": 2}),
+            ("LX", {"delivered": 2}),
+            ("TO", {"in_preparation": 1, "delivered": 2}),
+        ],
+    )
+    def test_milestones_follow_each_project_and_some_are_late(self, code, late):
+        today = timezone.localdate()
+        projects = Project.objects.filter(company__code=code).prefetch_related("milestones")
+
+        late_by_status = Counter()
+        for project in projects:
+            milestones = list(project.milestones.all())
+            if project.activated_at is None:
+                assert milestones == []
+                continue
+            statuses = [milestone.status for milestone in milestones]
+            done = [milestone for milestone in milestones if milestone.status == Milestone.Status.DONE]
+            assert all(milestone.done_on <= today for milestone in done)
+            if project.status == Project.Status.CLOSED:
+                assert len(done) == len(milestones) >= 3
+            elif project.status == Project.Status.DELIVERED:
+                # Delivered, and waiting for the client's acceptance.
+                assert statuses == ["done"] * (len(milestones) - 1) + ["planned"]
+            elif project.status == Project.Status.CANCELLED:
+                assert statuses == ["done"] + ["cancelled"] * (len(milestones) - 1)
+            elif project.status == Project.Status.DEPOSIT_RECEIVED:
+                assert all(milestone.due_date >= today for milestone in milestones)
+            late_by_status[project.status] += sum(
+                1
+                for milestone in milestones
+                if milestone.status == Milestone.Status.PLANNED and milestone.due_date < today
+            )
+        assert +late_by_status == late
+        installing = projects.get(status=Project.Status.INSTALLING)
+        extra = installing.milestones.get(billable_amount__isnull=False)
+        assert extra.due_date > today
+        assert ZERO < extra.billable_amount < installing.budget
+
+    @pytest.mark.parametrize("code", CODES)
+    def test_providers_work_on_started_projects_that_cost_less_than_their_budget(self, code):
+        assignments = ProviderAssignment.objects.filter(project__company__code=code).select_related("project__quote")
+
+        assert Counter(a.project.status for a in assignments) == {
+            "in_preparation": 1, "ordering": 1, "installing": 2, "delivered": 2, "closed": 3, "cancelled": 1,
+        }  # fmt: skip
+        for assignment in assignments:
+            assert assignment.project.activated_at is not None
+            assert assignment.role
+            assert assignment.quote_reference
+            assert ZERO < assignment.agreed_amount < assignment.project.budget
+            assert assignment.project.quote.quote_date < assignment.accepted_on <= timezone.localdate()
+        for project in {assignment.project for assignment in assignments}:
+            invoices = project.supplier_invoices.exclude(status__in=["draft", "rejected"])
+            assert set(invoices.values_list("currency", flat=True)) <= {project.currency}
+            assert sum(invoice.net_total for invoice in invoices) < project.budget
+
+    # --- Purchases ------------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("code", CODES)
+    def test_suppliers_have_valid_identities_and_at_least_one_qr_iban(self, code):
+        suppliers = Supplier.objects.filter(company__code=code)
+
+        assert suppliers.count() == 5
+        for supplier in suppliers:
+            supplier.full_clean()
+            assert identifiers.parse_iban(supplier.iban).compact == supplier.iban
+            assert supplier.bank_country == supplier.iban[:2] == supplier.country
+            assert supplier.categories
+            assert supplier.email.endswith(".example")
+            if supplier.country == "CH":
+                assert identifiers.normalize_che_uid(supplier.che_uid) == supplier.che_uid
+        assert len([supplier for supplier in suppliers if supplier.has_qr_iban]) == 1
+
+    def test_one_supplier_abroad_invoices_in_euros(self):
+        abroad = Supplier.objects.exclude(country="CH").select_related("company")
+
+        assert [(s.company.code, s.country, s.currency, s.che_uid) for s in abroad] == [("HV", "DE", "EUR", "")]
+        assert set(Supplier.objects.filter(country="CH").values_list("currency", flat=True)) == {"CHF"}
+        assert set(abroad.get().invoices.values_list("currency", flat=True)) == {"EUR"}
+
+    @pytest.mark.parametrize("code", CODES)
+    def test_supplier_invoices_reach_every_status(self, code):
+        today = timezone.localdate()
+        invoices = SupplierInvoice.objects.filter(company__code=code).select_related("supplier", "project")
+
+        assert Counter(invoices.values_list("status", flat=True)) == {
+            "draft": 1, "to_approve": 3, "approved": 3, "scheduled": 2, "paid": 8, "rejected": 1, "disputed": 1,
+        }  # fmt: skip
+        for invoice in invoices:
+            invoice.full_clean()
+            lines = list(invoice.lines.all())
+            assert invoice.net_total == sum(line.net_amount for line in lines)
+            assert invoice.vat_total == sum(line.vat_amount for line in lines)
+            assert today - timedelta(days=366) < invoice.invoice_date <= today
+            assert invoice.due_date == invoice.invoice_date + timedelta(days=30)
+            assert invoice.creditor_iban == invoice.supplier.iban
+            expected_currency = invoice.supplier.currency if invoice.project is None else invoice.project.currency
+            assert invoice.currency == expected_currency
+            reference = invoice.payment_reference
+            if invoice.supplier.has_qr_iban:
+                assert invoice.reference_type == "QRR"
+                assert len(reference) == 27
+                assert esr.is_valid(reference)
+            elif invoice.reference_type == "SCOR":
+                assert iso11649.is_valid(reference)
+            else:
+                assert (invoice.reference_type, reference) == ("NON", invoice.supplier_number)
+            if invoice.status == SupplierInvoice.Status.PAID:
+                assert invoice.invoice_date <= invoice.paid_on <= today
+        assert invoices.get(status="rejected").rejection_reason
+        assert invoices.get(status="disputed").dispute_reason
+
+    def test_supplier_invoice_lines_use_every_swiss_vat_rate(self):
+        rates = set(SupplierInvoice.objects.values_list("lines__vat_code", "lines__vat_rate").distinct())
+
+        assert rates == {
+            (VatCode.STANDARD, Decimal("8.10")),
+            (VatCode.REDUCED, Decimal("2.60")),
+            (VatCode.ACCOMMODATION, Decimal("3.80")),
+            (VatCode.EXEMPT, ZERO),
+        }
+
+    def test_supplier_invoices_are_entered_by_finance_and_approved_by_the_ceo(self):
+        entered_by = {
+            code: set(SupplierInvoice.objects.filter(company__code=code).values_list("created_by__username", flat=True))
+            for code in CODES
+        }
+        approved = SupplierInvoice.objects.filter(status__in=["approved", "scheduled", "paid"]).select_related(
+            "company"
+        )
+
+        assert entered_by == {
+            "DA": {"da.finance"}, "ER": {"group.finance"}, "HV": {"hv.finance"}, "LX": {"group.finance"},
+            "TO": {"group.finance"},
+        }  # fmt: skip
+        assert approved.count() == 5 * 13
+        for invoice in approved:
+            assert invoice.approved_by_id != invoice.created_by_id
+            assert invoice.approved_by.username == "ceo"
+            assert invoice.approval_fingerprint == approval_fingerprint(invoice)
+        # Above the threshold only the CEO may approve.
+        assert any(invoice.gross_total > invoice.company.ceo_approval_threshold for invoice in approved)
+
+    @pytest.mark.parametrize("code", CODES)
+    def test_provider_invoices_over_their_quote_block_warn_or_carry_a_reason(self, code):
+        over = SupplierInvoice.objects.filter(company__code=code, deviation_percent__gt=3)
+
+        assert sorted((invoice.status, invoice.deviation_percent) for invoice in over) == [
+            ("paid", Decimal("12.00")), ("to_approve", Decimal("4.00")), ("to_approve", Decimal("8.00")),
+        ]  # fmt: skip
+        for invoice in over:
+            assert supplier_invoice_deviation(invoice).percent == invoice.deviation_percent
+        assert over.get(status="paid").deviation_override_reason
+        blocked = over.get(deviation_percent=Decimal("8.00"))
+        assert supplier_invoice_deviation(blocked).blocks
+
+    @pytest.mark.parametrize("code", CODES)
+    def test_supplier_invoices_still_owed_fall_in_every_ageing_bucket(self, code):
+        today = timezone.localdate()
+        owed = SupplierInvoice.objects.filter(company__code=code, status__in=OWED_STATUSES)
+
+        assert Counter(ageing_bucket(invoice.due_date, today) for invoice in owed) == {
+            "not due": 4, "1-30": 2, "31-60": 1, "61-90": 1, "over 90": 1,
+        }  # fmt: skip

@@ -1,4 +1,5 @@
-"""Create the demo group through the services: five companies, their users and a year of sales each."""
+"""Create the demo group through the services: five companies, their users, and a year of sales, projects and
+purchases each."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone, translation
+from schwifty import IBAN
 
 from finance.models import (
     Client,
@@ -25,12 +27,18 @@ from finance.models import (
     Invoice,
     Language,
     Membership,
+    Milestone,
     Payment,
     ProjectType,
     Quote,
     Role,
+    Supplier,
+    SupplierCategory,
+    SupplierInvoice,
     VatCode,
 )
+from finance.models import Project as ProjectRecord
+from finance.qrbill import creditor_reference, qr_reference
 from finance.services.companies import company_create, membership_grant, user_create
 from finance.services.documents import (
     LineInput,
@@ -51,6 +59,26 @@ from finance.services.documents import (
 )
 from finance.services.parties import client_create, contact_create, deposit_rule_save
 from finance.services.payments import payment_record, payment_undo
+from finance.services.projects import (
+    assignment_save,
+    milestone_save,
+    project_advance,
+    project_cancel,
+    project_create_from_quote,
+    project_hold,
+)
+from finance.services.purchases import (
+    SupplierLineInput,
+    supplier_create,
+    supplier_invoice_approve,
+    supplier_invoice_create,
+    supplier_invoice_deviation,
+    supplier_invoice_dispute,
+    supplier_invoice_mark_paid,
+    supplier_invoice_reject,
+    supplier_invoice_schedule,
+    supplier_invoice_submit,
+)
 
 # Fictitious identities with valid check digits (UID mod 11, IBAN mod 97) at real Swiss banks.
 DEMO_COMPANIES = [
@@ -135,6 +163,8 @@ DEMO_STAFF = [
     ("to.viewer", "Sara", "Brunner", "TO", Role.VIEWER),
 ]
 CEO_USERNAME = "ceo"
+# Enters the purchases of the companies without finance staff, so that the CEO approves what someone else entered.
+GROUP_ACCOUNTANT = ("group.finance", "Nadia", "Baeriswyl", ("ER", "LX", "TO"))
 
 # --- Clients ------------------------------------------------------------------------------------
 
@@ -529,6 +559,17 @@ class Settlement(Enum):
     CREDITED_IN_PART = "reduced by a goodwill credit note, the rest paid"
 
 
+class Work(NamedTuple):
+    """A provider's part of a project: their accepted quote, and the invoices they sent against it."""
+
+    # The company's first or second supplier, its project providers.
+    provider: int
+    # The agreed net amount, as a share of the project's budget.
+    share: str
+    # (share of the agreed amount, status) of each invoice; over 1 in total runs over their quote.
+    invoices: tuple[tuple[str, str], ...] = ()
+
+
 class Story(NamedTuple):
     """One quote's life; days count back from today (each story is moved back 0 to 3 more days)."""
 
@@ -544,29 +585,49 @@ class Story(NamedTuple):
     closing: Settlement = Settlement.PAID
     # The first deposit draft is cancelled and drafted again.
     deposit_redrafted: bool = False
+    # Where its project stands today, opened when the quote is sent; None: no project.
+    project: str | None = None
+    works: tuple[Work, ...] = ()
 
 
 Status = Quote.Status
+Stage = ProjectRecord.Status
+Payable = SupplierInvoice.Status
+DRAFT, TO_APPROVE, APPROVED, SCHEDULED = Payable.DRAFT, Payable.TO_APPROVE, Payable.APPROVED, Payable.SCHEDULED
+PAID, REJECTED, DISPUTED = Payable.PAID, Payable.REJECTED, Payable.DISPUTED
 QUOTE_STORIES = (
     Story(Status.CONVERTED, 340, signed_days_ago=333, closing_days_ago=300),
     Story(Status.EXPIRED, 320, viewed=False),
     Story(Status.CONVERTED, 290, signed_days_ago=282, closing_days_ago=250, deposit=Settlement.RETURNED_THEN_PAID,
-          closing=Settlement.OVERPAID),
+          closing=Settlement.OVERPAID, project=Stage.CLOSED,
+          works=(Work(0, "0.35", (("1.00", PAID),)), Work(1, "0.12", (("0.95", PAID),)))),
     Story(Status.REJECTED, 260),
-    Story(Status.CONVERTED, 230, signed_days_ago=224, closing_days_ago=195, closing=Settlement.CREDITED_IN_FULL),
+    # Cancelled after its first phase: the provider's work so far is paid.
+    Story(Status.CONVERTED, 230, signed_days_ago=224, closing_days_ago=195, closing=Settlement.CREDITED_IN_FULL,
+          project=Stage.CANCELLED, works=(Work(0, "0.30", (("0.40", PAID),)),)),
     Story(Status.CONVERTED, 205, signed_days_ago=200, with_deposit=False, closing_days_ago=178),
+    # The provider's extra work, 12 % over their quote, was approved with a written reason.
     Story(Status.CONVERTED, 190, signed_days_ago=181, closing_days_ago=150, closing=Settlement.CREDITED_IN_PART,
-          deposit_redrafted=True),
+          deposit_redrafted=True, project=Stage.CLOSED, works=(Work(0, "0.40", (("1.12", PAID),)),)),
     Story(Status.EXPIRED, 150),
     Story(Status.CONVERTED, 100, signed_days_ago=93, closing_days_ago=65, closing=Settlement.PARTIALLY_PAID),
-    Story(Status.CONVERTED, 80, signed_days_ago=74, closing_days_ago=48, closing=Settlement.UNPAID),
-    Story(Status.CONVERTED, 70, signed_days_ago=66, with_deposit=False, closing_days_ago=38),
-    Story(Status.SIGNED, 50, signed_days_ago=44),
-    Story(Status.CONVERTED, 40, signed_days_ago=35, closing_days_ago=4, closing=Settlement.UNPAID),
+    # The provider's second invoice takes them 4 % over their quote: the approver is warned.
+    Story(Status.CONVERTED, 80, signed_days_ago=74, closing_days_ago=48, closing=Settlement.UNPAID,
+          project=Stage.DELIVERED, works=(Work(0, "0.38", (("0.60", PAID), ("0.44", TO_APPROVE))),)),
+    Story(Status.CONVERTED, 70, signed_days_ago=66, with_deposit=False, closing_days_ago=38, project=Stage.CLOSED),
+    # The second provider invoices 8 % over their quote: approval is blocked until the CEO gives a reason.
+    Story(Status.SIGNED, 50, signed_days_ago=44, project=Stage.INSTALLING,
+          works=(Work(0, "0.40", (("0.50", PAID),)), Work(1, "0.20", (("1.08", TO_APPROVE),)))),
+    Story(Status.CONVERTED, 40, signed_days_ago=35, closing_days_ago=4, closing=Settlement.UNPAID,
+          project=Stage.DELIVERED, works=(Work(0, "0.42", (("1.00", APPROVED),)),)),
+    Story(Status.SIGNED, 36, signed_days_ago=31, project=Stage.ORDERING,
+          works=(Work(0, "0.40", (("0.30", SCHEDULED),)),)),
     Story(Status.REJECTED, 30),
-    Story(Status.SIGNED, 26, signed_days_ago=20, deposit=Settlement.UNPAID),
-    Story(Status.VIEWED, 12),
-    Story(Status.SENT, 5, viewed=False),
+    Story(Status.SIGNED, 26, signed_days_ago=20, deposit=Settlement.UNPAID, project=Stage.SIGNED),
+    Story(Status.SIGNED, 22, signed_days_ago=17, project=Stage.IN_PREPARATION, works=(Work(0, "0.35"),)),
+    Story(Status.VIEWED, 12, project=Stage.ON_HOLD),
+    Story(Status.SIGNED, 10, signed_days_ago=7, project=Stage.DEPOSIT_RECEIVED),
+    Story(Status.SENT, 5, viewed=False, project=Stage.QUOTE_SENT),
     Story(Status.DRAFT, 2, viewed=False),
 )  # fmt: skip
 QUOTE_VALIDITY_DAYS = 30
@@ -577,12 +638,204 @@ CREDIT_IN_FULL_REASON: Text = (
 )
 GOODWILL_REASON: Text = ("Geste commercial pour le retard de livraison", "Kulanz für die Lieferverzögerung")
 
+# --- Projects -----------------------------------------------------------------------------------
+
+# Where work stopped before a project was cancelled.
+WORK_STOPPED_AT = {Stage.CANCELLED: Stage.IN_PREPARATION}
+# How many of a project's milestones are done, as the end of a slice: delivered leaves the client's acceptance open.
+MILESTONES_DONE = {
+    Stage.DEPOSIT_RECEIVED: 0, Stage.IN_PREPARATION: 0, Stage.ORDERING: 1, Stage.INSTALLING: 2, Stage.DELIVERED: -1,
+    Stage.CLOSED: None, Stage.CANCELLED: 1,
+}  # fmt: skip
+# The project team writes in the group's working language, whoever the client is.
+HOLD_REASON = "Le client suspend sa décision jusqu'à la validation de son budget"
+CANCEL_REASON = "Le client renonce à la seconde phase du projet"
+# A step added to the project being installed: (title, days from today, share of the budget billed with it).
+EXTRA_MILESTONES = {
+    "HV": ("Formation des utilisateurs au CMS", 12, "0.05"),
+    "DA": ("Atelier de transfert de compétences", 15, "0.08"),
+    "LX": ("Séance de signature chez le notaire", 9, "0.10"),
+    "ER": ("Remise des clés et état des lieux", 20, "0.10"),
+    "TO": ("Dégustation du menu avec le client", 6, "0.05"),
+}
+
+# --- Suppliers and their invoices ---------------------------------------------------------------
+
+
+class DemoSupplier(NamedTuple):
+    name: str
+    street: str
+    building_number: str
+    postal_code: str
+    town: str
+    che_uid: str
+    # The IBAN is built from the clearing number and account, so its check digits are right; a clearing
+    # number from 30000 to 31999 makes it a QR-IBAN, paid with QR references.
+    bank_code: str
+    account: str
+    contact_name: str
+    # The reserved .example domain, as for clients.
+    email: str
+    phone: str
+    categories: tuple[str, ...]
+    # What their invoices are for, as they print it, and at which VAT rate.
+    work: str
+    vat_code: str = STANDARD
+    # A project provider's role; a general supplier's usual net amount per invoice.
+    role: str = ""
+    amount: str = ""
+    # The reference of a supplier without QR-IBAN.
+    reference_type: str = SupplierInvoice.ReferenceType.NON
+    country: str = "CH"
+    currency: str = Currency.CHF
+
+
+SCOR = SupplierInvoice.ReferenceType.SCOR
+HARDWARE, INSTALLATION, SUBCONTRACTING, SOFTWARE, TRANSPORT, PREMISES, SERVICES, GOODS = (
+    SupplierCategory.HARDWARE, SupplierCategory.INSTALLATION, SupplierCategory.SUBCONTRACTING,
+    SupplierCategory.SOFTWARE, SupplierCategory.TRANSPORT, SupplierCategory.PREMISES, SupplierCategory.SERVICES,
+    SupplierCategory.OTHER,
+)  # fmt: skip
+
+# Per company: the two providers who work on its projects (the first paid by QR-bill), then a supplier who
+# invoices every quarter and two who invoice now and then. Fictitious, with valid UIDs and IBANs.
+DEMO_SUPPLIERS: dict[str, tuple[DemoSupplier, ...]] = {
+    "HV": (
+        DemoSupplier("Électro-Gruyère Installations SA", "Rue de la Condémine", "22", "1630", "Bulle",
+                     "CHE-526.018.151", "30768", "482915004", "Pascal Overney", "chantiers@electro-gruyere.example",
+                     "+41 26 912 45 80", (INSTALLATION,), "Pose, câblage et raccordement des écrans",
+                     role="Pose et câblage"),
+        DemoSupplier("Swiss Display Distribution AG", "Industriestrasse", "12", "6343", "Rotkreuz",
+                     "CHE-908.301.668", "00787", "612048801", "Daniel Meier", "verkauf@swissdisplay.example",
+                     "+41 41 790 22 10", (HARDWARE,), "Professionelle Displays und Mediaplayer",
+                     role="Fourniture des écrans", reference_type=SCOR),
+        DemoSupplier("Mediaplay Software GmbH", "Technoparkstrasse", "1", "8005", "Zürich", "CHE-131.860.915",
+                     "00700", "110394527", "Sabine Keller", "billing@mediaplay-software.example", "+41 44 445 18 30",
+                     (SOFTWARE,), "CMS-Lizenzen Digital Signage, Quartal", amount="1450.00", reference_type=SCOR),
+        DemoSupplier("Transports Sarine Express SA", "Route du Tir-Fédéral", "10", "1762", "Givisiez",
+                     "CHE-390.996.037", "00768", "527716304", "Michel Bapst", "dispo@sarine-express.example",
+                     "+41 26 466 31 15", (TRANSPORT,), "Transport et livraison de matériel", amount="680.00"),
+        # Goods from abroad carry no Swiss VAT on the invoice: import VAT is paid at the border.
+        DemoSupplier("Rheinland Display Technik GmbH", "Butzweilerhofallee", "3", "50829", "Köln", "",
+                     "37040044", "215448700", "Jens Hoffmann", "rechnung@rheinland-display.example",
+                     "+49 221 5970 4410", (HARDWARE,), "LED-Module und Ersatzteile", EXEMPT, amount="3200.00",
+                     reference_type=SCOR, country="DE", currency=Currency.EUR),
+    ),
+    "DA": (
+        DemoSupplier("Sarine Data Engineering Sàrl", "Route de la Fonderie", "8", "1700", "Fribourg",
+                     "CHE-948.219.932", "30000", "176402583", "Yannick Clément", "factures@sarine-data.example",
+                     "+41 26 422 70 54", (SUBCONTRACTING, SOFTWARE), "Développement sous-traité",
+                     role="Développement et intégration"),
+        DemoSupplier("Code Aare GmbH", "Schwanengasse", "5", "3011", "Bern", "CHE-518.190.931", "00790",
+                     "420117965", "Lukas Aebersold", "office@code-aare.example", "+41 31 311 84 20",
+                     (SUBCONTRACTING,), "Testing und Qualitätssicherung", role="Tests et assurance qualité",
+                     reference_type=SCOR),
+        DemoSupplier("Alpine Cloud Hosting AG", "Hardturmstrasse", "161", "8005", "Zürich", "CHE-786.579.750",
+                     "00230", "938401277", "Martina Frei", "billing@alpine-cloud.example", "+41 44 562 90 00",
+                     (SOFTWARE,), "Cloud-Hosting und GPU-Rechenzeit, Quartal", amount="2850.00", reference_type=SCOR),
+        DemoSupplier("Espace Coworking Pérolles SA", "Passage du Cardinal", "1", "1700", "Fribourg",
+                     "CHE-432.319.488", "00768", "305599812", "Aline Bourqui", "salles@coworking-perolles.example",
+                     "+41 26 300 12 40", (PREMISES,), "Location de salles de réunion et d'atelier", amount="780.00"),
+        DemoSupplier("Traductions Lémaniques Sàrl", "Avenue de la Harpe", "14", "1007", "Lausanne",
+                     "CHE-757.491.188", "00767", "604281133", "Claire Jaccard", "devis@traductions-lemaniques.example",
+                     "+41 21 616 47 02", (SERVICES,), "Traduction de documentation technique FR-DE", amount="1120.00"),
+    ),
+    "LX": (
+        DemoSupplier("Étude de notaires Rochat & Dubois", "Place Saint-François", "7", "1003", "Lausanne",
+                     "CHE-625.276.018", "30767", "285530046", "Anne Rochat", "etude@notaires-rochat-dubois.example",
+                     "+41 21 312 55 80", (SUBCONTRACTING,), "Instrumentation d'actes notariés",
+                     role="Actes notariés"),
+        DemoSupplier("Juris Traductions Sàrl", "Rue Centrale", "15", "1003", "Lausanne", "CHE-895.559.793", "00767",
+                     "771904312", "Marc Tschumi", "contact@juris-traductions.example", "+41 21 320 61 44",
+                     (SERVICES,), "Traduction juridique certifiée", role="Traduction juridique", reference_type=SCOR),
+        # Renting premises is exempt from VAT.
+        DemoSupplier("Régie du Flon SA", "Voie du Chariot", "6", "1003", "Lausanne", "CHE-711.471.040", "00767",
+                     "119083455", "Sylvie Mercier", "gerance@regie-flon.example", "+41 21 213 40 00", (PREMISES,),
+                     "Loyer des bureaux, Avenue de la Gare 12, trimestre", EXEMPT, amount="5400.00"),
+        DemoSupplier("LexBase Suisse SA", "Chemin de Maillefer", "36", "1052", "Le Mont-sur-Lausanne",
+                     "CHE-974.650.750", "00230", "550218764", "Julie Perrin", "abonnements@lexbase.example",
+                     "+41 21 644 30 30", (SOFTWARE,), "Abonnement à la base de données juridique", amount="1960.00",
+                     reference_type=SCOR),
+        DemoSupplier("Coursiers Lausannois Sàrl", "Avenue de Sévelin", "20", "1004", "Lausanne", "CHE-291.703.421",
+                     "09000", "170554239", "Kevin Rossier", "courses@coursiers-lausannois.example", "+41 21 625 10 10",
+                     (TRANSPORT,), "Courses urgentes et envois recommandés", amount="240.00"),
+    ),
+    "ER": (
+        DemoSupplier("Léman Photo Immobilier Sàrl", "Rue des Bains", "35", "1205", "Genève", "CHE-366.712.765",
+                     "30788", "640017258", "Sébastien Girod", "studio@leman-photo-immo.example", "+41 22 328 19 63",
+                     (SERVICES,), "Reportage photo et visite virtuelle", role="Photos et visite virtuelle"),
+        DemoSupplier("Résidences Meublées du Lac SA", "Rue de Lausanne", "80", "1202", "Genève", "CHE-842.684.655",
+                     "00788", "392275106", "Nadine Dufour", "reservations@residences-du-lac.example",
+                     "+41 22 906 77 00", (PREMISES,), "Nuitées en appartement meublé", ACCOMMODATION,
+                     role="Logement temporaire", reference_type=SCOR),
+        DemoSupplier("Portail Immo Romand SA", "Rue du Grand-Pré", "70", "1202", "Genève", "CHE-632.122.337",
+                     "00240", "804413927", "Laurent Morand", "facturation@portail-immo-romand.example",
+                     "+41 22 737 15 15", (SOFTWARE,), "Abonnement aux annonces immobilières, trimestre",
+                     amount="1350.00", reference_type=SCOR),
+        DemoSupplier("Déménagements Rhône-Arve SA", "Route des Jeunes", "43", "1227", "Carouge", "CHE-685.995.281",
+                     "00788", "217760441", "Antonio Ferreira", "devis@rhone-arve-demenagements.example",
+                     "+41 22 342 88 20", (TRANSPORT,), "Déménagement et garde-meubles", amount="2400.00"),
+        DemoSupplier("Nettoyages du Salève Sàrl", "Route de Troinex", "12", "1256", "Troinex", "CHE-907.866.666",
+                     "80808", "115093284", "Fatima Benali", "contact@nettoyages-saleve.example", "+41 22 784 03 35",
+                     (SERVICES,), "Nettoyage de fin de bail", amount="890.00"),
+    ),
+    "TO": (
+        DemoSupplier("Metzgerei Aaretal AG", "Bernstrasse", "18", "3110", "Münsingen", "CHE-176.031.370", "30790",
+                     "507731852", "Urs Stettler", "bestellung@metzgerei-aaretal.example", "+41 31 721 14 56",
+                     (GOODS,), "Fleisch- und Wurstwaren", REDUCED, role="Viandes et charcuterie"),
+        DemoSupplier("Eventpersonal Bern GmbH", "Laupenstrasse", "10", "3008", "Bern", "CHE-281.590.138", "00790",
+                     "633190477", "Nicole Zürcher", "einsatz@eventpersonal-bern.example", "+41 31 382 60 60",
+                     (SUBCONTRACTING,), "Servicepersonal für Anlässe", role="Personnel de service",
+                     reference_type=SCOR),
+        DemoSupplier("Immobilien Weyermannshaus AG", "Murtenstrasse", "145", "3008", "Bern", "CHE-962.459.576",
+                     "00790", "148820593", "Peter Moser", "verwaltung@weyermannshaus-immo.example", "+41 31 992 45 00",
+                     (PREMISES,), "Miete Produktionsküche, Quartal", EXEMPT, amount="7800.00"),
+        DemoSupplier("Gemüse Seeland Genossenschaft", "Hauptstrasse", "22", "3232", "Ins", "CHE-117.777.416",
+                     "80808", "290046615", "Barbara Schwab", "verkauf@gemuese-seeland.example", "+41 32 313 22 70",
+                     (GOODS,), "Gemüse und Früchte", REDUCED, amount="940.00", reference_type=SCOR),
+        DemoSupplier("Weinkellerei Bielersee AG", "Dorfgasse", "9", "2513", "Twann", "CHE-215.472.805", "00790",
+                     "771208346", "Hans Teutsch", "keller@weinkellerei-bielersee.example", "+41 32 315 11 86",
+                     (GOODS,), "Weine vom Bielersee", amount="1680.00"),
+    ),
+}  # fmt: skip
+
+
+class Bill(NamedTuple):
+    """An invoice of one of a company's general suppliers (its third to fifth), dated days back from today."""
+
+    supplier: int
+    days_ago: int
+    status: str
+    # Of the supplier's usual amount.
+    share: str = "1.00"
+
+
+# Due 30 days after their date, the open ones fall in every ageing bucket: not due, and 1-30, 31-60, 61-90
+# and over 90 days overdue (each bill is moved back 0 to 3 more days).
+GENERAL_BILLS = (
+    Bill(2, 92, PAID), Bill(2, 2, SCHEDULED),
+    Bill(3, 240, PAID, "1.15"), Bill(3, 140, DISPUTED, "1.35"), Bill(3, 105, TO_APPROVE, "0.80"),
+    Bill(3, 1, DRAFT, "1.10"),
+    Bill(4, 160, REJECTED, "1.20"), Bill(4, 75, APPROVED, "0.95"), Bill(4, 42, APPROVED),
+)  # fmt: skip
+SUPPLIER_PAYMENT_DAYS = 30
+# How suppliers number their invoices.
+SUPPLIER_NUMBER_STYLES = ("{year}-{n:04d}", "F{n:06d}", "RE-{year}-{n:05d}", "{year}{n:05d}", "{n}")
+DISPUTE_REASON = "Quantités facturées supérieures au bon de livraison signé"
+REJECTION_REASON = "Facture adressée à la mauvaise société du groupe"
+DEVIATION_OVERRIDE_REASON = "Travaux supplémentaires demandés par le client sur place, confirmés par écrit"
+
 ZERO = Decimal("0.00")
 CENTIME = Decimal("0.01")
 
 
 def in_language(text: Text, language: str) -> str:
     return text[1] if language == Language.GERMAN else text[0]
+
+
+def to_tens(amount: Decimal) -> Decimal:
+    """Providers quote round tens of francs."""
+    return (amount / 10).quantize(Decimal(1)) * 10
 
 
 def ascii_slug(name: str) -> str:
@@ -592,19 +845,51 @@ def ascii_slug(name: str) -> str:
 
 @dataclass
 class Deal:
-    """A quote and the invoices it leads to, filled in as the year is replayed."""
+    """A quote and the invoices and project it leads to, filled in as the year is replayed."""
 
     client: Client
+    story: Story
     quote: Quote | None = None
     deposit: Invoice | None = None
     closing: Invoice | None = None
+    # The model, not this module's Project (what a company sells).
+    project: ProjectRecord | None = None
+    # The day of the replay the project started: signed, and its deposit paid where one is due.
+    started_on: date | None = None
+
+
+@dataclass
+class SupplierAccount:
+    """The company's account at a supplier: how they number their invoices, and its number in their references."""
+
+    supplier: Supplier
+    row: DemoSupplier
+    number_style: str
+    last_number: int
+    customer_number: str
+
+
+class Purchase(NamedTuple):
+    """A supplier invoice to enter: all are gathered first, then entered in date order."""
+
+    invoice_date: date
+    account: SupplierAccount
+    net_amount: Decimal
+    status: str
+    project: ProjectRecord | None = None
 
 
 class CompanyYear:
-    """Replay a year of one company's sales day by day, so that every number follows its date."""
+    """Replay a year of one company's sales day by day, so that every number follows its date; then take its
+    projects and purchases to where the year leaves them."""
 
-    def __init__(self, *, company: Company, seller: AbstractBaseUser, bookkeeper: AbstractBaseUser, today: date):
+    def __init__(
+        self, *, company: Company, seller: AbstractBaseUser, bookkeeper: AbstractBaseUser, clerk: AbstractBaseUser,
+        approver: AbstractBaseUser, today: date,
+    ):  # fmt: skip
         self.company, self.seller, self.bookkeeper, self.today = company, seller, bookkeeper, today
+        # Supplier invoices are entered by the clerk and approved by someone else (four eyes).
+        self.clerk, self.approver = clerk, approver
         self.rng = random.Random(company.code)  # noqa: S311 - reproducible demo data, not a secret
         rules = DEMO_DEPOSIT_RULES[company.code]
         self.types_without_deposit = {project_type for project_type, percent, *_ in rules if Decimal(percent) == 0}
@@ -618,15 +903,25 @@ class CompanyYear:
         clients = [self.client_create(row) for row in DEMO_CLIENTS[self.company.code]]
         # Every client gets a quote before any gets a second one.
         rotation = self.rng.sample(clients, len(clients))
-        steps = []
+        steps, deals = [], []
         for story_number, story in enumerate(QUOTE_STORIES):
-            deal = Deal(client=rotation[story_number % len(rotation)])
+            deal = Deal(client=rotation[story_number % len(rotation)], story=story)
+            deals.append(deal)
             for position, (day, action) in enumerate(self.plan(deal, story)):
                 steps.append((day, position, story_number, deal.client.language, action))
         for *_order, language, action in sorted(steps, key=lambda step: step[:3]):
             # Titles the services write (deposit, balance, credit note) read in the client's language.
             with translation.override(language):
                 action()
+        projects = [deal for deal in deals if deal.project is not None]
+        for deal in projects:
+            self.project_follow(deal)
+        accounts = [self.supplier_create(row) for row in DEMO_SUPPLIERS[self.company.code]]
+        purchases = [purchase for deal in projects for purchase in self.project_works(deal, accounts)]
+        purchases += [self.general_bill(bill, accounts[bill.supplier]) for bill in GENERAL_BILLS]
+        # In date order, so that each supplier's invoice numbers follow their dates.
+        for purchase in sorted(purchases, key=lambda purchase: purchase.invoice_date):
+            self.supplier_invoice(purchase)
 
     # --- Parties --------------------------------------------------------------------------------
 
@@ -680,7 +975,7 @@ class CompanyYear:
             steps.append((self.later(quote_date, 4, 12), partial(self.quote_reject, deal)))
         if story.signed_days_ago is not None:
             signed_on = days_ago(story.signed_days_ago)
-            steps.append((signed_on, partial(self.quote_sign, deal)))
+            steps.append((signed_on, partial(self.quote_sign, deal, signed_on)))
             if story.with_deposit:
                 steps.append((signed_on, partial(self.invoice_deposit, deal, signed_on, story.deposit_redrafted)))
                 steps.extend(self.settlement_steps(deal, "deposit", story.deposit, issued_on=signed_on))
@@ -732,6 +1027,8 @@ class CompanyYear:
 
     def quote_send(self, deal: Deal) -> None:
         deal.quote = quote_send(quote=deal.quote, sent_by=self.seller)
+        if deal.story.project is not None:
+            deal.project = project_create_from_quote(quote=deal.quote, created_by=self.seller, manager=self.seller)
 
     def quote_view(self, deal: Deal) -> None:
         # Views and signatures come from the client through the providers, not from a user.
@@ -740,8 +1037,17 @@ class CompanyYear:
     def quote_reject(self, deal: Deal) -> None:
         deal.quote = quote_reject(quote=deal.quote, actor=self.seller)
 
-    def quote_sign(self, deal: Deal) -> None:
+    def quote_sign(self, deal: Deal, signed_on: date) -> None:
         deal.quote = quote_mark_signed(quote=deal.quote, actor=None)
+        self.note_start(deal, signed_on)
+
+    def note_start(self, deal: Deal, on: date) -> None:
+        """Remember the day the services started the project (at signature without deposit, else when paid)."""
+        if deal.project is None or deal.started_on is not None:
+            return
+        deal.project.refresh_from_db()
+        if deal.project.status == Stage.DEPOSIT_RECEIVED:
+            deal.started_on = on
 
     def invoice_deposit(self, deal: Deal, issued_on: date, redraft: bool) -> None:
         if redraft:
@@ -785,6 +1091,7 @@ class CompanyYear:
             )  # fmt: skip
             invoice_issue(invoice=note, issued_by=self.bookkeeper, issue_date=on)
             self.pay(invoice, then_on, amount=invoice_balance_due(invoice))
+        self.note_start(deal, on)
 
     def pay(self, invoice: Invoice, on: date, *, amount: Decimal, allocate: Decimal | None = None) -> Payment:
         return payment_record(
@@ -793,10 +1100,137 @@ class CompanyYear:
             allocations=[(invoice, amount if allocate is None else allocate)], recorded_by=self.bookkeeper,
         )  # fmt: skip
 
+    # --- Projects -------------------------------------------------------------------------------
+
+    def project_follow(self, deal: Deal) -> None:
+        """Take the project to where its story ends: the services brought it as far as its quote and deposit."""
+        stage = deal.story.project
+        if deal.started_on is not None:
+            self.milestones_follow(deal)
+            stopped_at = WORK_STOPPED_AT.get(stage, stage)
+            while deal.project.status != stopped_at:
+                deal.project = project_advance(project=deal.project, advanced_by=self.seller)
+        if stage == Stage.INSTALLING:
+            title, days, share = EXTRA_MILESTONES[self.company.code]
+            milestone_save(
+                project=deal.project, saved_by=self.seller, title=title, due_date=self.today + timedelta(days=days),
+                billable_amount=to_tens(deal.project.budget * Decimal(share)),
+            )  # fmt: skip
+        elif stage == Stage.ON_HOLD:
+            deal.project = project_hold(project=deal.project, held_by=self.seller, reason=HOLD_REASON)
+        elif stage == Stage.CANCELLED:
+            deal.project = project_cancel(project=deal.project, cancelled_by=self.seller, reason=CANCEL_REASON)
+
+    def milestones_follow(self, deal: Deal) -> None:
+        """Date the milestones from the day the project started and mark done those its stage has passed.
+
+        The services dated them from the real day of activation; a project invoiced in full ran its plan
+        between its start and that invoice, so those left open are late.
+        """
+        project = deal.project
+        activated_on = timezone.localtime(project.activated_at).date()
+        milestones = list(project.milestones.all())
+        offsets = [(milestone.due_date - activated_on).days for milestone in milestones]
+        span = offsets[-1] if deal.closing is None else (deal.closing.issue_date - deal.started_on).days
+        done = milestones[: MILESTONES_DONE[deal.story.project]]
+        for milestone, offset in zip(milestones, offsets, strict=True):
+            due_date = deal.started_on + timedelta(days=offset * span // offsets[-1])
+            fields, done_on = {"due_date": due_date}, None
+            if milestone in done:
+                fields["status"] = Milestone.Status.DONE
+                done_on = min(max(due_date + timedelta(days=self.rng.randint(-2, 3)), deal.started_on), self.today)
+            elif deal.story.project == Stage.CANCELLED:
+                fields["status"] = Milestone.Status.CANCELLED
+            milestone_save(project=project, saved_by=self.seller, milestone=milestone, today=done_on, **fields)
+
+    # --- Purchases ------------------------------------------------------------------------------
+
+    def supplier_create(self, row: DemoSupplier) -> SupplierAccount:
+        iban = IBAN.generate(row.country, bank_code=row.bank_code, account_code=row.account)
+        supplier = supplier_create(
+            company=self.company, created_by=self.clerk, name=row.name, street=row.street,
+            building_number=row.building_number, postal_code=row.postal_code, town=row.town, country=row.country,
+            che_uid=row.che_uid, iban=iban.compact, currency=row.currency, contact_name=row.contact_name,
+            email=row.email, phone=row.phone, categories=list(row.categories),
+        )  # fmt: skip
+        return SupplierAccount(
+            supplier=supplier, row=row, number_style=self.rng.choice(SUPPLIER_NUMBER_STYLES),
+            last_number=self.rng.randint(100, 3000), customer_number=str(self.rng.randint(100000, 999999)),
+        )  # fmt: skip
+
+    def project_works(self, deal: Deal, accounts: list[SupplierAccount]) -> list[Purchase]:
+        """Assign the project's providers; their invoices, spread over the work, are entered later in date order."""
+        purchases = []
+        # Work the client was invoiced for in full ended with that invoice; the rest is still under way.
+        ends_on = self.today if deal.closing is None else deal.closing.issue_date
+        for work in deal.story.works:
+            account = accounts[work.provider]
+            agreed = to_tens(deal.project.budget * Decimal(work.share))
+            accepted_on = min(deal.started_on + timedelta(days=self.rng.randint(1, 4)), self.today)
+            assignment_save(
+                project=deal.project, saved_by=self.seller, supplier=account.supplier, role=account.row.role,
+                agreed_amount=agreed, quote_reference=f"{accepted_on.year}-{self.rng.randint(100, 999)}",
+                accepted_on=accepted_on,
+            )  # fmt: skip
+            days = max((ends_on - accepted_on).days, 0)
+            for number, (share, status) in enumerate(work.invoices, start=1):
+                invoice_date = accepted_on + timedelta(days=days * number // (len(work.invoices) + 1))
+                net_amount = (agreed * Decimal(share)).quantize(CENTIME)
+                purchases.append(Purchase(invoice_date, account, net_amount, status, deal.project))
+        return purchases
+
+    def general_bill(self, bill: Bill, account: SupplierAccount) -> Purchase:
+        invoice_date = self.today - timedelta(days=bill.days_ago + self.rng.randint(0, 3))
+        net_amount = (Decimal(account.row.amount) * Decimal(bill.share)).quantize(CENTIME)
+        return Purchase(invoice_date, account, net_amount, bill.status)
+
+    def supplier_invoice(self, purchase: Purchase) -> None:
+        """Enter the invoice as the supplier sent it, then take it through approval to its status."""
+        account, row, project = purchase.account, purchase.account.row, purchase.project
+        account.last_number += self.rng.randint(3, 40)
+        number = account.number_style.format(year=purchase.invoice_date.year, n=account.last_number)
+        if account.supplier.has_qr_iban:
+            reference_type = SupplierInvoice.ReferenceType.QRR
+            reference = qr_reference(f"{account.customer_number}{account.last_number:08d}")
+        elif row.reference_type == SCOR:
+            reference_type, reference = SCOR, creditor_reference(f"{account.customer_number}{account.last_number}")
+        else:
+            # Without a structured reference, suppliers ask for their invoice number as the message.
+            reference_type, reference = SupplierInvoice.ReferenceType.NON, number
+        due_date = purchase.invoice_date + timedelta(days=SUPPLIER_PAYMENT_DAYS)
+        description = row.work if project is None else f"{row.work} – {project.name}"
+        invoice = supplier_invoice_create(
+            supplier=account.supplier, created_by=self.clerk,
+            lines=[SupplierLineInput(net_amount=purchase.net_amount, vat_code=row.vat_code, description=description)],
+            supplier_number=number, invoice_date=purchase.invoice_date, due_date=due_date, project=project,
+            # Providers invoice in the project's currency, so that its margin compares like with like.
+            currency=account.supplier.currency if project is None else project.currency,
+            reference_type=reference_type, payment_reference=reference,
+        )  # fmt: skip
+        if purchase.status == DRAFT:
+            return
+        invoice = supplier_invoice_submit(invoice=invoice, submitted_by=self.clerk)
+        if purchase.status == REJECTED:
+            supplier_invoice_reject(invoice=invoice, rejected_by=self.approver, reason=REJECTION_REASON)
+        elif purchase.status == DISPUTED:
+            supplier_invoice_dispute(invoice=invoice, disputed_by=self.approver, reason=DISPUTE_REASON)
+        elif purchase.status != TO_APPROVE:
+            deviation = supplier_invoice_deviation(invoice)
+            override_reason = DEVIATION_OVERRIDE_REASON if deviation is not None and deviation.blocks else ""
+            invoice = supplier_invoice_approve(
+                invoice=invoice, approved_by=self.approver, override_reason=override_reason
+            )
+            if purchase.status in (SCHEDULED, PAID):
+                invoice = supplier_invoice_schedule(invoice=invoice, scheduled_by=self.clerk)
+            if purchase.status == PAID:
+                paid_on = min(due_date - timedelta(days=self.rng.randint(0, 8)), self.today)
+                supplier_invoice_mark_paid(invoice=invoice, paid_by=self.clerk, paid_on=paid_on)
+
 
 class Command(BaseCommand):
     help = (
-        "Seed the demo group (companies, users and a year of quotes, invoices and payments). "
+        "Seed the demo group (companies, users, and a year of quotes, invoices, payments, projects, suppliers "
+        "and their invoices). "
         "With --if-empty, only on a database without companies."
     )
 
@@ -816,6 +1250,10 @@ class Command(BaseCommand):
                 f"  {Client.objects.count()} clients, {Quote.objects.count()} quotes, "
                 f"{Invoice.objects.count()} invoices, {Payment.objects.count()} payments."
             )
+            self.stdout.write(
+                f"  {Supplier.objects.count()} suppliers, {SupplierInvoice.objects.count()} supplier invoices, "
+                f"{ProjectRecord.objects.count()} projects."
+            )
         self.print_logins()
 
     @transaction.atomic
@@ -824,6 +1262,10 @@ class Command(BaseCommand):
         ceo = user_create(username=CEO_USERNAME, password=password, first_name="Camille", last_name="Favre")
         for company in companies.values():
             membership_grant(user=ceo, company=company, role=Role.CEO, granted_by=None)
+        username, first_name, last_name, codes = GROUP_ACCOUNTANT
+        accountant = user_create(username=username, password=password, first_name=first_name, last_name=last_name)
+        for code in codes:
+            membership_grant(user=accountant, company=companies[code], role=Role.FINANCE, granted_by=None)
         for username, first_name, last_name, code, role in DEMO_STAFF:
             user = user_create(username=username, password=password, first_name=first_name, last_name=last_name)
             membership_grant(user=user, company=companies[code], role=role, granted_by=None)
@@ -832,13 +1274,15 @@ class Command(BaseCommand):
                 company=companies[code],
                 seller=user if role in (Role.FINANCE, Role.SALES) else ceo,
                 bookkeeper=user if role == Role.FINANCE else ceo,
+                clerk=user if role == Role.FINANCE else accountant,
+                approver=ceo,
                 today=today,
             ).seed()
         # The daily run that expires quotes left unanswered, caught up for the whole year.
         quotes_expire(today=today)
 
     def print_logins(self) -> None:
-        demo_usernames = [CEO_USERNAME, *(username for username, *_ in DEMO_STAFF)]
+        demo_usernames = [CEO_USERNAME, *(username for username, *_ in DEMO_STAFF), GROUP_ACCOUNTANT[0]]
         memberships = Membership.objects.filter(user__username__in=demo_usernames).select_related("user", "company")
         if not memberships:
             return
@@ -846,5 +1290,5 @@ class Command(BaseCommand):
         for username in demo_usernames:
             mine = [m for m in memberships if m.user.username == username]
             if mine:
-                where = "all companies" if mine[0].role == Role.CEO else mine[0].company.code
+                where = "all companies" if mine[0].role == Role.CEO else ", ".join(m.company.code for m in mine)
                 self.stdout.write(f"  {username:<15} {mine[0].get_role_display():<12} {where}")
