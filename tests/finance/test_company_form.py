@@ -23,6 +23,7 @@ def form_data(company, **changes):
         "vat_method": company.vat_method,
         "rounds_to_five_centimes": "on",
         "payment_terms_days": company.payment_terms_days,
+        "ceo_approval_threshold": company.ceo_approval_threshold,
         "colour": company.colour,
     }
     return {**data, **changes}

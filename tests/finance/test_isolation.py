@@ -1,14 +1,26 @@
 """Company isolation: every role, every model, through selectors and pages."""
 
+from datetime import date
+
 import pytest
 from django.http import Http404
 from django.urls import reverse
 
 from finance import selectors
-from finance.models import AuditEvent, Contact, DepositRule, DocumentSequence, Membership, Role
+from finance.models import (
+    AuditEvent,
+    Contact,
+    DepositRule,
+    DocumentSequence,
+    Membership,
+    Milestone,
+    Project,
+    Role,
+    SupplierInvoice,
+)
 from finance.scope import CompanyScope
 from finance.services.audit import audit_record
-from tests.factories import ClientFactory, InvoiceFactory, PaymentFactory, QuoteFactory
+from tests.factories import ClientFactory, InvoiceFactory, PaymentFactory, QuoteFactory, SupplierFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -22,6 +34,8 @@ def other_company_objects(company_b, member_of):
     membership = Membership.objects.get(user=colleague)
     event = audit_record(actor=colleague, company=company_b, action="test.event", target=membership)
     client = ClientFactory(company=company_b)
+    supplier = SupplierFactory(company=company_b)
+    project = Project.objects.create(company=company_b, client=client, name="Vitrine", created_by=colleague)
     return {
         "company": company_b,
         "membership": membership,
@@ -33,6 +47,18 @@ def other_company_objects(company_b, member_of):
         "payment": PaymentFactory(company=company_b, client=client),
         "deposit_rule": DepositRule.objects.create(company=company_b, percent=30),
         "document_sequence": DocumentSequence.objects.create(company=company_b, family="invoice", year=2026),
+        "supplier": supplier,
+        "supplier_invoice": SupplierInvoice.objects.create(
+            company=company_b,
+            supplier=supplier,
+            supplier_number="F-1",
+            invoice_date=date(2026, 11, 1),
+            due_date=date(2026, 12, 1),
+            creditor_iban=supplier.iban,
+            created_by=colleague,
+        ),
+        "project": project,
+        "milestone": Milestone.objects.create(project=project, title="Pose"),
     }
 
 
@@ -48,6 +74,10 @@ GETTERS = {
     "payment": lambda scope, obj: selectors.payment_get(scope=scope, pk=obj.pk),
     "deposit_rule": lambda scope, obj: selectors.deposit_rule_get(scope=scope, pk=obj.pk),
     "document_sequence": lambda scope, obj: selectors.document_sequence_get(scope=scope, pk=obj.pk),
+    "supplier": lambda scope, obj: selectors.supplier_get(scope=scope, pk=obj.pk),
+    "supplier_invoice": lambda scope, obj: selectors.supplier_invoice_get(scope=scope, pk=obj.pk),
+    "project": lambda scope, obj: selectors.project_get(scope=scope, pk=obj.pk),
+    "milestone": lambda scope, obj: selectors.milestone_get(scope=scope, pk=obj.pk),
 }
 
 

@@ -18,20 +18,19 @@ pytestmark = pytest.mark.django_db
 D = Decimal
 ISSUE_DAY = datetime.date(2026, 11, 10)
 PAY_DAY = datetime.date(2026, 11, 20)
-# Stored under settings.LANGUAGE_CODE ("fr"); locale/fr/LC_MESSAGES/django.po has no French for these titles
-# yet, so French stores the English source text. Translate them and these lists must follow.
+# Stored under settings.LANGUAGE_CODE ("fr"), whatever language the user who starts the project reads.
 SIGNAGE_MILESTONES = [
-    (1, "Site survey", 7),
-    (2, "Hardware ordered", 14),
-    (3, "Content and player set-up", 30),
-    (4, "Installation on site", 45),
-    (5, "Acceptance by the client", 60),
+    (1, "Visite technique du site", 7),
+    (2, "Matériel commandé", 14),
+    (3, "Configuration du contenu et du lecteur", 30),
+    (4, "Installation sur site", 45),
+    (5, "Réception par le client", 60),
 ]
 SOFTWARE_MILESTONES = [
-    (1, "Specification approved", 14),
-    (2, "First delivery", 45),
-    (3, "Acceptance tests", 75),
-    (4, "Go-live", 90),
+    (1, "Cahier des charges validé", 14),
+    (2, "Première livraison", 45),
+    (3, "Tests de réception", 75),
+    (4, "Mise en production", 90),
 ]
 
 
@@ -387,9 +386,9 @@ def test_a_project_agreed_without_a_quote_starts_in_preparation_with_generic_mil
     )
     assert project.activated_at is not None
     assert milestone_rows(project) == [
-        (1, "Kick-off with the client", datetime.date(2026, 11, 23), "planned", None),
-        (2, "Main delivery", datetime.date(2026, 12, 16), "planned", None),
-        (3, "Acceptance by the client", datetime.date(2026, 12, 31), "planned", None),
+        (1, "Lancement avec le client", datetime.date(2026, 11, 23), "planned", None),
+        (2, "Livraison principale", datetime.date(2026, 12, 16), "planned", None),
+        (3, "Réception par le client", datetime.date(2026, 12, 31), "planned", None),
     ]
     assert projects.project_gate_reason(project) == ""
     assert projects.project_activate_if_ready(project=project, actor=user) is False
@@ -529,7 +528,7 @@ def test_marking_a_milestone_done_dates_it_today_and_undoing_it_clears_the_date(
     assert (stored.title, stored.status, stored.done_on) == ("Cahier des charges validé", "in_progress", None)
     events = project_events(active_project).filter(action__startswith="milestone.")
     assert [(e.action, e.changes["status"], e.detail) for e in events] == [
-        ("milestone.done", "done", "Specification approved"),
+        ("milestone.done", "done", "Cahier des charges validé"),
         ("milestone.done", "done", "Cahier des charges validé"),
         ("milestone.saved", "in_progress", "Cahier des charges validé"),
     ]
