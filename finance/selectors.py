@@ -449,6 +449,9 @@ OPEN_PROJECT_STATUSES = [
 ]  # fmt: skip
 
 
+URGENCY = {"red": 0, "orange": 1, "blue": 2, "green": 3}
+
+
 def _projects_with_documents(projects: QuerySet[Project]) -> QuerySet[Project]:
     """Prefetch everything `finance.project_overview` reads: five queries, however many projects."""
     return projects.select_related("company", "client", "quote", "manager").prefetch_related(
@@ -462,7 +465,7 @@ def _projects_with_documents(projects: QuerySet[Project]) -> QuerySet[Project]:
 def project_overview_list(
     *, scope: CompanyScope, today: date, status: str = "", search: str = "", company_code: str = ""
 ) -> list[ProjectOverview]:
-    """The CEO project view: open projects (or one status) of the switcher's companies, oldest first."""
+    """The CEO project view: open projects (or one status) of the switcher's companies, most urgent first."""
     projects = scoped(Project.objects.all(), scope=scope)
     projects = projects.filter(status=status) if status else projects.filter(status__in=OPEN_PROJECT_STATUSES)
     if company_code:
@@ -470,7 +473,11 @@ def project_overview_list(
     if search:
         projects = projects.filter(Q(name__icontains=search) | Q(client__name__icontains=search))
     projects = _projects_with_documents(projects.order_by("created_at", "pk"))
-    return [project_overview(project, today=today) for project in projects]
+    overviews = [project_overview(project, today=today) for project in projects]
+    # What needs doing first comes first: late or blocking, then waiting on us, then routine.
+    return sorted(
+        overviews, key=lambda overview: URGENCY.get(overview.next_action.tone if overview.next_action else "", 9)
+    )
 
 
 def project_get(*, scope: CompanyScope, pk: int) -> Project:
