@@ -289,7 +289,10 @@ def deposit_rule_list(*, company: Company) -> QuerySet[DepositRule]:
 
 def supplier_list(*, scope: CompanyScope, search: str = "", company_code: str = "") -> QuerySet[Supplier]:
     suppliers = scoped(Supplier.objects.select_related("company"), scope=scope).annotate(
-        open_total=Sum("invoices__gross_total", filter=Q(invoices__status__in=PAYABLE_STATUSES))
+        # In the supplier's own currency only: francs and euros are never added.
+        open_total=Sum(
+            "invoices__gross_total", filter=Q(invoices__status__in=PAYABLE_STATUSES, invoices__currency=F("currency"))
+        )
     )
     if company_code:
         suppliers = suppliers.filter(company__code=company_code)

@@ -187,11 +187,9 @@ def milestone_form(request: HttpRequest, project_pk: int, pk: int | None = None)
     milestone = selectors.milestone_get(scope=scope, pk=pk) if pk else None
     if milestone is not None and milestone.project_id != project.pk:
         raise Http404
-    invoices = (
-        Invoice.objects.filter(quote_id=project.quote_id).exclude(number="")
-        if project.quote_id
-        else Invoice.objects.none()
-    )
+    # The invoices a milestone may point to: those of the project's quote, or of its client without a quote.
+    invoices = Invoice.objects.filter(quote_id=project.quote_id) if project.quote_id else project.client.invoices.all()
+    invoices = invoices.exclude(number="").order_by("number")
     form = MilestoneForm(request.POST or None, instance=milestone, invoices=invoices)
     if request.method == "POST" and form.is_valid():
         try:
