@@ -16,3 +16,8 @@ def audit_record(
         object_id=str(target.pk),
         changes=changes or {},
     )
+
+
+def field_changes(before: dict, after: dict) -> dict:
+    """The fields whose value differs, as {name: {"from": …, "to": …}} for the audit log."""
+    return {name: {"from": str(before[name]), "to": str(after[name])} for name in before if before[name] != after[name]}

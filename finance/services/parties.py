@@ -7,7 +7,7 @@ from django.db import transaction
 from django.db.models.functions import Now
 
 from finance.models import Client, Company, Contact, DepositRule
-from finance.services.audit import audit_record
+from finance.services.audit import audit_record, field_changes
 
 CLIENT_FIELDS = (
     "kind",
@@ -24,10 +24,6 @@ CLIENT_FIELDS = (
 )
 CONTACT_FIELDS = ("name", "email", "phone", "role")
 DEPOSIT_RULE_FIELDS = ("project_type", "percent", "min_quote_total", "due_days")
-
-
-def _changes(before: dict, after: dict) -> dict:
-    return {name: {"from": str(before[name]), "to": str(after[name])} for name in before if before[name] != after[name]}
 
 
 @transaction.atomic
@@ -51,7 +47,7 @@ def client_update(*, client: Client, updated_by: AbstractBaseUser, **fields: Any
             raise ValueError(f"{name} is not an editable client field")
         setattr(client, name, value)
     client.full_clean()
-    changes = _changes(before, {name: getattr(client, name) for name in CLIENT_FIELDS})
+    changes = field_changes(before, {name: getattr(client, name) for name in CLIENT_FIELDS})
     if not changes:
         return client
     client.updated_at = Now()
@@ -82,7 +78,7 @@ def contact_update(*, contact: Contact, updated_by: AbstractBaseUser, **fields: 
             raise ValueError(f"{name} is not an editable contact field")
         setattr(contact, name, value)
     contact.full_clean()
-    changes = _changes(before, {name: getattr(contact, name) for name in CONTACT_FIELDS})
+    changes = field_changes(before, {name: getattr(contact, name) for name in CONTACT_FIELDS})
     if changes:
         contact.save()
         audit_record(
@@ -107,7 +103,7 @@ def deposit_rule_save(
     rule.save()
     audit_record(
         actor=saved_by, company=company, action="deposit_rule.saved", target=rule,
-        changes=_changes(before, {name: getattr(rule, name) for name in DEPOSIT_RULE_FIELDS}),
+        changes=field_changes(before, {name: getattr(rule, name) for name in DEPOSIT_RULE_FIELDS}),
     )  # fmt: skip
     return rule
 

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from finance.models import Client, Invoice, Milestone, Project, ProjectType, ProviderAssignment, Quote, Supplier
-from finance.services.audit import audit_record
+from finance.services.audit import audit_record, field_changes
 
 ZERO = Decimal("0.00")
 Status = Project.Status
@@ -139,9 +139,7 @@ def project_update(*, project: Project, updated_by: AbstractBaseUser, **fields: 
     if project.quote_id and project.budget != before["budget"]:
         raise ValidationError({"budget": _("The budget of a project with a quote is the quote's net total.")})
     project.full_clean()
-    changes = {
-        n: {"from": str(before[n]), "to": str(getattr(project, n))} for n in before if before[n] != getattr(project, n)
-    }
+    changes = field_changes(before, {name: getattr(project, name) for name in PROJECT_FIELDS})
     if changes:
         project.updated_at = Now()
         project.save()

@@ -27,7 +27,7 @@ from finance import identifiers, vat
 from finance.models import Company, ProviderAssignment, Role, Supplier, SupplierInvoice, SupplierInvoiceLine
 from finance.permissions import APPROVER_ROLES
 from finance.scope import CompanyScope
-from finance.services.audit import audit_record
+from finance.services.audit import audit_record, field_changes
 
 ZERO = Decimal("0.00")
 HUNDRED = Decimal("100")
@@ -96,10 +96,6 @@ class Deviation:
         return DEVIATION_WARN_PERCENT < self.percent <= DEVIATION_BLOCK_PERCENT
 
 
-def _changes(before: dict, after: dict) -> dict:
-    return {name: {"from": str(before[name]), "to": str(after[name])} for name in before if before[name] != after[name]}
-
-
 def _log(invoice: SupplierInvoice, *, actor: AbstractBaseUser | None, action: str, **changes: Any) -> None:
     audit_record(actor=actor, company=invoice.company, action=action, target=invoice, changes=changes)
 
@@ -129,7 +125,7 @@ def supplier_update(*, supplier: Supplier, updated_by: AbstractBaseUser, **field
             raise ValueError(f"{name} is not an editable supplier field")
         setattr(supplier, name, value)
     supplier.full_clean()
-    changes = _changes(before, {name: getattr(supplier, name) for name in SUPPLIER_FIELDS})
+    changes = field_changes(before, {name: getattr(supplier, name) for name in SUPPLIER_FIELDS})
     if changes:
         supplier.updated_at = Now()
         supplier.save()
@@ -294,7 +290,7 @@ def supplier_invoice_update(
     priced = _priced_lines(invoice, lines) if lines is not None else None
     _refuse_duplicate(invoice)
     invoice.full_clean()
-    changes = _changes(before, {name: getattr(invoice, name) for name in tracked})
+    changes = field_changes(before, {name: getattr(invoice, name) for name in tracked})
     approval_reset = (
         bool(invoice.approval_fingerprint) and approval_fingerprint(invoice) != invoice.approval_fingerprint
     )
@@ -392,9 +388,12 @@ def supplier_invoice_submit(*, invoice: SupplierInvoice, submitted_by: AbstractB
     )  # fmt: skip
 
 
-def approval_refusal(invoice: SupplierInvoice, *, user: AbstractBaseUser) -> str:
-    """Why `user` may not approve the invoice, or "" if they may (four-eyes, role, threshold)."""
-    role = CompanyScope(user=user).role_for(invoice.company)
+def approval_refusal(invoice: SupplierInvoice, *, user: AbstractBaseUser, scope: CompanyScope | None = None) -> str:
+    """Why `user` may not approve the invoice, or "" if they may (four-eyes, role, threshold).
+
+    Pages pass the request's scope, whose roles are read once for a whole queue.
+    """
+    role = (scope or CompanyScope(user=user)).role_for(invoice.company)
     if user.pk == invoice.created_by_id:
         return _("You entered this invoice: another person must approve it (four-eyes rule).")
     if role not in APPROVER_ROLES:

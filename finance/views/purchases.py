@@ -231,7 +231,7 @@ def supplier_invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "invoice": invoice,
         "lines": invoice.lines.all(),
         "deviation": purchases.supplier_invoice_deviation(invoice),
-        "approval_refusal": purchases.approval_refusal(invoice, user=request.user),
+        "approval_refusal": purchases.approval_refusal(invoice, user=request.user, scope=scope),
         "can_edit": can_purchase(scope, invoice.company) and invoice.status in purchases.EDITABLE_STATUSES,
         "can_approve": can_approve(scope, invoice.company),
         "can_submit": can_purchase(scope, invoice.company),
@@ -307,7 +307,7 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
 def _queue_row(request: HttpRequest, invoice: SupplierInvoice, **extra) -> dict:
     return {
         "invoice": invoice,
-        "refusal": purchases.approval_refusal(invoice, user=request.user),
+        "refusal": purchases.approval_refusal(invoice, user=request.user, scope=request.company_scope),
         "today": timezone.localdate(),
         **extra,
     }
