@@ -209,6 +209,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
 }
 
+# Fernet keys encrypting provider secrets at rest, comma-separated; the first encrypts, all decrypt
+# (rotation). `make run` keeps its own in var/secrets_key.
+HV_SECRETS_KEYS = env.list("HV_SECRETS_KEYS", default=[])
+# Where providers reach this Hub: webhook URLs and OAuth redirect URIs are built on it.
+HV_PUBLIC_URL = env.str("HV_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Provider emulators under /sandbox/<provider>/ (DESIGN.md §7); demo mode switches them on.
+HV_SANDBOX = env.bool("HV_SANDBOX", default=HV_DEMO)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

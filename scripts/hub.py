@@ -14,6 +14,7 @@ environment, so settings never start anything. Variables may also come from a `.
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import secrets
 import shutil
@@ -167,6 +168,23 @@ def local_secret_key() -> str:
     return key_file.read_text().strip()
 
 
+def local_secrets_key() -> str:
+    """Return this checkout's Fernet key for provider secrets, created on first use under var/."""
+    VAR.mkdir(exist_ok=True)
+    key_file = VAR / "secrets_key"
+    if not key_file.exists():
+        # A Fernet key is 32 random bytes, URL-safe base64 encoded.
+        key_file.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def local_environment(env: dict[str, str]) -> None:
+    """Fill in what a local checkout keeps under var/: the Django secret key and the secrets key."""
+    env.setdefault("DJANGO_SECRET_KEY", local_secret_key())
+    env.setdefault("HV_SECRETS_KEYS", local_secrets_key())
+
+
 def manage(env: dict[str, str], *arguments: str) -> int:
     return subprocess.call([sys.executable, str(ROOT / "manage.py"), *arguments], env=env, cwd=ROOT)
 
@@ -202,7 +220,7 @@ def command_assets(_: argparse.Namespace) -> int:
 
 def command_run(_: argparse.Namespace) -> int:
     with backing_services() as env:
-        env.setdefault("DJANGO_SECRET_KEY", local_secret_key())
+        local_environment(env)
         # `make run` serves plain HTTP on the loopback; behind TLS, HV_HTTPS stays on.
         env.setdefault("HV_HTTPS", "0")
         env.setdefault("HV_WEB_ADDRESS", WEB_ADDRESS)
@@ -230,7 +248,7 @@ def command_test(args: argparse.Namespace) -> int:
 
 def command_manage(args: argparse.Namespace) -> int:
     with backing_services() as env:
-        env.setdefault("DJANGO_SECRET_KEY", local_secret_key())
+        local_environment(env)
         return manage(env, *args.rest)
 
 

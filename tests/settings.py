@@ -6,6 +6,10 @@ from urllib.parse import urlsplit
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key-not-for-any-deployment")
 os.environ["HV_HTTPS"] = "0"
 os.environ["HV_DEMO"] = "0"
+# The end-to-end tests drive the provider sandboxes over HTTP.
+os.environ["HV_SANDBOX"] = "1"
+# A fixed Fernet key for tests only (never a deployment's).
+os.environ.setdefault("HV_SECRETS_KEYS", "dGVzdHMtb25seS1mZXJuZXQta2V5LTMyLWJ5dGVzISE=")
 
 from hypervisual.settings import *  # noqa: E402, F403
 

@@ -1,4 +1,5 @@
 from .audit import AuditEvent
+from .banking import BankAccount, BankTransaction, FxRate, MatchSuggestion, OutgoingPayment
 from .companies import Company, Currency, Membership, Role
 from .parties import Client, Contact, Language
 from .payments import Payment, PaymentAllocation
@@ -17,17 +18,22 @@ from .vat import VatCode, VatRate
 
 __all__ = [
     "AuditEvent",
+    "BankAccount",
+    "BankTransaction",
     "Client",
     "Company",
     "Contact",
     "Currency",
     "DepositRule",
     "DocumentSequence",
+    "FxRate",
     "Invoice",
     "InvoiceLine",
     "Language",
+    "MatchSuggestion",
     "Membership",
     "Milestone",
+    "OutgoingPayment",
     "Payment",
     "PaymentAllocation",
     "Project",

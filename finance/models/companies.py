@@ -58,6 +58,11 @@ class Company(models.Model):
         db_default=Decimal("5000.00"),
         help_text=_("Supplier invoices with a total above this amount must be approved by the CEO."),
     )  # fmt: skip
+    payment_match_threshold = models.PositiveSmallIntegerField(
+        _("automatic payment matching from (score)"), default=85, db_default=85,
+        help_text=_("An incoming bank transfer scoring at least this much (0–100) against one invoice is "
+                    "recorded as its payment without a person confirming it."),
+    )  # fmt: skip
     colour = models.CharField(_("colour"), max_length=7, default="#206bc4", db_default="#206bc4")
     logo = models.FileField(_("logo"), upload_to="company-logos/", blank=True)
     created_at = models.DateTimeField(_("created"), db_default=Now(), editable=False)

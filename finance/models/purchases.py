@@ -58,6 +58,9 @@ class Supplier(models.Model):
     revolut_counterparty_id = models.CharField(
         _("Revolut counterparty id"), max_length=64, blank=True, help_text=_("Filled in when paid via Revolut.")
     )
+    # The counterparty's bank account at Revolut and the IBAN it was created for: a new IBAN needs a new one.
+    revolut_counterparty_account_id = models.CharField(max_length=64, blank=True, default="", db_default="")
+    revolut_counterparty_iban = models.CharField(max_length=34, blank=True, default="", db_default="")
     created_at = models.DateTimeField(_("created"), db_default=Now(), editable=False)
     updated_at = models.DateTimeField(_("updated"), db_default=Now(), editable=False)
 

@@ -1,0 +1,207 @@
+"""What the Hub keeps about its providers: connections, inbound webhooks, outbound action runs, sync cursors."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from integrations import secrets
+
+
+class Provider(models.TextChoices):
+    REVOLUT = "revolut", "Revolut Business"
+    INVOICE_NINJA = "invoice_ninja", "Invoice Ninja"
+    MAUTIC = "mautic", "Mautic"
+    DOCUSEAL = "docuseal", "DocuSeal"
+    DIRECTUS = "directus", "Directus"
+
+
+class Connection(models.Model):
+    """One company's link to one provider: where it is, how to authenticate, and how it last answered."""
+
+    company = models.ForeignKey("finance.Company", on_delete=models.PROTECT, related_name="connections")
+    provider = models.CharField(_("provider"), max_length=24, choices=Provider.choices)
+    base_url = models.URLField(_("API base URL"), max_length=300)
+    # Non-secret settings (client id, webhook id, …); secrets live encrypted in `secrets_encrypted`.
+    config = models.JSONField(_("configuration"), default=dict, db_default={}, blank=True)
+    secrets_encrypted = models.TextField(_("encrypted secrets"), blank=True, default="", db_default="")
+    # Provider consent (Revolut OAuth): when the current grant must be renewed, if the provider says.
+    consent_granted_at = models.DateTimeField(_("consent granted"), null=True, blank=True)
+    consent_expires_at = models.DateTimeField(_("consent expires"), null=True, blank=True)
+    consent_required = models.BooleanField(_("consent must be renewed"), default=False, db_default=False)
+    last_probe_at = models.DateTimeField(_("last test"), null=True, blank=True)
+    last_probe_ok = models.BooleanField(_("last test succeeded"), null=True, blank=True)
+    last_probe_detail = models.CharField(_("last test result"), max_length=300, blank=True, default="")
+    last_success_at = models.DateTimeField(_("last successful call"), null=True, blank=True)
+    last_failure_at = models.DateTimeField(_("last failed call"), null=True, blank=True)
+    last_failure_detail = models.CharField(_("last failure"), max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(_("created"), db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(_("updated"), db_default=Now(), editable=False)
+
+    class Meta:
+        ordering = ["company__code", "provider"]
+        verbose_name = _("connection")
+        verbose_name_plural = _("connections")
+        constraints = [
+            models.UniqueConstraint(fields=["company", "provider"], name="connection_one_per_company_and_provider"),
+            models.CheckConstraint(
+                condition=Q(provider__in=[value for value, _label in Provider.choices]),
+                name="connection_provider_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.company.code} · {self.get_provider_display()}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("integrations:connection", kwargs={"provider": self.provider, "company_code": self.company.code})
+
+    def secrets(self) -> dict[str, str]:
+        return json.loads(secrets.decrypt(self.secrets_encrypted)) if self.secrets_encrypted else {}
+
+    def secret(self, name: str) -> str:
+        return self.secrets().get(name, "")
+
+    def set_secrets(self, **values: str | None) -> None:
+        """Merge secrets in (None removes one); the caller saves."""
+        current = self.secrets()
+        for name, value in values.items():
+            if value is None:
+                current.pop(name, None)
+            else:
+                current[name] = value
+        self.secrets_encrypted = secrets.encrypt(json.dumps(current, sort_keys=True)) if current else ""
+
+    def secret_hint(self, name: str) -> str:
+        """A secret as the page may show it: its first and last characters only."""
+        return secrets.hint(self.secret(name))
+
+
+class WebhookDelivery(models.Model):
+    """One request a provider posted to the Hub, kept whether it was accepted or refused."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        PROCESSED = "processed", _("Processed")
+        FAILED = "failed", _("Failed")
+        REJECTED = "rejected", _("Rejected")
+
+    provider = models.CharField(_("provider"), max_length=24, choices=Provider.choices)
+    company = models.ForeignKey(
+        "finance.Company", on_delete=models.PROTECT, null=True, blank=True, related_name="webhook_deliveries"
+    )
+    # What makes a delivery the same event again (the provider's event id, or what stands for it).
+    event_key = models.CharField(_("event key"), max_length=200, null=True, blank=True)
+    event_type = models.CharField(_("event"), max_length=80, blank=True, default="")
+    headers = models.JSONField(_("headers"), default=dict, db_default={})
+    body = models.TextField(_("body"), blank=True, default="")
+    verified = models.BooleanField(_("signature valid"), default=False, db_default=False)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    error = models.TextField(_("error"), blank=True, default="", db_default="")
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0, db_default=0)
+    duplicates = models.PositiveIntegerField(_("duplicates received"), default=0, db_default=0)
+    received_at = models.DateTimeField(_("received"), db_default=Now(), editable=False)
+    processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        indexes = [models.Index(fields=["status", "received_at"], name="webhook_status_received")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "event_key"], condition=Q(event_key__isnull=False), name="webhook_event_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["received", "processed", "failed", "rejected"]), name="webhook_status_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(verified=True) | Q(status="rejected"), name="webhook_unverified_rejected"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_provider_display()} {self.event_type} #{self.pk}"
+
+
+class ActionRun(models.Model):
+    """One contextual action the Hub performs at a provider, run by Celery and shown to the user."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    FINAL_STATUSES = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    action = models.CharField(_("action"), max_length=60)
+    company = models.ForeignKey("finance.Company", on_delete=models.PROTECT, related_name="action_runs")
+    target_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    target_id = models.PositiveBigIntegerField()
+    target = GenericForeignKey("target_type", "target_id")
+    idempotency_key = models.CharField(_("idempotency key"), max_length=200, unique=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0, db_default=0)
+    last_error = models.TextField(_("last error"), blank=True, default="", db_default="")
+    result = models.JSONField(_("result"), default=dict, db_default={}, blank=True)
+    # The Celery worker (node name) executing it: a worker that restarts resumes the runs it lost.
+    worker = models.CharField(_("worker"), max_length=200, blank=True, default="", db_default="")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), db_default=Now(), editable=False)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("action run")
+        verbose_name_plural = _("action runs")
+        indexes = [
+            models.Index(fields=["target_type", "target_id"], name="actionrun_target"),
+            models.Index(fields=["status", "created_at"], name="actionrun_status_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "succeeded", "failed", "cancelled"]),
+                name="actionrun_status_known",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running"]) | Q(finished_at__isnull=False),
+                name="actionrun_final_has_finish",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} #{self.pk} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL_STATUSES
+
+
+class SyncCursor(models.Model):
+    """How far a periodic sync has read a provider's data, so the next run starts there."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="cursors")
+    name = models.CharField(_("name"), max_length=60)
+    value = models.CharField(_("value"), max_length=200, blank=True, default="")
+    updated_at = models.DateTimeField(_("updated"), db_default=Now())
+
+    class Meta:
+        verbose_name = _("sync cursor")
+        verbose_name_plural = _("sync cursors")
+        constraints = [models.UniqueConstraint(fields=["connection", "name"], name="sync_cursor_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.connection} {self.name}={self.value}"
