@@ -1,6 +1,6 @@
 from django.urls import path
 
-from finance.views import clients, companies, invoices, projects, purchases, quotes
+from finance.views import banking, clients, companies, invoices, projects, purchases, quotes
 
 app_name = "finance"
 
@@ -55,6 +55,12 @@ urlpatterns = [
     path("supplier-invoices/<int:pk>/schedule/", purchases.supplier_invoice_schedule, name="supplier-invoice-schedule"),
     path("supplier-invoices/<int:pk>/paid/", purchases.supplier_invoice_mark_paid, name="supplier-invoice-paid"),
     path("supplier-invoices/<int:pk>/dispute/", purchases.supplier_invoice_dispute, name="supplier-invoice-dispute"),
+    path("supplier-invoices/<int:pk>/pay/", purchases.supplier_invoice_pay_revolut, name="supplier-invoice-pay"),
+    path("bank/accounts/", banking.bank_account_list, name="bank-accounts"),
+    path("bank/reconciliation/", banking.reconciliation, name="reconciliation"),
+    path("bank/transactions/<int:pk>/match/", banking.transaction_match, name="transaction-match"),
+    path("bank/transactions/<int:pk>/undo/", banking.transaction_match_undo, name="transaction-match-undo"),
+    path("bank/transactions/<int:pk>/ignore/", banking.transaction_ignore, name="transaction-ignore"),
     path("approvals/", purchases.approval_queue, name="approval-queue"),
     path("approvals/<int:pk>/approve/", purchases.approval_decide, {"decision": "approve"}, name="approval-approve"),
     path("approvals/<int:pk>/reject/", purchases.approval_decide, {"decision": "reject"}, name="approval-reject"),

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
@@ -26,3 +27,7 @@ urlpatterns = [
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("admin/", admin.site.urls),
 ]
+
+if settings.HV_SANDBOX:
+    # Provider emulators for the demo and the end-to-end tests (DESIGN.md §7); never in production.
+    urlpatterns.append(path("sandbox/", include("integrations.sandbox.urls")))

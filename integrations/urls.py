@@ -1,9 +1,24 @@
 from django.urls import path
 
-from integrations import views
+from integrations.views import actions, connections, health, webhooks
 
 app_name = "integrations"
 
 urlpatterns = [
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
+    path("integrations/", connections.connection_list, name="connection-list"),
+    path("integrations/<str:provider>/<str:company_code>/", connections.connection_detail, name="connection"),
+    path("integrations/<str:provider>/<str:company_code>/test/", connections.connection_test, name="connection-test"),
+    path(
+        "integrations/<str:provider>/<str:company_code>/webhook/",
+        connections.connection_register_webhook,
+        name="connection-register-webhook",
+    ),
+    path("integrations/revolut/<str:company_code>/consent/", connections.revolut_consent, name="revolut-consent"),
+    path("integrations/revolut/oauth/callback/", connections.revolut_oauth_callback, name="revolut-oauth-callback"),
+    path("webhooks/", webhooks.delivery_list, name="webhook-list"),
+    path("webhooks/<int:pk>/replay/", webhooks.delivery_replay, name="webhook-replay"),
+    path("webhooks/revolut/<str:company_code>/", webhooks.revolut_webhook, name="webhook-revolut"),
+    path("actions/<int:pk>/", actions.action_run_status, name="action-run-status"),
+    path("actions/<int:pk>/retry/", actions.action_run_retry, name="action-run-retry"),
 ]

@@ -340,3 +340,7 @@ def approval_decide(request: HttpRequest, pk: int, decision: str) -> HttpRespons
     else:
         messages.success(request, f"{invoice.supplier.name} {invoice.supplier_number}: {row['outcome']}")
     return redirect("finance:approval-queue")
+
+
+def supplier_invoice_pay_revolut(request, pk):
+    raise NotImplementedError
