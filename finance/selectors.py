@@ -24,14 +24,19 @@ from django.db.models.functions import Coalesce, Greatest
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 
+from finance import vat
 from finance.models import (
     AuditEvent,
+    BankAccount,
+    BankTransaction,
     Client,
     Company,
     Contact,
     DepositRule,
     DocumentSequence,
+    FxRate,
     Invoice,
+    MatchSuggestion,
     Membership,
     Milestone,
     Payment,
@@ -44,6 +49,7 @@ from finance.models import (
 )
 from finance.project_overview import ProjectOverview, project_overview
 from finance.scope import CompanyScope
+from integrations.models import Provider
 
 
 def scoped(
@@ -494,3 +500,179 @@ def project_for_company_list(*, scope: CompanyScope, company: Company) -> QueryS
 
 def milestone_get(*, scope: CompanyScope, pk: int) -> Milestone:
     return scoped_get(Milestone.objects.select_related("project"), scope=scope, company_field="project__company", pk=pk)
+
+
+# --- Bank ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CurrencyTotal:
+    currency: str
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class CompanyBankAccounts:
+    company: Company
+    revolut_connected: bool
+    accounts: list[BankAccount]
+    totals: list[CurrencyTotal]  # per currency: francs and euros are never added
+
+
+@dataclass(frozen=True)
+class ConvertedTotal:
+    """A currency's balances in CHF at the bank's latest stored rate, which the page names with its date."""
+
+    currency: str
+    total: Decimal
+    rate: FxRate
+    total_chf: Decimal
+
+
+@dataclass(frozen=True)
+class BankOverview:
+    companies: list[CompanyBankAccounts]
+    chf_total: Decimal  # the francs, plus every converted currency
+    converted: list[ConvertedTotal]
+    # Currencies without a stored rate stay out of the total rather than be counted at an invented one.
+    unconverted: list[CurrencyTotal]
+
+    @property
+    def any_connected(self) -> bool:
+        return any(company.revolut_connected for company in self.companies)
+
+    @property
+    def has_accounts(self) -> bool:
+        return any(company.accounts for company in self.companies)
+
+
+def _currency_totals(accounts: list[BankAccount]) -> list[CurrencyTotal]:
+    totals: dict[str, Decimal] = {}
+    for account in accounts:
+        totals[account.currency] = totals.get(account.currency, ZERO) + account.balance
+    return [CurrencyTotal(currency, total) for currency, total in sorted(totals.items())]
+
+
+def fx_rate_latest(*, currencies: list[str]) -> dict[str, FxRate]:
+    """Each currency's latest stored rate in CHF (the newest day, then the newest fetch)."""
+    rates = (
+        FxRate.objects.filter(currency__in=currencies, quote_currency="CHF")
+        .order_by("currency", "-rate_date", "-fetched_at", "-pk")
+        .distinct("currency")
+    )
+    return {rate.currency: rate for rate in rates}
+
+
+def company_with_revolut_ids(*, scope: CompanyScope) -> set[int]:
+    """The switcher's companies connected to Revolut, the bank every balance and transfer comes from."""
+    companies = scoped(Company.objects.filter(connections__provider=Provider.REVOLUT), scope=scope)
+    return set(companies.values_list("pk", flat=True))
+
+
+def bank_account_overview(*, scope: CompanyScope) -> BankOverview:
+    """The active bank accounts of the switcher's companies, their balances, and the total in CHF."""
+    companies = scoped(Company.objects.all(), scope=scope).order_by("code")
+    connected = company_with_revolut_ids(scope=scope)
+    accounts = list(scoped(BankAccount.objects.filter(is_active=True), scope=scope).order_by("currency", "name"))
+    per_company = []
+    for company in companies:
+        own = [account for account in accounts if account.company_id == company.pk]
+        per_company.append(CompanyBankAccounts(company, company.pk in connected, own, _currency_totals(own)))
+    group_totals = _currency_totals(accounts)
+    rates = fx_rate_latest(currencies=[total.currency for total in group_totals if total.currency != "CHF"])
+    converted = [
+        ConvertedTotal(
+            total.currency,
+            total.total,
+            rates[total.currency],
+            vat.quantize_chf(total.total * rates[total.currency].rate),
+        )
+        for total in group_totals
+        if total.currency in rates
+    ]
+    francs = sum((total.total for total in group_totals if total.currency == "CHF"), ZERO)
+    return BankOverview(
+        companies=per_company,
+        chf_total=francs + sum((c.total_chf for c in converted), ZERO),
+        converted=converted,
+        unconverted=[total for total in group_totals if total.currency != "CHF" and total.currency not in rates],
+    )
+
+
+# Incoming transfers a person still has to reconcile, and those already decided.
+TO_RECONCILE = [BankTransaction.Match.UNMATCHED, BankTransaction.Match.SUGGESTED]
+RECONCILED = [BankTransaction.Match.MATCHED, BankTransaction.Match.IGNORED]
+RECENTLY_RECONCILED_LIMIT = 20
+
+
+def _bank_transactions() -> QuerySet[BankTransaction]:
+    """Completed incoming transfers with what their row shows: suggestions, or the payment and its invoices."""
+    return (
+        BankTransaction.objects.filter(state=BankTransaction.State.COMPLETED, amount__gt=0)
+        .select_related("company", "account", "payment__client", "matched_by")
+        .prefetch_related(
+            Prefetch("suggestions", queryset=MatchSuggestion.objects.select_related("invoice__client")),
+            Prefetch("payment__allocations", queryset=PaymentAllocation.objects.select_related("invoice")),
+        )
+    )
+
+
+def _as_amount(text: str) -> Decimal | None:
+    """A search term read as an amount (1'234.50), or None when it is not one."""
+    try:
+        amount = Decimal(text.replace("'", ""))
+    except ArithmeticError:
+        return None
+    return amount if amount.is_finite() else None
+
+
+def _filtered_bank_transactions(*, scope: CompanyScope, filters: DocumentFilters) -> QuerySet[BankTransaction]:
+    transactions = scoped(_bank_transactions(), scope=scope)
+    if filters.company_code:
+        transactions = transactions.filter(company__code=filters.company_code)
+    if filters.status:
+        transactions = transactions.filter(match_status=filters.status)
+    if filters.date_from:
+        transactions = transactions.filter(completed_at__date__gte=filters.date_from)
+    if filters.date_to:
+        transactions = transactions.filter(completed_at__date__lte=filters.date_to)
+    if filters.search:
+        condition = Q(reference__icontains=filters.search) | Q(counterparty_name__icontains=filters.search)
+        amount = _as_amount(filters.search)
+        if amount is not None:
+            condition |= Q(amount=amount)
+        transactions = transactions.filter(condition)
+    return transactions
+
+
+def bank_transaction_to_reconcile_list(
+    *, scope: CompanyScope, filters: DocumentFilters = DocumentFilters()
+) -> QuerySet[BankTransaction]:
+    """Completed incoming transfers not matched yet, with their suggestions: the oldest first."""
+    transactions = _filtered_bank_transactions(scope=scope, filters=filters).filter(match_status__in=TO_RECONCILE)
+    return transactions.order_by("completed_at", "pk")
+
+
+def bank_transaction_reconciled_list(
+    *, scope: CompanyScope, filters: DocumentFilters = DocumentFilters(), limit: int = RECENTLY_RECONCILED_LIMIT
+) -> QuerySet[BankTransaction]:
+    """The transfers most recently matched or ignored, the last decision first, to undo a mistake."""
+    transactions = _filtered_bank_transactions(scope=scope, filters=filters).filter(match_status__in=RECONCILED)
+    # Ignored transfers have no match time; their last change is when they were ignored.
+    return transactions.order_by(Coalesce("matched_at", "updated_at").desc(), "-pk")[:limit]
+
+
+def bank_transaction_get(*, scope: CompanyScope, pk: int) -> BankTransaction:
+    return scoped_get(_bank_transactions(), scope=scope, pk=pk)
+
+
+def invoice_open_for_matching_list(*, company: Company, currency: str | None = None) -> QuerySet[Invoice]:
+    """The company's invoices a transfer may pay (with `balance_due`), optionally in one currency."""
+    invoices = Invoice.objects.filter(OPEN_INVOICE, company=company).select_related("client")
+    if currency:
+        invoices = invoices.filter(currency=currency)
+    return _with_balances(invoices).filter(balance_due__gt=0).order_by("due_date", "pk")
+
+
+def invoice_by_number(*, company: Company, number: str) -> Invoice | None:
+    return Invoice.objects.filter(company=company, number__iexact=number.strip()).first() if number.strip() else None

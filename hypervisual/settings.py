@@ -134,6 +134,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": schedule(timedelta(seconds=HV_WORKER_HEARTBEAT_SECONDS)),
         "options": {"expires": HV_WORKER_HEARTBEAT_SECONDS},
     },
+    # Revolut balances, exchange rates and transactions missed by webhooks, every minute.
+    "revolut-sync": {
+        "task": "integrations.tasks.revolut_sync_all",
+        "schedule": schedule(timedelta(seconds=60)),
+        "options": {"expires": 60},
+    },
+    # Action runs whose worker died and never came back are run again (their handlers are idempotent).
+    "action-runs-resume": {"task": "integrations.actions.action_runs_resume_task", "schedule": crontab(minute="*/5")},
     # Quotes past their validity date become expired shortly after midnight, Swiss time.
     "quotes-expire": {"task": "finance.tasks.quotes_expire_daily", "schedule": crontab(hour=0, minute=15)},
 }

@@ -7,4 +7,7 @@ class IntegrationsConfig(AppConfig):
     verbose_name = _("Integrations")
 
     def ready(self) -> None:
-        from integrations import signals  # noqa: F401 - connects the Celery worker signal
+        # Connect the Celery worker signal, and register the webhook and action handlers of each provider.
+        from finance.services import payouts  # noqa: F401
+        from integrations import signals  # noqa: F401
+        from integrations.webhooks import revolut  # noqa: F401

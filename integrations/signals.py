@@ -1,9 +1,12 @@
 from celery.signals import worker_ready
 
-from integrations import tasks
+from integrations import actions, tasks
 
 
 @worker_ready.connect
-def send_first_heartbeat(**_kwargs) -> None:
-    """Beat on start-up through the queue, so /healthz turns green without waiting for beat."""
+def on_worker_ready(sender=None, **_kwargs) -> None:
+    """Beat at once, so /healthz turns green without waiting for beat, and resume the runs this worker lost."""
     tasks.worker_heartbeat.delay()
+    hostname = getattr(sender, "hostname", None)
+    if hostname:
+        actions.action_runs_resume_task.delay(worker=hostname)

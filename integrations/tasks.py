@@ -1,9 +1,53 @@
+import logging
+
 from celery import shared_task
+from django.db.models import Q
+from redis.exceptions import LockError
 
 from integrations import health
+from integrations.clients.base import ProviderError
+from integrations.models import Connection, Provider
+
+logger = logging.getLogger(__name__)
+
+# A company's Revolut sync that is still running when the next beat fires is not started twice;
+# its lock frees itself after this many seconds if the worker running it died.
+SYNC_LOCK_SECONDS = 300
 
 
 @shared_task(ignore_result=True)
 def worker_heartbeat() -> None:
     """Prove that a worker consumes the queue; beat sends this every HV_WORKER_HEARTBEAT_SECONDS."""
     health.heartbeat_record()
+
+
+@shared_task(ignore_result=True)
+def revolut_sync_all() -> int:
+    """Beat (every 60 s): sync every company whose Revolut access is authorised."""
+    connections = Connection.objects.filter(provider=Provider.REVOLUT, consent_required=False).exclude(
+        Q(consent_granted_at__isnull=True) | Q(secrets_encrypted="")
+    )
+    ids = list(connections.values_list("pk", flat=True))
+    for connection_id in ids:
+        revolut_sync_company.delay(connection_id)
+    return len(ids)
+
+
+@shared_task(ignore_result=True)
+def revolut_sync_company(connection_id: int) -> None:
+    from finance.services.banking import revolut_sync
+
+    connection = Connection.objects.select_related("company").get(pk=connection_id)
+    lock = health.redis_client().lock(f"hv:revolut:sync:{connection_id}", timeout=SYNC_LOCK_SECONDS, blocking=False)
+    try:
+        if not lock.acquire():
+            return
+    except LockError:
+        return
+    try:
+        revolut_sync(connection)
+    except ProviderError as error:
+        # Recorded on the connection by the client (status page, dashboard); the next beat tries again.
+        logger.warning("Revolut sync of %s failed: %s", connection.company.code, error)
+    finally:
+        lock.release()

@@ -21,6 +21,8 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -33,6 +35,8 @@ EMBEDDED_DATABASE = "hypervisual"
 WEB_ADDRESS = "127.0.0.1:8000"
 # Seconds the embedded Redis gets to open its socket before the run gives up.
 REDIS_START_TIMEOUT = 10
+# Seconds the web server gets to answer before the demo gives up connecting the sandboxes.
+WEB_START_TIMEOUT = 60
 
 # node_modules source -> static/vendor destination
 VENDOR_ASSETS = {
@@ -224,6 +228,7 @@ def command_run(_: argparse.Namespace) -> int:
         # `make run` serves plain HTTP on the loopback; behind TLS, HV_HTTPS stays on.
         env.setdefault("HV_HTTPS", "0")
         env.setdefault("HV_WEB_ADDRESS", WEB_ADDRESS)
+        env.setdefault("HV_PUBLIC_URL", f"http://{env['HV_WEB_ADDRESS']}")
         env.setdefault("HV_BEAT_SCHEDULE_FILE", str(VAR / "celerybeat-schedule"))
         VAR.mkdir(exist_ok=True)
         for step in (("migrate", "--noinput"), ("collectstatic", "--noinput", "--verbosity", "0")):
@@ -233,10 +238,38 @@ def command_run(_: argparse.Namespace) -> int:
             return 1
         log(f"the Hub is starting on http://{env['HV_WEB_ADDRESS']}/  (Ctrl-C stops everything)")
         supervisor = subprocess.Popen([str(BIN / "honcho"), "start", "-f", str(ROOT / "Procfile")], env=env, cwd=ROOT)
+        stopped_early = False
+        try:
+            if sandboxes_on(env) and wait_until_serving(env["HV_PUBLIC_URL"], supervisor):
+                # Over real HTTP, as a person would on the Integrations page: the web server must be up.
+                manage(env, "revolut_connect_sandbox")
+        except KeyboardInterrupt:
+            stopped_early = True  # honcho received the Ctrl-C too and is stopping the Hub
         code, interrupted = wait_for(supervisor)
+        interrupted = interrupted or stopped_early
         log("stopped")
         # Ctrl-C is how the Hub is meant to stop: that is a success, not honcho's 130.
         return 0 if interrupted else code
+
+
+def sandboxes_on(env: dict[str, str]) -> bool:
+    """HV_SANDBOX as settings read it: on in demo mode unless set otherwise."""
+    value = env.get("HV_SANDBOX", env.get("HV_DEMO", "0"))
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def wait_until_serving(base_url: str, process: subprocess.Popen) -> bool:
+    """Wait for the web server to answer at all (any HTTP status); False if the Hub stopped first."""
+    deadline = time.monotonic() + WEB_START_TIMEOUT
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            urllib.request.urlopen(f"{base_url}/login/", timeout=2).close()  # noqa: S310 - our own loopback URL
+            return True
+        except urllib.error.HTTPError:
+            return True
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.5)
+    return False
 
 
 def command_test(args: argparse.Namespace) -> int:

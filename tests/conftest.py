@@ -58,9 +58,8 @@ def database_url_of_test_database() -> str:
     return f"postgres://{db['USER']}@{host}{port}/{db['NAME']}"
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db):
-    """A real Celery worker in its own process, on the test database and the tests' Redis database."""
+def start_celery_worker() -> subprocess.Popen:
+    """Start a real Celery worker on the test database; started again, it has the same node name."""
     from django.conf import settings
 
     env = {
@@ -68,12 +67,18 @@ def celery_worker_process(transactional_db):
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": database_url_of_test_database(),
     }
-    worker = subprocess.Popen(
+    return subprocess.Popen(
         [str(Path(sys.executable).parent / "celery"), "--app", "hypervisual", "worker", "--pool", "solo",
          "--loglevel", "WARNING", "--without-mingle", "--without-gossip", "--hostname", f"test-{os.getpid()}@%h"],
         env=env,
         cwd=settings.BASE_DIR,
     )  # fmt: skip
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A real Celery worker in its own process, on the test database and the tests' Redis database."""
+    worker = start_celery_worker()
     yield worker
     worker.terminate()
     worker.wait(timeout=30)

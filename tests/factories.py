@@ -5,7 +5,19 @@ import factory
 from django.contrib.auth import get_user_model
 from stdnum.ch import uid
 
-from finance.models import Client, Company, Invoice, Membership, Payment, Quote, Role, Supplier
+from finance.models import (
+    BankAccount,
+    BankTransaction,
+    Client,
+    Company,
+    Invoice,
+    Membership,
+    Payment,
+    Quote,
+    Role,
+    Supplier,
+)
+from integrations.models import Connection
 
 
 def valid_che_uid(serial: int) -> str:
@@ -118,3 +130,46 @@ class SupplierFactory(factory.django.DjangoModelFactory):
     town = "Lausanne"
     iban = "CH5604835012345678009"
     bank_country = "CH"
+
+
+class ConnectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Connection
+        django_get_or_create = ("company", "provider")
+
+    company = factory.SubFactory(CompanyFactory)
+    provider = "revolut"
+    base_url = "https://sandbox-b2b.revolut.com/api/1.0"
+
+
+class BankAccountFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = BankAccount
+
+    company = factory.SubFactory(CompanyFactory)
+    connection = factory.SubFactory(ConnectionFactory, company=factory.SelfAttribute("..company"))
+    provider_account_id = factory.Sequence(lambda n: f"acc-{n:06d}")
+    name = "Main"
+    currency = "CHF"
+    balance = Decimal("0.00")
+    balance_updated_at = factory.LazyFunction(lambda: datetime.datetime(2026, 11, 20, 8, 0, tzinfo=datetime.UTC))
+
+
+class BankTransactionFactory(factory.django.DjangoModelFactory):
+    """An incoming transfer the bank completed, waiting to be matched."""
+
+    class Meta:
+        model = BankTransaction
+
+    company = factory.SubFactory(CompanyFactory)
+    account = factory.SubFactory(
+        BankAccountFactory, company=factory.SelfAttribute("..company"), currency=factory.SelfAttribute("..currency")
+    )
+    provider_id = factory.Sequence(lambda n: f"tx-{n:06d}")
+    type = "transfer"
+    state = BankTransaction.State.COMPLETED
+    amount = Decimal("100.00")
+    currency = "CHF"
+    created_on_bank = datetime.datetime(2026, 11, 20, 9, 0, tzinfo=datetime.UTC)
+    completed_at = datetime.datetime(2026, 11, 20, 9, 0, tzinfo=datetime.UTC)
+    match_status = BankTransaction.Match.UNMATCHED

@@ -8,6 +8,17 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 
+# How far along Revolut's life cycle a state is. Events can arrive out of order (a retried
+# "created" after "completed"): a state never moves back to an earlier one.
+STATE_PROGRESS = {
+    "initiated": 0, "created": 1, "pending": 2, "completed": 3, "declined": 3, "failed": 3, "reverted": 4,
+}  # fmt: skip
+
+
+def state_moves_forward(current: str, new: str) -> bool:
+    return STATE_PROGRESS.get(new, 0) > STATE_PROGRESS.get(current, 0)
+
+
 class BankAccount(models.Model):
     """An account at the bank, one per currency at Revolut; its balance as the last sync read it."""
 

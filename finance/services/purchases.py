@@ -501,3 +501,14 @@ def supplier_invoice_mark_paid(
         allowed=(SupplierInvoice.Status.APPROVED, SupplierInvoice.Status.SCHEDULED),
         actor=paid_by, action="supplier_invoice.paid", paid_on=paid_on,
     )  # fmt: skip
+
+
+@transaction.atomic
+def supplier_invoice_payout_failed(*, invoice: SupplierInvoice, reason: str) -> SupplierInvoice:
+    """The bank did not pay (declined, failed, reverted): the invoice is approved and payable again."""
+    invoice = _locked(invoice)
+    return _transition(
+        invoice, to=SupplierInvoice.Status.APPROVED,
+        allowed=(SupplierInvoice.Status.SCHEDULED, SupplierInvoice.Status.PAID),
+        actor=None, action="supplier_invoice.payout_failed", reason=reason, paid_on=None,
+    )  # fmt: skip

@@ -1,13 +1,60 @@
-"""Placeholder: being written."""
+"""Inbound webhooks (outside session auth and CSRF: the signature is the authentication) and their page."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from finance.permissions import can_bill
+from finance.views.lists import ListFilterForm, paginated, query_without
+from integrations import selectors
+from integrations.models import Connection, Provider, WebhookDelivery
+from integrations.webhooks import inbox, revolut
 
 
-def delivery_list(request, **kwargs):
-    raise NotImplementedError
+@csrf_exempt
+@login_not_required
+@require_POST
+def revolut_webhook(request: HttpRequest, company_code: str) -> JsonResponse:
+    connection = Connection.objects.select_related("company").filter(
+        provider=Provider.REVOLUT, company__code=company_code
+    ).first()
+    if connection is None:
+        return JsonResponse({"error": "no Revolut connection for this company"}, status=404)
+    return revolut.receive(request, connection)
 
 
-def delivery_replay(request, **kwargs):
-    raise NotImplementedError
+@require_GET
+def delivery_list(request: HttpRequest) -> HttpResponse:
+    scope = request.company_scope
+    filter_form = ListFilterForm(request.GET, scope=scope, statuses=WebhookDelivery.Status.choices)
+    deliveries = selectors.webhook_delivery_list(scope=scope, filters=filter_form.filters())
+    context = {
+        "page": paginated(request, deliveries),
+        "filter_form": filter_form,
+        "page_query": query_without(request, "page"),
+        "replayable_company_ids": [company.pk for company in scope.visible if can_bill(scope, company)],
+    }
+    return render(request, "integrations/webhook_list.html", context)
 
 
-def revolut_webhook(request, **kwargs):
-    raise NotImplementedError
+@require_POST
+def delivery_replay(request: HttpRequest, pk: int) -> HttpResponse:
+    scope = request.company_scope
+    delivery = get_object_or_404(WebhookDelivery.objects.select_related("company"), pk=pk)
+    if delivery.company_id not in scope.visible_ids:
+        raise Http404
+    if not can_bill(scope, delivery.company):
+        messages.error(request, _("Only the CEO and finance replay webhooks."))
+    else:
+        try:
+            inbox.delivery_replay(delivery=delivery, replayed_by=request.user)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("Delivery #%(id)s is being processed again.") % {"id": delivery.pk})
+    return redirect("integrations:webhook-list")

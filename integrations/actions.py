@@ -1,0 +1,177 @@
+"""Contextual actions ("Payer via Revolut", …): a stored run per action, executed by Celery.
+
+The service that asks for an action calls `action_run_start`, which stores the run and enqueues it
+once the caller's transaction commits. The task retries transient provider errors with backoff and
+fails for good on permanent ones, keeping the reason for the page. A worker that dies mid-run leaves
+the run "running" under its name: when it starts again it resumes those runs, and a beat job resumes
+runs whose worker never came back. Handlers must therefore be safe to run again (idempotency keys).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from finance.services.audit import audit_record
+from integrations.clients.base import ProviderError
+from integrations.models import ActionRun
+
+logger = logging.getLogger(__name__)
+
+# Attempts of a run before it is marked failed (transient errors only; a permanent one fails at once).
+MAX_ATTEMPTS = 5
+# Wait before the n-th retry: RETRY_BASE_SECONDS × 2^(n-1), so 15 s, 30 s, 1 min, 2 min.
+RETRY_BASE_SECONDS = 15
+# A run still "running" this long after it started outlived the hard task time limit: its worker died.
+ORPHANED_AFTER = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+# A run still "queued" this long after its last change lost its message (broker restarted empty).
+LOST_AFTER = timedelta(minutes=15)
+
+ActionHandler = Callable[[ActionRun], dict]
+_handlers: dict[str, ActionHandler] = {}
+
+
+def action_handler(name: str) -> Callable[[ActionHandler], ActionHandler]:
+    """Register the function that performs the action `name`; it returns the run's result (JSON)."""
+
+    def register(handler: ActionHandler) -> ActionHandler:
+        _handlers[name] = handler
+        return handler
+
+    return register
+
+
+def _enqueue(run: ActionRun, *, countdown: float = 0) -> None:
+    transaction.on_commit(lambda: execute_action_run.apply_async((run.pk,), countdown=countdown))
+
+
+@transaction.atomic
+def action_run_start(
+    *, action: str, target: models.Model, company, actor: AbstractBaseUser | None, idempotency_key: str
+) -> ActionRun:
+    """Store and enqueue the run; asking again with the same key returns the existing run, never a second one."""
+    run, created = ActionRun.objects.get_or_create(
+        idempotency_key=idempotency_key,
+        defaults={
+            "action": action, "company": company, "actor": actor,
+            "target_type": ContentType.objects.get_for_model(target), "target_id": target.pk,
+        },
+    )  # fmt: skip
+    if created:
+        _enqueue(run)
+    return run
+
+
+@transaction.atomic
+def action_run_retry(*, run: ActionRun, actor: AbstractBaseUser) -> ActionRun:
+    """Run a failed action again from the start of its attempts."""
+    run = ActionRun.objects.select_for_update().get(pk=run.pk)
+    if run.status != ActionRun.Status.FAILED:
+        raise ValidationError(_("Only a failed action can be retried; this one is %(status)s.")
+                              % {"status": run.get_status_display().lower()})  # fmt: skip
+    run.status, run.attempts, run.finished_at, run.worker = ActionRun.Status.QUEUED, 0, None, ""
+    run.actor = actor
+    run.save(update_fields=["status", "attempts", "finished_at", "worker", "actor"])
+    audit_record(actor=actor, company=run.company, action="action_run.retried", target=run,
+                 changes={"action": run.action, "last_error": run.last_error})  # fmt: skip
+    _enqueue(run)
+    return run
+
+
+def action_runs_for(target: models.Model) -> models.QuerySet[ActionRun]:
+    return ActionRun.objects.filter(target_type=ContentType.objects.get_for_model(target), target_id=target.pk)
+
+
+def _claim(run_id: int, worker: str) -> ActionRun | None:
+    """Move a queued run to running under this worker; None if it is not (or no longer) queued."""
+    with transaction.atomic():
+        run = ActionRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.status != ActionRun.Status.QUEUED:
+            return None
+        run.status, run.worker, run.started_at = ActionRun.Status.RUNNING, worker, timezone.now()
+        run.attempts += 1
+        run.save(update_fields=["status", "worker", "started_at", "attempts"])
+        return run
+
+
+def _finish(run: ActionRun, *, status: str, error: str = "", result: dict | None = None) -> None:
+    run.status, run.finished_at = status, timezone.now()
+    run.last_error = error
+    if result is not None:
+        run.result = result
+    run.save(update_fields=["status", "finished_at", "last_error", "result"])
+
+
+@shared_task(ignore_result=True)
+def execute_action_run(run_id: int) -> None:
+    from celery import current_task
+
+    worker = (current_task.request.hostname if current_task and current_task.request else "") or "eager"
+    run = _claim(run_id, worker)
+    if run is None:
+        return
+    handler = _handlers.get(run.action)
+    if handler is None:
+        _finish(run, status=ActionRun.Status.FAILED, error=f"No handler for action {run.action!r}.")
+        return
+    try:
+        result = handler(run)
+    except ProviderError as error:
+        if error.transient and run.attempts < MAX_ATTEMPTS:
+            run.status, run.last_error = ActionRun.Status.QUEUED, str(error)
+            run.save(update_fields=["status", "last_error"])
+            countdown = RETRY_BASE_SECONDS * 2 ** (run.attempts - 1)
+            execute_action_run.apply_async((run.pk,), countdown=countdown)
+            return
+        _finish(run, status=ActionRun.Status.FAILED, error=str(error))
+    except ValidationError as error:
+        _finish(run, status=ActionRun.Status.FAILED, error=" ".join(error.messages))
+    except Exception as error:
+        logger.exception("action run %s (%s) crashed", run.pk, run.action)
+        _finish(run, status=ActionRun.Status.FAILED, error=_("Unexpected error: %(error)s") % {"error": error})
+    else:
+        _finish(run, status=ActionRun.Status.SUCCEEDED, result=result or {})
+
+
+def action_runs_resume(*, worker: str | None = None, now=None) -> int:
+    """Re-enqueue runs a dead worker left behind: those of `worker` (restarting), or too old to be alive."""
+    now = now or timezone.now()
+    if worker is not None:
+        orphans = ActionRun.objects.filter(status=ActionRun.Status.RUNNING, worker=worker)
+    else:
+        orphans = ActionRun.objects.filter(status=ActionRun.Status.RUNNING, started_at__lt=now - ORPHANED_AFTER)
+    resumed = 0
+    for run_id in orphans.values_list("pk", flat=True):
+        with transaction.atomic():
+            updated = ActionRun.objects.filter(pk=run_id, status=ActionRun.Status.RUNNING).update(
+                status=ActionRun.Status.QUEUED, last_error=_("The worker stopped during the run; resumed.")
+            )
+            if updated:
+                transaction.on_commit(lambda run_id=run_id: execute_action_run.delay(run_id))
+                resumed += 1
+    if worker is None:
+        lost = ActionRun.objects.annotate(last_move=Coalesce("started_at", "created_at")).filter(
+            status=ActionRun.Status.QUEUED, last_move__lt=now - LOST_AFTER
+        )
+        for run_id in lost.values_list("pk", flat=True):
+            execute_action_run.delay(run_id)
+            resumed += 1
+    if resumed:
+        logger.warning("resumed %d action run(s) left by %s", resumed, worker or "dead workers")
+    return resumed
+
+
+@shared_task(ignore_result=True)
+def action_runs_resume_task(worker: str | None = None) -> int:
+    return action_runs_resume(worker=worker)

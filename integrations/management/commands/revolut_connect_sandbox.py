@@ -1,0 +1,43 @@
+"""Connect every company to the Revolut sandbox, over HTTP, as a person would in the Integrations page."""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from finance.models import Company, Role
+from finance.services.banking import revolut_sync
+from integrations import connections
+from integrations.clients.base import ProviderError
+from integrations.models import Provider
+from integrations.sandbox import revolut as sandbox_revolut
+
+
+class Command(BaseCommand):
+    help = "Demo mode: settings, consent, webhook registration and a first sync for every company (Revolut sandbox)."
+
+    def handle(self, *args, **options) -> None:
+        if not settings.HV_SANDBOX:
+            raise CommandError("The sandboxes are off (HV_SANDBOX=0): nothing to connect to.")
+        ceo = get_user_model().objects.filter(memberships__role=Role.CEO).order_by("pk").first()
+        if ceo is None:
+            raise CommandError("No CEO user: seed the demo group first (python manage.py seed_demo).")
+        sandbox = f"{settings.HV_PUBLIC_URL}/sandbox/revolut"
+        for company in Company.objects.order_by("code"):
+            existing = connections.connection_get(company, Provider.REVOLUT)
+            if existing is not None and connections.connection_status(existing).usable:
+                self.stdout.write(f"  {company.code}: already connected")
+                continue
+            client_id = f"hv-demo-{company.code.lower()}"
+            try:
+                connection = connections.revolut_settings_save(
+                    company=company, base_url=f"{sandbox}/api/1.0", consent_url=f"{sandbox}/app-confirm",
+                    client_id=client_id, private_key="", generate_key=True, updated_by=ceo,
+                )  # fmt: skip
+                # The consent a person gives on Revolut's page; everything after it goes over HTTP.
+                code = sandbox_revolut.authorize(client_id)
+                connection = connections.revolut_consent_complete(connection=connection, code=code, user=ceo)
+                connection = connections.revolut_webhook_register(connection=connection, registered_by=ceo)
+                revolut_sync(connection)
+            except ProviderError as error:
+                raise CommandError(f"{company.code}: {error}") from error
+            self.stdout.write(f"  {company.code}: connected to the Revolut sandbox ({client_id})")

@@ -1,0 +1,122 @@
+"""The webhook inbox every provider's view writes to: store once, process in Celery, replay on demand.
+
+A provider view verifies the request exactly as the provider signs it, then calls `delivery_accept`
+(or `delivery_reject`). Processing runs after the commit, in a worker, through the handler the
+provider registered with `@delivery_handler`; it must be idempotent, since a replay runs it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+from celery import shared_task
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from finance.services.audit import audit_record
+from integrations.clients.base import ProviderError
+from integrations.models import WebhookDelivery
+
+logger = logging.getLogger("integrations.webhooks")
+
+# Headers never stored: they carry credentials (ours or the provider's) rather than facts about the event.
+SECRET_HEADERS = frozenset({"authorization", "cookie", "x-api-token", "x-api-key", "x-hub-secret", "x-webhook-secret"})
+# Stored bodies are cut at this many characters: enough for any provider event, bounded for junk posts.
+MAX_STORED_BODY = 200_000
+# Processing attempts of one delivery before it stays failed (replayable by hand); 30 s, 1 min, 2 min apart.
+MAX_ATTEMPTS = 4
+RETRY_BASE_SECONDS = 30
+
+DeliveryHandler = Callable[[WebhookDelivery], None]
+_handlers: dict[str, DeliveryHandler] = {}
+
+
+def delivery_handler(provider: str) -> Callable[[DeliveryHandler], DeliveryHandler]:
+    def register(handler: DeliveryHandler) -> DeliveryHandler:
+        _handlers[provider] = handler
+        return handler
+
+    return register
+
+
+def stored_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name: value for name, value in headers.items() if name.lower() not in SECRET_HEADERS}
+
+
+def delivery_accept(
+    *, provider: str, company, event_key: str, event_type: str, headers: Mapping[str, str], body: str
+) -> tuple[WebhookDelivery, bool]:
+    """Store a verified delivery and enqueue it; the same event again only counts as a duplicate."""
+    try:
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.create(
+                provider=provider, company=company, event_key=event_key, event_type=event_type,
+                headers=stored_headers(headers), body=body[:MAX_STORED_BODY], verified=True,
+            )  # fmt: skip
+            transaction.on_commit(lambda: process_webhook_delivery.delay(delivery.pk))
+    except IntegrityError:
+        WebhookDelivery.objects.filter(provider=provider, event_key=event_key).update(duplicates=F("duplicates") + 1)
+        return WebhookDelivery.objects.get(provider=provider, event_key=event_key), False
+    return delivery, True
+
+
+def delivery_reject(*, provider: str, company, headers: Mapping[str, str], body: str, reason: str) -> WebhookDelivery:
+    """Keep a refused request for the Webhooks page and the dashboard, and log it; nothing is processed."""
+    logger.warning("webhook refused provider=%s company=%s reason=%s", provider, getattr(company, "code", "-"), reason)
+    return WebhookDelivery.objects.create(
+        provider=provider, company=company, event_key=None, headers=stored_headers(headers),
+        body=body[:MAX_STORED_BODY], verified=False, status=WebhookDelivery.Status.REJECTED, error=reason,
+    )  # fmt: skip
+
+
+@shared_task(ignore_result=True)
+def process_webhook_delivery(delivery_id: int) -> None:
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update().filter(pk=delivery_id).first()
+        if delivery is None or delivery.status != WebhookDelivery.Status.RECEIVED:
+            return
+        delivery.attempts += 1
+        delivery.save(update_fields=["attempts"])
+    handler = _handlers[delivery.provider]
+    try:
+        handler(delivery)
+    except ProviderError as error:
+        if error.transient and delivery.attempts < MAX_ATTEMPTS:
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(error=str(error))
+            process_webhook_delivery.apply_async((delivery.pk,), countdown=RETRY_BASE_SECONDS * 2 ** (delivery.attempts - 1))
+            return
+        _delivery_failed(delivery, str(error))
+    except Exception as error:
+        logger.exception("webhook delivery %s failed", delivery.pk)
+        _delivery_failed(delivery, f"{type(error).__name__}: {error}")
+    else:
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status=WebhookDelivery.Status.PROCESSED, processed_at=timezone.now(), error=""
+        )
+
+
+def _delivery_failed(delivery: WebhookDelivery, error: str) -> None:
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        status=WebhookDelivery.Status.FAILED, processed_at=timezone.now(), error=error[:2000]
+    )
+
+
+@transaction.atomic
+def delivery_replay(*, delivery: WebhookDelivery, replayed_by: AbstractBaseUser) -> WebhookDelivery:
+    """Process a verified delivery again (its handler is idempotent); a refused one stays refused."""
+    delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
+    if not delivery.verified:
+        raise ValidationError(_("A refused delivery cannot be replayed: its signature was not valid."))
+    delivery.status, delivery.attempts, delivery.error, delivery.processed_at = (
+        WebhookDelivery.Status.RECEIVED, 0, "", None,
+    )  # fmt: skip
+    delivery.save(update_fields=["status", "attempts", "error", "processed_at"])
+    audit_record(actor=replayed_by, company=delivery.company, action="webhook.replayed", target=delivery,
+                 changes={"provider": delivery.provider, "event": delivery.event_type})  # fmt: skip
+    transaction.on_commit(lambda: process_webhook_delivery.delay(delivery.pk))
+    return delivery
