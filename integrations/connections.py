@@ -24,7 +24,12 @@ from redis.exceptions import LockError
 from finance.models import Company
 from finance.services.audit import audit_record
 from integrations.clients import revolut
-from integrations.clients.base import AuthorizationError, PermanentProviderError, ProviderError
+from integrations.clients.base import (
+    AuthorizationError,
+    PermanentProviderError,
+    ProviderError,
+    TransientProviderError,
+)
 from integrations.health import redis_client
 from integrations.models import Connection, Provider
 from integrations.resilience import CircuitBreaker
@@ -203,8 +208,10 @@ def _assertion(connection: Connection) -> str:
 
 def revolut_consent_link(connection: Connection, *, user: AbstractBaseUser) -> str:
     state = signing.dumps({"connection": connection.pk, "user": user.pk}, salt=CONSENT_SALT)
+    # The setting names the page (…/app-confirm, as the form asks); the client appends "/app-confirm" to a base.
+    page = connection.config.get("consent_url") or REVOLUT_CONSENT_URL
     return revolut.consent_url(
-        connection.config.get("consent_url") or REVOLUT_CONSENT_URL, client_id=connection.config.get("client_id", ""),
+        page.rstrip("/").removesuffix("/app-confirm"), client_id=connection.config.get("client_id", ""),
         redirect_uri=revolut_redirect_uri(), state=state,
     )  # fmt: skip
 
@@ -289,7 +296,8 @@ def revolut_access_token(connection: Connection) -> str:
             connection.save(update_fields=["secrets_encrypted", "config"])
             return grant.access_token
     except LockError:
-        raise ProviderError(Provider.REVOLUT, _("Another process is refreshing the Revolut token.")) from None
+        # Transient: the action retries later and then finds the token the other process stored.
+        raise TransientProviderError(Provider.REVOLUT, _("Another process is refreshing the Revolut token.")) from None
 
 
 def revolut_client(connection: Connection) -> revolut.RevolutClient:

@@ -29,6 +29,7 @@ def redis_url_with_database(url: str, database: int) -> str:
 
 
 # Tests use their own Redis database, so a Hub running beside them neither sees nor eats their tasks.
-REDIS_URL = redis_url_with_database(REDIS_URL, 9)  # noqa: F405
+# HV_TEST_REDIS_DB lets two test runs on one Redis keep apart (each test flushes its database).
+REDIS_URL = redis_url_with_database(REDIS_URL, int(os.environ.get("HV_TEST_REDIS_DB", "9")))  # noqa: F405
 CACHES["default"]["LOCATION"] = REDIS_URL  # noqa: F405
 CELERY_BROKER_URL = celery_broker_url(REDIS_URL)  # noqa: F405

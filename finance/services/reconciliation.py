@@ -10,7 +10,7 @@ import difflib
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -40,7 +40,7 @@ REFERENCE_SCORE = 100
 INVOICE_NUMBER_SCORE = 60
 # The amount equals what the invoice still owes: strong, yet two invoices can owe the same amount.
 AMOUNT_SCORE = 35
-# Difference still counted as the same amount (bank fees, 5-centime rounding of francs).
+# Difference still counted as the same amount: the 5-centime rounding of francs.
 AMOUNT_TOLERANCE = Decimal("0.05")
 # The payer is the client (names compared without legal forms, accents or word order): medium.
 PAYER_NAME_SCORE = 25
@@ -72,7 +72,7 @@ REASON_TEXTS = {
     "payer_name_partial": gettext_lazy("Payer's name resembles the client's"),
     "date": gettext_lazy("Paid between issue and due date"),
 }
-# Words that say what kind of company it is, not which one: "Favre SA" and "FAVRE Sàrl" are one payer.
+# Words that say what kind of company it is, not which one: "Favre SA", "FAVRE Sàrl" and "Favre & Cie" are one payer.
 LEGAL_FORMS = {"sa", "ag", "sarl", "gmbh", "ltd", "llc", "inc", "sas", "srl", "sagl", "cie", "co", "et", "und", "and"}
 OPEN_STATUSES = (Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID)
 
@@ -96,7 +96,7 @@ class Reason:
 class Candidate:
     invoice: Invoice
     score: int
-    reasons: list[Reason] = field(default_factory=list)
+    reasons: list[Reason]
 
 
 # --- Scoring (pure: no database) -----------------------------------------------------------------
@@ -211,7 +211,7 @@ def system_user() -> AbstractBaseUser:
 
 def _locked(transaction: BankTransaction) -> BankTransaction:
     # The row lock makes matching run once per transaction however many webhooks and syncs arrive together.
-    return BankTransaction.objects.select_for_update().select_related("company").get(pk=transaction.pk)
+    return BankTransaction.objects.select_for_update(of=("self",)).select_related("company").get(pk=transaction.pk)
 
 
 def _log(transaction: BankTransaction, *, actor: AbstractBaseUser | None, action: str, **changes) -> None:

@@ -28,6 +28,7 @@ def reconciliation(request: HttpRequest) -> HttpResponse:
     scope = request.company_scope
     statuses = [choice for choice in BankTransaction.Match.choices if choice[0] != BankTransaction.Match.NOT_APPLICABLE]
     filter_form = ListFilterForm(request.GET, scope=scope, statuses=statuses)
+    filter_form.fields["q"].widget.attrs["placeholder"] = _("Payer, reference, amount…")
     filters = filter_form.filters()
     page = paginated(request, selectors.bank_transaction_to_reconcile_list(scope=scope, filters=filters))
     reconciled = selectors.bank_transaction_reconciled_list(scope=scope, filters=filters)

@@ -38,6 +38,11 @@ ASSERTION_LIFETIME = timedelta(minutes=5)
 REFERENCE_MAX_LENGTH = 140
 # Items per page of the list endpoints: the most Revolut allows, so a sync needs the fewest calls.
 MAX_PAGE_SIZE = 1000
+# Revolut's error code for a payment whose request_id it has already accepted.
+DUPLICATE_REQUEST_CODE = 3020
+# How far back a payment is looked up by request_id: Revolut searches at most 14 days (ending now);
+# a day less keeps a clock ahead of Revolut's from overstepping that limit.
+DUPLICATE_LOOKUP_WINDOW = timedelta(days=13)
 
 
 # Results -------------------------------------------------------------------------------------------
@@ -313,8 +318,9 @@ class RevolutClient(BaseClient):
     ) -> PaymentResult:  # fmt: skip
         """Send money to a counterparty's account.
 
-        `request_id` (at most 40 characters) is Revolut's idempotency key: a repeat within two weeks
-        returns the first payment instead of paying again, so the call is retried like a GET.
+        `request_id` (at most 40 characters) is Revolut's idempotency key: a repeat within two weeks pays
+        nothing more, so the call is retried like a GET. Revolut refuses the repeat as a duplicate; the
+        first payment is then looked up and returned, so a repeat answers like the original call.
         """
         body = {
             "request_id": request_id,
@@ -324,7 +330,24 @@ class RevolutClient(BaseClient):
             "currency": currency,
             "reference": reference[:REFERENCE_MAX_LENGTH],
         }
-        return PaymentResult.from_api(self.request("POST", "pay", json=body, idempotent=True).data)
+        try:
+            response = self.request("POST", "pay", json=body, idempotent=True)
+        except PermanentProviderError as error:
+            duplicate = error.code == DUPLICATE_REQUEST_CODE
+            first_payment = self._transaction_by_request_id(request_id) if duplicate else None
+            if first_payment is None:
+                raise
+            return PaymentResult(
+                id=first_payment.id, state=first_payment.state, created_at=first_payment.created_at,
+                completed_at=first_payment.completed_at,
+            )  # fmt: skip
+        return PaymentResult.from_api(response.data)
+
+    def _transaction_by_request_id(self, request_id: str) -> Transaction | None:
+        since = datetime.now(UTC) - DUPLICATE_LOOKUP_WINDOW
+        response = self.request("GET", "transactions", params={"request_id": request_id, "from": _iso(since)})
+        matches = [item for item in response.data or () if item.get("request_id") == request_id]
+        return Transaction.from_api(matches[0]) if matches else None
 
     def transactions(
         self, *, since: datetime, until: datetime | None = None, account_id: str | None = None,

@@ -22,11 +22,11 @@ CONFIGURABLE_PROVIDERS = (Provider.REVOLUT,)
 
 class RevolutSettingsForm(TablerFormMixin, forms.Form):
     base_url = forms.URLField(
-        label=gettext_lazy("API base URL"), initial=connections.REVOLUT_PRODUCTION_URL,
+        label=gettext_lazy("API base URL"), assume_scheme="https", initial=connections.REVOLUT_PRODUCTION_URL,
         help_text=gettext_lazy("Production: https://b2b.revolut.com/api/1.0"),
     )  # fmt: skip
     consent_url = forms.URLField(
-        label=gettext_lazy("Consent page"), initial=connections.REVOLUT_CONSENT_URL,
+        label=gettext_lazy("Consent page"), assume_scheme="https", initial=connections.REVOLUT_CONSENT_URL,
         help_text=gettext_lazy("Production: https://business.revolut.com/app-confirm"),
     )  # fmt: skip
     client_id = forms.CharField(
