@@ -39,6 +39,7 @@ from finance.models import (
     MatchSuggestion,
     Membership,
     Milestone,
+    OutgoingPayment,
     Payment,
     PaymentAllocation,
     Project,
@@ -541,10 +542,6 @@ class BankOverview:
     def any_connected(self) -> bool:
         return any(company.revolut_connected for company in self.companies)
 
-    @property
-    def has_accounts(self) -> bool:
-        return any(company.accounts for company in self.companies)
-
 
 def _currency_totals(accounts: list[BankAccount]) -> list[CurrencyTotal]:
     totals: dict[str, Decimal] = {}
@@ -606,14 +603,11 @@ RECENTLY_RECONCILED_LIMIT = 20
 
 
 def _bank_transactions() -> QuerySet[BankTransaction]:
-    """Completed incoming transfers with what their row shows: suggestions, or the payment and its invoices."""
-    return (
-        BankTransaction.objects.filter(state=BankTransaction.State.COMPLETED, amount__gt=0)
-        .select_related("company", "account", "payment__client", "matched_by")
-        .prefetch_related(
-            Prefetch("suggestions", queryset=MatchSuggestion.objects.select_related("invoice__client")),
-            Prefetch("payment__allocations", queryset=PaymentAllocation.objects.select_related("invoice")),
-        )
+    """Transactions with what their row shows: suggestions, or the payment and the invoices it settled."""
+    transactions = BankTransaction.objects.select_related("company", "account", "payment__client", "matched_by")
+    return transactions.prefetch_related(
+        Prefetch("suggestions", queryset=MatchSuggestion.objects.select_related("invoice__client")),
+        Prefetch("payment__allocations", queryset=PaymentAllocation.objects.select_related("invoice")),
     )
 
 
@@ -627,7 +621,8 @@ def _as_amount(text: str) -> Decimal | None:
 
 
 def _filtered_bank_transactions(*, scope: CompanyScope, filters: DocumentFilters) -> QuerySet[BankTransaction]:
-    transactions = scoped(_bank_transactions(), scope=scope)
+    # Only money that arrived for good is reconciled.
+    transactions = scoped(_bank_transactions(), scope=scope).filter(state=BankTransaction.State.COMPLETED, amount__gt=0)
     if filters.company_code:
         transactions = transactions.filter(company__code=filters.company_code)
     if filters.status:
@@ -664,6 +659,14 @@ def bank_transaction_reconciled_list(
 
 def bank_transaction_get(*, scope: CompanyScope, pk: int) -> BankTransaction:
     return scoped_get(_bank_transactions(), scope=scope, pk=pk)
+
+
+def bank_account_get(*, scope: CompanyScope, pk: int) -> BankAccount:
+    return scoped_get(BankAccount.objects.select_related("company"), scope=scope, pk=pk)
+
+
+def outgoing_payment_get(*, scope: CompanyScope, pk: int) -> OutgoingPayment:
+    return scoped_get(OutgoingPayment.objects.select_related("company", "supplier_invoice"), scope=scope, pk=pk)
 
 
 def invoice_open_for_matching_list(*, company: Company, currency: str | None = None) -> QuerySet[Invoice]:

@@ -152,6 +152,7 @@ def action_runs_resume(*, worker: str | None = None, now=None) -> int:
     else:
         orphans = ActionRun.objects.filter(status=ActionRun.Status.RUNNING, started_at__lt=now - ORPHANED_AFTER)
     resumed = 0
+    requeued = []
     for run_id in orphans.values_list("pk", flat=True):
         with transaction.atomic():
             updated = ActionRun.objects.filter(pk=run_id, status=ActionRun.Status.RUNNING).update(
@@ -159,10 +160,14 @@ def action_runs_resume(*, worker: str | None = None, now=None) -> int:
             )
             if updated:
                 transaction.on_commit(lambda run_id=run_id: execute_action_run.delay(run_id))
+                requeued.append(run_id)
                 resumed += 1
     if worker is None:
-        lost = ActionRun.objects.annotate(last_move=Coalesce("started_at", "created_at")).filter(
-            status=ActionRun.Status.QUEUED, last_move__lt=now - LOST_AFTER
+        # Not the orphans just requeued: started long ago, they would look lost too and be sent twice.
+        lost = (
+            ActionRun.objects.annotate(last_move=Coalesce("started_at", "created_at"))
+            .filter(status=ActionRun.Status.QUEUED, last_move__lt=now - LOST_AFTER)
+            .exclude(pk__in=requeued)
         )
         for run_id in lost.values_list("pk", flat=True):
             execute_action_run.delay(run_id)

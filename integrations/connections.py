@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -83,8 +84,8 @@ def connection_status(connection: Connection | None) -> ConnectionStatus:
             "degraded", _("Degraded"), _("Calls paused until %(time)s after repeated failures.")
             % {"time": timezone.localtime(circuit.open_until).strftime("%H:%M")},
         )  # fmt: skip
-    last_ok = max(filter(None, [connection.last_success_at, connection.last_probe_at if connection.last_probe_ok else None]),
-                  default=None)  # fmt: skip
+    probe_ok_at = connection.last_probe_at if connection.last_probe_ok else None
+    last_ok = max(filter(None, [connection.last_success_at, probe_ok_at]), default=None)
     if connection.last_failure_at and (last_ok is None or connection.last_failure_at > last_ok):
         return ConnectionStatus("down", _("Down"), connection.last_failure_detail)
     if last_ok is None:
@@ -181,7 +182,9 @@ def revolut_settings_save(
     if private_key:
         connection.set_secrets(private_key=private_key)
     elif not connection.secret("private_key"):
-        raise ValidationError({"private_key": _("Paste the private key whose certificate you uploaded, or generate one.")})
+        raise ValidationError(
+            {"private_key": _("Paste the private key whose certificate you uploaded, or generate one.")}
+        )
     if changed_client or private_key:
         # Tokens were granted to the previous application or key: a new consent is needed.
         connection.set_secrets(access_token=None, refresh_token=None)
@@ -276,28 +279,31 @@ def revolut_access_token(connection: Connection) -> str:
         f"hv:revolut:token-refresh:{connection.pk}", timeout=TOKEN_LOCK_TIMEOUT_SECONDS,
         blocking_timeout=TOKEN_LOCK_WAIT_SECONDS,
     )  # fmt: skip
-    try:
-        with lock:
-            # Another process may have refreshed while this one waited: its token is the valid one now.
-            connection.refresh_from_db()
-            if _token_is_fresh(connection):
-                return connection.secret("access_token")
-            client = revolut.RevolutClient(connection.base_url, scope=connection.company.code,
-                                           on_outcome=_outcome_recorder(connection))  # fmt: skip
-            try:
-                grant = client.refresh_access_token(connection.secret("refresh_token"), assertion=_assertion(connection))
-            except AuthorizationError as error:
-                raise _consent_lost(connection, error.message) from error
-            except PermanentProviderError as error:
-                if "invalid_grant" in error.message or error.status == 400:
-                    raise _consent_lost(connection, error.message) from error
-                raise
-            _store_grant(connection, grant)
-            connection.save(update_fields=["secrets_encrypted", "config"])
-            return grant.access_token
-    except LockError:
+    if not lock.acquire():
         # Transient: the action retries later and then finds the token the other process stored.
-        raise TransientProviderError(Provider.REVOLUT, _("Another process is refreshing the Revolut token.")) from None
+        raise TransientProviderError(Provider.REVOLUT, _("Another process is refreshing the Revolut token."))
+    try:
+        # Another process may have refreshed while this one waited: its token is the valid one now.
+        connection.refresh_from_db()
+        if _token_is_fresh(connection):
+            return connection.secret("access_token")
+        client = revolut.RevolutClient(connection.base_url, scope=connection.company.code,
+                                       on_outcome=_outcome_recorder(connection))  # fmt: skip
+        try:
+            grant = client.refresh_access_token(connection.secret("refresh_token"), assertion=_assertion(connection))
+        except AuthorizationError as error:
+            raise _consent_lost(connection, error.message) from error
+        except PermanentProviderError as error:
+            if "invalid_grant" in error.message or error.status == 400:
+                raise _consent_lost(connection, error.message) from error
+            raise
+        _store_grant(connection, grant)
+        connection.save(update_fields=["secrets_encrypted", "config"])
+        return grant.access_token
+    finally:
+        # A lock that expired during a slow refresh cannot be released: the new token is stored all the same.
+        with contextlib.suppress(LockError):
+            lock.release()
 
 
 def revolut_client(connection: Connection) -> revolut.RevolutClient:
@@ -319,7 +325,9 @@ def connection_probe(connection: Connection) -> Connection:
     else:
         ok = True
         detail = _("%(count)s account(s) readable.") % {"count": len(accounts)}
-    Connection.objects.filter(pk=connection.pk).update(last_probe_at=Now(), last_probe_ok=ok, last_probe_detail=detail[:300])
+    Connection.objects.filter(pk=connection.pk).update(
+        last_probe_at=Now(), last_probe_ok=ok, last_probe_detail=detail[:300]
+    )
     connection.refresh_from_db()
     return connection
 

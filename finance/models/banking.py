@@ -7,7 +7,6 @@ from django.db.models.functions import Now
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-
 # How far along Revolut's life cycle a state is. Events can arrive out of order (a retried
 # "created" after "completed"): a state never moves back to an earlier one.
 STATE_PROGRESS = {

@@ -47,9 +47,12 @@ def bank_accounts_sync(connection: Connection) -> list[BankAccount]:
                     "balance_updated_at": account.updated_at or now, "synced_at": now,
                 },
             )  # fmt: skip
-            if created and not BankAccount.objects.filter(
-                company=connection.company, currency=account.currency, is_payout_source=True
-            ).exists():
+            if (
+                created
+                and not BankAccount.objects.filter(
+                    company=connection.company, currency=account.currency, is_payout_source=True
+                ).exists()
+            ):
                 BankAccount.objects.filter(pk=bank_account.pk).update(is_payout_source=True)
             synced.append(bank_account)
     return synced
@@ -69,10 +72,11 @@ def fx_rates_sync(connection: Connection, currencies: set[str]) -> list[FxRate]:
     return stored
 
 
-def _match_status(amount: Decimal, state: str, current: str | None) -> str:
+def _match_status(amount: Decimal, state: str, current: str | None, *, internal: bool = False) -> str:
     if current in (BankTransaction.Match.MATCHED, BankTransaction.Match.IGNORED, BankTransaction.Match.SUGGESTED):
         return current
-    if amount > 0 and state == BankTransaction.State.COMPLETED:
+    # Money moved between two of our own accounts (an exchange) pays no client invoice.
+    if amount > 0 and state == BankTransaction.State.COMPLETED and not internal:
         return BankTransaction.Match.UNMATCHED
     return BankTransaction.Match.NOT_APPLICABLE
 
@@ -86,11 +90,14 @@ def bank_transaction_upsert(connection: Connection, data: revolut.Transaction) -
     if any(leg.account_id not in accounts for leg in data.legs):
         accounts = {a.provider_account_id: a for a in bank_accounts_sync(connection)} | accounts
     ours = [leg for leg in data.legs if leg.account_id in accounts]
+    internal = len(ours) > 1 or data.type == "exchange"
     stored = []
     for position, leg in enumerate(ours):
-        # An exchange between two of our accounts has two legs: the second is kept under its leg id.
-        provider_id = data.id if position == 0 else f"{data.id}:{leg.leg_id}"
-        stored.append(_upsert_leg(connection, data, leg, accounts[leg.account_id], provider_id))
+        # An exchange between two of our accounts has two legs: the second is kept under its account
+        # (id and leg id are 36-character UUIDs: both would not fit the 64 characters of provider_id).
+        account = accounts[leg.account_id]
+        provider_id = data.id if position == 0 else f"{data.id}:{account.pk}"
+        stored.append(_upsert_leg(connection, data, leg, account, provider_id, internal=internal))
     for bank_transaction in stored:
         if bank_transaction.match_status == BankTransaction.Match.UNMATCHED:
             reconciliation.transaction_match_auto(bank_transaction)
@@ -100,7 +107,13 @@ def bank_transaction_upsert(connection: Connection, data: revolut.Transaction) -
 
 
 def _upsert_leg(
-    connection: Connection, data: revolut.Transaction, leg: revolut.TransactionLeg, account: BankAccount, provider_id: str
+    connection: Connection,
+    data: revolut.Transaction,
+    leg: revolut.TransactionLeg,
+    account: BankAccount,
+    provider_id: str,
+    *,
+    internal: bool = False,
 ) -> BankTransaction:
     fields = {
         "company": connection.company, "account": account, "type": data.type, "state": data.state,
@@ -113,12 +126,14 @@ def _upsert_leg(
             with transaction.atomic():
                 existing = BankTransaction.objects.select_for_update().filter(provider_id=provider_id).first()
                 if existing is None:
-                    fields["match_status"] = _match_status(leg.amount, data.state, None)
+                    fields["match_status"] = _match_status(leg.amount, data.state, None, internal=internal)
                     return BankTransaction.objects.create(provider_id=provider_id, **fields)
                 if not state_moves_forward(existing.state, data.state):
                     # An older event arriving late: keep the state (and completion) already known.
                     fields.update(state=existing.state, completed_at=existing.completed_at, raw=existing.raw)
-                fields["match_status"] = _match_status(leg.amount, fields["state"], existing.match_status)
+                fields["match_status"] = _match_status(
+                    leg.amount, fields["state"], existing.match_status, internal=internal
+                )
                 for name, value in fields.items():
                     setattr(existing, name, value)
                 existing.save()

@@ -151,7 +151,9 @@ def outgoing_payment_follow(*, request_id: str, transaction: revolut.Transaction
 
 
 @transaction.atomic
-def outgoing_payment_apply(payment: OutgoingPayment, *, state: str, transaction_id: str, reason: str) -> OutgoingPayment:
+def outgoing_payment_apply(
+    payment: OutgoingPayment, *, state: str, transaction_id: str, reason: str
+) -> OutgoingPayment:
     """Move the payout (and its invoice) to Revolut's state; a state it is already past changes nothing."""
     payment = OutgoingPayment.objects.select_for_update().select_related("supplier_invoice").get(pk=payment.pk)
     if not state_moves_forward(payment.state, state):

@@ -20,8 +20,8 @@ from finance.permissions import (
     require_purchase,
 )
 from finance.services import payouts, purchases
-from integrations.actions import action_runs_for
 from finance.views.lists import ListFilterForm, csv_amount, csv_date, csv_response, paginated, query_without, sorted_by
+from integrations.actions import action_runs_for
 
 SUPPLIER_SORTS = {"name": ("name",), "town": ("town",), "company": ("company__code", "name")}
 SUPPLIER_INVOICE_SORTS = {

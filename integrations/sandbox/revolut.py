@@ -13,8 +13,6 @@ as Decimal strings in the store and written as JSON numbers.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import secrets
 import time
@@ -30,6 +28,7 @@ from django.utils import timezone
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 
+from integrations.clients.revolut import sign_webhook
 from integrations.health import redis_client
 from integrations.sandbox.encoding import compact_json
 from integrations.sandbox.store import DocumentMissing, JsonStore
@@ -97,7 +96,7 @@ class ApiError(Exception):
     """A refusal of the emulated API, answered as Revolut's `{"message", "code"}` body."""
 
     def __init__(self, status: int, code: int, message: str, **extra: Any) -> None:
-        self.status, self.code, self.message = status, code, message
+        self.status = status
         self.body = {"message": message, "code": code, **extra}
         super().__init__(message)
 
@@ -147,7 +146,7 @@ def _locked_business(client_id: str) -> AbstractContextManager[dict]:
 
 
 def get_business(client_id: str) -> dict | None:
-    """The stored document of a business (amounts as strings), for the sandbox's own page."""
+    """The stored document of a business (amounts as strings), or None."""
     return store.get(f"business:{client_id}")
 
 
@@ -156,8 +155,7 @@ def client_ids() -> list[str]:
 
 
 def _ensure_business(client_id: str) -> None:
-    with store.update(f"business:{client_id}", create=lambda: _new_business(client_id)):
-        pass
+    store.put_new(f"business:{client_id}", _new_business(client_id))
     store.add_to_set(BUSINESSES_SET, client_id)
 
 
@@ -679,14 +677,8 @@ def webhook_headers(raw_body: bytes, signing_secret: str) -> dict[str, str]:
     timestamp = str(int(time.time() * 1000))
     return {
         "Revolut-Request-Timestamp": timestamp,
-        "Revolut-Signature": _sign_webhook(raw_body=raw_body, timestamp=timestamp, secret=signing_secret),
+        "Revolut-Signature": sign_webhook(raw_body=raw_body, timestamp=timestamp, secret=signing_secret),
     }
-
-
-def _sign_webhook(*, raw_body: bytes, timestamp: str, secret: str) -> str:
-    """`v1=` + hex HMAC-SHA256 of "v1.{timestamp}.{raw body}" keyed with the webhook's signing secret."""
-    payload_to_sign = b"v1." + timestamp.encode() + b"." + raw_body
-    return "v1=" + hmac.new(secret.encode(), payload_to_sign, hashlib.sha256).hexdigest()
 
 
 def _signing_secret() -> str:

@@ -8,7 +8,7 @@ on the document, so two processes changing the same document never lose each oth
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,7 +21,7 @@ LOCK_WAIT_SECONDS = 10
 
 
 class DocumentMissing(LookupError):
-    """`update` found no document under the name and was given no way to create one."""
+    """`update` found no document under the name."""
 
 
 class JsonStore:
@@ -40,6 +40,10 @@ class JsonStore:
     def put(self, name: str, document: Any, *, ttl_seconds: int | None = None) -> None:
         redis_client().set(self.key(name), json.dumps(document), ex=ttl_seconds)
 
+    def put_new(self, name: str, document: Any) -> None:
+        """Store the document unless one is there already (atomically: two first writers cannot both win)."""
+        redis_client().set(self.key(name), json.dumps(document), nx=True)
+
     def pop(self, name: str) -> Any:
         """Read and delete in one step: a document that may be used only once (an authorization code)."""
         return _loads(redis_client().getdel(self.key(name)))
@@ -48,20 +52,17 @@ class JsonStore:
         redis_client().delete(self.key(name))
 
     @contextmanager
-    def update(self, name: str, *, create: Callable[[], Any] | None = None) -> Iterator[Any]:
+    def update(self, name: str) -> Iterator[Any]:
         """Lock the document, yield it for changing in place, and write it back when the block ends.
 
-        A missing document is made by `create()`, or raises DocumentMissing. An exception in the block
-        leaves the stored document as it was.
+        A missing document raises DocumentMissing; an exception in the block leaves the stored one as it was.
         """
         client = redis_client()
         key = self.key(name)
         with client.lock(f"{key}:lock", timeout=LOCK_SECONDS, blocking_timeout=LOCK_WAIT_SECONDS):
             document = _loads(client.get(key))
             if document is None:
-                if create is None:
-                    raise DocumentMissing(key)
-                document = create()
+                raise DocumentMissing(key)
             yield document
             client.set(key, json.dumps(document), keepttl=True)
 

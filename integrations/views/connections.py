@@ -43,7 +43,9 @@ class RevolutSettingsForm(TablerFormMixin, forms.Form):
     )
 
 
-def _company_and_connection(request: HttpRequest, provider: str, company_code: str) -> tuple[Company, Connection | None]:
+def _company_and_connection(
+    request: HttpRequest, provider: str, company_code: str
+) -> tuple[Company, Connection | None]:
     scope = request.company_scope
     company = next((c for c in scope.visible if c.code == company_code), None)
     if company is None or provider not in CONFIGURABLE_PROVIDERS:
@@ -144,8 +146,8 @@ def revolut_oauth_callback(request: HttpRequest) -> HttpResponse:
     _require_admin(request, connection.company)
     code = request.GET.get("code", "")
     if not code:
-        messages.error(request, _("Revolut sent no authorisation code: %(error)s")
-                       % {"error": request.GET.get("error_description") or request.GET.get("error") or "—"})  # fmt: skip
+        reason = request.GET.get("error_description") or request.GET.get("error") or "—"
+        messages.error(request, _("Revolut sent no authorisation code: %(error)s") % {"error": reason})
         return redirect(connection.get_absolute_url())
     try:
         connections.revolut_consent_complete(connection=connection, code=code, user=request.user)

@@ -20,9 +20,11 @@ from integrations.webhooks import inbox, revolut
 @login_not_required
 @require_POST
 def revolut_webhook(request: HttpRequest, company_code: str) -> JsonResponse:
-    connection = Connection.objects.select_related("company").filter(
-        provider=Provider.REVOLUT, company__code=company_code
-    ).first()
+    connection = (
+        Connection.objects.select_related("company")
+        .filter(provider=Provider.REVOLUT, company__code=company_code)
+        .first()
+    )
     if connection is None:
         return JsonResponse({"error": "no Revolut connection for this company"}, status=404)
     return revolut.receive(request, connection)

@@ -82,13 +82,18 @@ def process_webhook_delivery(delivery_id: int) -> None:
             return
         delivery.attempts += 1
         delivery.save(update_fields=["attempts"])
-    handler = _handlers[delivery.provider]
+    handler = _handlers.get(delivery.provider)
+    if handler is None:
+        _delivery_failed(delivery, f"No handler for {delivery.provider} deliveries.")
+        return
     try:
         handler(delivery)
     except ProviderError as error:
         if error.transient and delivery.attempts < MAX_ATTEMPTS:
             WebhookDelivery.objects.filter(pk=delivery.pk).update(error=str(error))
-            process_webhook_delivery.apply_async((delivery.pk,), countdown=RETRY_BASE_SECONDS * 2 ** (delivery.attempts - 1))
+            process_webhook_delivery.apply_async(
+                (delivery.pk,), countdown=RETRY_BASE_SECONDS * 2 ** (delivery.attempts - 1)
+            )
             return
         _delivery_failed(delivery, str(error))
     except Exception as error:

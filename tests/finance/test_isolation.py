@@ -14,13 +14,22 @@ from finance.models import (
     DocumentSequence,
     Membership,
     Milestone,
+    OutgoingPayment,
     Project,
     Role,
     SupplierInvoice,
 )
 from finance.scope import CompanyScope
 from finance.services.audit import audit_record
-from tests.factories import ClientFactory, InvoiceFactory, PaymentFactory, QuoteFactory, SupplierFactory
+from tests.factories import (
+    BankAccountFactory,
+    BankTransactionFactory,
+    ClientFactory,
+    InvoiceFactory,
+    PaymentFactory,
+    QuoteFactory,
+    SupplierFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +45,11 @@ def other_company_objects(company_b, member_of):
     client = ClientFactory(company=company_b)
     supplier = SupplierFactory(company=company_b)
     project = Project.objects.create(company=company_b, client=client, name="Vitrine", created_by=colleague)
+    supplier_invoice = SupplierInvoice.objects.create(
+        company=company_b, supplier=supplier, supplier_number="F-1", invoice_date=date(2026, 11, 1),
+        due_date=date(2026, 12, 1), creditor_iban=supplier.iban, created_by=colleague,
+    )  # fmt: skip
+    account = BankAccountFactory(company=company_b)
     return {
         "company": company_b,
         "membership": membership,
@@ -48,17 +62,23 @@ def other_company_objects(company_b, member_of):
         "deposit_rule": DepositRule.objects.create(company=company_b, percent=30),
         "document_sequence": DocumentSequence.objects.create(company=company_b, family="invoice", year=2026),
         "supplier": supplier,
-        "supplier_invoice": SupplierInvoice.objects.create(
-            company=company_b,
-            supplier=supplier,
-            supplier_number="F-1",
-            invoice_date=date(2026, 11, 1),
-            due_date=date(2026, 12, 1),
-            creditor_iban=supplier.iban,
-            created_by=colleague,
-        ),
+        "supplier_invoice": supplier_invoice,
         "project": project,
         "milestone": Milestone.objects.create(project=project, title="Pose"),
+        "bank_account": account,
+        "bank_transaction": BankTransactionFactory(company=company_b, account=account),
+        "outgoing_payment": OutgoingPayment.objects.create(
+            company=company_b,
+            supplier_invoice=supplier_invoice,
+            account=account,
+            request_id="hv-si1-1",
+            counterparty_id="cp",
+            counterparty_account_id="cpa",
+            amount=100,
+            currency="CHF",
+            reference="F-1",
+            created_by=colleague,
+        ),
     }
 
 
@@ -78,6 +98,9 @@ GETTERS = {
     "supplier_invoice": lambda scope, obj: selectors.supplier_invoice_get(scope=scope, pk=obj.pk),
     "project": lambda scope, obj: selectors.project_get(scope=scope, pk=obj.pk),
     "milestone": lambda scope, obj: selectors.milestone_get(scope=scope, pk=obj.pk),
+    "bank_account": lambda scope, obj: selectors.bank_account_get(scope=scope, pk=obj.pk),
+    "bank_transaction": lambda scope, obj: selectors.bank_transaction_get(scope=scope, pk=obj.pk),
+    "outgoing_payment": lambda scope, obj: selectors.outgoing_payment_get(scope=scope, pk=obj.pk),
 }
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import threading
 import time
+import zoneinfo
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -36,6 +37,7 @@ CLIENT_ID = "hub-client-id-123"
 # One key pair for the whole run: generating RSA keys is slow.
 PRIVATE_KEY, CERTIFICATE = connections.revolut_keypair_generate("t")
 SIGNING_SECRET = "wsk_r59a4HfWVAKycbCaNO1RvgCJec02gRd8"
+ZURICH = zoneinfo.ZoneInfo("Europe/Zurich")
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
@@ -107,7 +109,7 @@ def test_status_asks_for_consent_when_revoked_or_never_granted(company_a, compan
 
 @pytest.mark.django_db
 def test_status_is_connected_after_a_successful_call(company_a):
-    success = timezone.make_aware(dt.datetime(2026, 11, 20, 9, 30))
+    success = dt.datetime(2026, 11, 20, 9, 30, tzinfo=ZURICH)
     status = connections.connection_status(revolut_connection(company_a, last_success_at=success))
 
     assert (status.code, status.label, status.detail, status.usable) == (
@@ -158,14 +160,18 @@ def test_status_is_degraded_while_the_circuit_is_open(company_a):
 
 @pytest.mark.django_db
 def test_status_warns_of_a_consent_ending_within_seven_days(company_a, company_b):
-    ending = timezone.make_aware(dt.datetime(2026, 11, 25, 12, 0))
+    ending = dt.datetime(2026, 11, 25, 12, 0, tzinfo=ZURICH)
     soon = revolut_connection(company_a, consent_expires_at=ending)
     later = revolut_connection(company_b, consent_expires_at=timezone.now() + dt.timedelta(days=30))
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(connections.timezone, "now", lambda: ending - dt.timedelta(days=3))
         status = connections.connection_status(soon)
-    assert (status.code, status.label, status.detail) == ("degraded", "Consent expiring", "Renew the consent before 25.11.2026.")
+    assert (status.code, status.label, status.detail) == (
+        "degraded",
+        "Consent expiring",
+        "Renew the consent before 25.11.2026.",
+    )
     assert connections.connection_status(later).code == "connected"
 
 
@@ -174,8 +180,8 @@ def test_status_warns_of_a_consent_ending_within_seven_days(company_a, company_b
 
 def save_settings(company, user, **overrides):
     values = {
-        "base_url": BASE + "/", "consent_url": "https://business.revolut.com/app-confirm", "client_id": f" {CLIENT_ID} ",
-        "private_key": PRIVATE_KEY, "generate_key": False,
+        "base_url": BASE + "/", "consent_url": "https://business.revolut.com/app-confirm",
+        "client_id": f" {CLIENT_ID} ", "private_key": PRIVATE_KEY, "generate_key": False,
     }  # fmt: skip
     return connections.revolut_settings_save(company=company, updated_by=user, **{**values, **overrides})
 
@@ -185,11 +191,16 @@ def test_settings_store_the_private_key_encrypted_and_ask_for_consent(company_a,
     connection = save_settings(company_a, admin)
 
     with db_connection.cursor() as cursor:
-        cursor.execute("SELECT secrets_encrypted, config::text FROM integrations_connection WHERE id = %s", [connection.pk])
+        cursor.execute(
+            "SELECT secrets_encrypted, config::text FROM integrations_connection WHERE id = %s", [connection.pk]
+        )
         stored, config = cursor.fetchone()
     key_body = PRIVATE_KEY.splitlines()[1]
-    assert stored and "PRIVATE KEY" not in stored and key_body not in stored
-    assert "PRIVATE KEY" not in config and key_body not in config
+    assert stored
+    assert "PRIVATE KEY" not in stored
+    assert key_body not in stored
+    assert "PRIVATE KEY" not in config
+    assert key_body not in config
     connection = Connection.objects.get(pk=connection.pk)
     assert connection.secret("private_key") == PRIVATE_KEY.strip()
     assert (connection.base_url, connection.config["client_id"], connection.config["consent_url"]) == (
@@ -210,7 +221,8 @@ def test_generate_key_stores_a_new_key_and_its_certificate(company_a, admin):
 
     certificate = x509.load_pem_x509_certificate(connections.revolut_certificate(connection).encode())
     stored_key = connection.secret("private_key")
-    assert stored_key.startswith("-----BEGIN PRIVATE KEY-----") and stored_key != PRIVATE_KEY
+    assert stored_key.startswith("-----BEGIN PRIVATE KEY-----")
+    assert stored_key != PRIVATE_KEY
     assert certificate.public_key() == public_key_of(stored_key)
     assert certificate.subject.rfc4514_string() == "CN=HYPERVISUAL Hub QA"
     assert (certificate.not_valid_after_utc - certificate.not_valid_before_utc).days == connections.CERTIFICATE_DAYS
@@ -219,11 +231,14 @@ def test_generate_key_stores_a_new_key_and_its_certificate(company_a, admin):
 @pytest.mark.parametrize(
     ("private_key", "message"),
     [
-        ("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----", "This is not an unencrypted PEM private key."),
         (
-            ec.generate_private_key(ec.SECP256R1()).private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            ).decode(),
+            "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----",
+            "This is not an unencrypted PEM private key.",
+        ),
+        (
+            ec.generate_private_key(ec.SECP256R1())
+            .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+            .decode(),
             "Revolut needs an RSA key.",
         ),
         ("", "Paste the private key whose certificate you uploaded, or generate one."),
@@ -280,7 +295,10 @@ def test_consent_link_carries_client_redirect_and_a_signed_state(company_a, admi
     assert query["client_id"] == CLIENT_ID
     assert query["redirect_uri"] == "https://hub.example.ch/integrations/revolut/oauth/callback/"
     assert query["response_type"] == "code"
-    assert signing.loads(query["state"], salt=connections.CONSENT_SALT) == {"connection": connection.pk, "user": admin.pk}
+    assert signing.loads(query["state"], salt=connections.CONSENT_SALT) == {
+        "connection": connection.pk,
+        "user": admin.pk,
+    }
     assert connections.revolut_consent_connection(query["state"], user=admin) == connection
 
 
@@ -319,7 +337,8 @@ def test_consent_complete_exchanges_the_code_for_tokens(company_a, admin, http, 
     connection.config = {**connection.config, "consent_days": 90}
     connection.save()
     http.post(TOKEN_URL, json={
-        "access_token": "oa_prod_access", "token_type": "bearer", "expires_in": 2399, "refresh_token": "oa_prod_refresh",
+        "access_token": "oa_prod_access", "token_type": "bearer", "expires_in": 2399,
+        "refresh_token": "oa_prod_refresh",
     })  # fmt: skip
     before = timezone.now()
 
@@ -383,7 +402,9 @@ def test_a_token_within_five_minutes_of_its_end_is_refreshed_once(company_a, htt
     assert (form["grant_type"], form["refresh_token"], form["client_assertion_type"]) == (
         "refresh_token", "ref", ASSERTION_TYPE,
     )  # fmt: skip
-    jwt.decode(form["client_assertion"], public_key_of(PRIVATE_KEY), algorithms=["RS256"], audience="https://revolut.com")
+    jwt.decode(
+        form["client_assertion"], public_key_of(PRIVATE_KEY), algorithms=["RS256"], audience="https://revolut.com"
+    )
     stored = Connection.objects.get(pk=connection.pk)
     assert (stored.secret("access_token"), stored.secret("refresh_token")) == ("oa_new", "ref")
     expires = dt.datetime.fromisoformat(stored.config["access_token_expires_at"])
@@ -398,7 +419,7 @@ def test_a_caller_waiting_for_the_lock_uses_the_token_the_holder_refreshed(compa
     refreshed.set_secrets(access_token="refreshed-by-the-other")
     refreshed.config["access_token_expires_at"] = (timezone.now() + dt.timedelta(minutes=40)).isoformat()
     refreshed.save()
-    lock = redis_client().lock(f"hv:revolut:token-refresh:{stale.pk}", timeout=30)
+    lock = redis_client().lock(f"hv:revolut:token-refresh:{stale.pk}", timeout=30, thread_local=False)
     assert lock.acquire(blocking=False)
     releaser = threading.Timer(0.3, lock.release)
     started = time.monotonic()
@@ -441,7 +462,9 @@ def test_two_processes_needing_a_new_token_refresh_it_once(company_a, http):
 
     def caller():
         try:
-            tokens.append(connections.revolut_access_token(Connection.objects.select_related("company").get(pk=connection.pk)))
+            tokens.append(
+                connections.revolut_access_token(Connection.objects.select_related("company").get(pk=connection.pk))
+            )
         except Exception as error:  # noqa: BLE001 - reported below
             errors.append(error)
         finally:

@@ -6,10 +6,10 @@ killed in the middle of a payout and started again pays exactly once.
 """
 
 import datetime
-from importlib import import_module
 import signal
 import time
 from decimal import Decimal
+from importlib import import_module
 
 import pytest
 from django.apps import apps as django_apps

@@ -707,18 +707,21 @@ def test_a_failed_delivery_is_retried_three_times_each_freshly_signed(api):
         assert_signed(call, secret)
 
 
-def test_signature_matches_the_documented_test_vector():
+def test_webhook_headers_match_the_documented_test_vector(monkeypatch):
     body = (
         b'{"data":{"id":"645a7696-1234-aa47-1234-cbae0449cc46","new_state":"completed","old_state":"pending",'
         b'"request_id":"app_charges-9f5d5eb3-1234-1234-1234-3914763e0bcb"},"event":"TransactionStateChanged",'
         b'"timestamp":"2023-05-09T16:36:38.028960Z"}'
     )
+    # Half a millisecond past the documented time: the header truncates to whole milliseconds.
+    monkeypatch.setattr(revolut.time, "time", lambda: 1683650202.3605)
 
-    signature = revolut._sign_webhook(
-        raw_body=body, timestamp="1683650202360", secret="wsk_r59a4HfWVAKycbCaNO1RvgCJec02gRd8"
-    )
+    headers = revolut.webhook_headers(body, "wsk_r59a4HfWVAKycbCaNO1RvgCJec02gRd8")
 
-    assert signature == "v1=e0081c3c3d4019449671648596e1868a168d337d5ae711282f32eba42e02eeab"
+    assert headers == {
+        "Revolut-Request-Timestamp": "1683650202360",
+        "Revolut-Signature": "v1=e0081c3c3d4019449671648596e1868a168d337d5ae711282f32eba42e02eeab",
+    }
 
 
 # Incoming transfers
