@@ -27,6 +27,8 @@ APP_ENVIRONMENT = {
     "HV_HTTPS": "${HV_HTTPS:-1}",
     "HV_TRUSTED_PROXY_COUNT": "${HV_TRUSTED_PROXY_COUNT:-1}",
     "HV_MEDIA_ROOT": "/app/var/media",
+    "HV_SECRETS_KEYS": "${HV_SECRETS_KEYS:?set HV_SECRETS_KEYS}",
+    "HV_PUBLIC_URL": "${HV_PUBLIC_URL:?set HV_PUBLIC_URL}",
 }
 SCRIPT_COMMANDS = {
     "start-web.sh": 'exec gunicorn hypervisual.wsgi --bind 0.0.0.0:8000 --workers "${WEB_CONCURRENCY:-3}" '
@@ -196,6 +198,8 @@ def test_compose_variables_are_exactly_these(compose):
         "HV_HTTPS",
         "HV_TRUSTED_PROXY_COUNT",
         "WEB_CONCURRENCY",
+        "HV_SECRETS_KEYS",
+        "HV_PUBLIC_URL",
     }
 
 

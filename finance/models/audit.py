@@ -102,6 +102,11 @@ class AuditEvent(models.Model):
             before, after = changes["status_from"], changes["status_to"]
             moved = f"{labels.get(before, before)} → {labels.get(after, after)}"
             return f"{moved} · {changes['reason']}" if changes.get("reason") else moved
+        if "state_from" in changes:
+            labels = dict(apps.get_model("finance.OutgoingPayment").State.choices)
+            before, after = changes["state_from"], changes["state_to"]
+            moved = f"{labels.get(before, before)} → {labels.get(after, after)}"
+            return f"{moved} · {changes['reason']}" if changes.get("reason") else moved
         if "milestone" in changes:
             return str(changes["milestone"])
         if "agreed" in changes:

@@ -23,11 +23,14 @@ from finance.services.audit import audit_record
 from integrations import connections
 from integrations.actions import action_handler, action_run_start
 from integrations.clients import revolut
+from integrations.clients.base import PermanentProviderError
 from integrations.models import ActionRun, Provider
 
 PAYOUT_ACTION = "revolut.payout"
 # Revolut cuts references longer than this.
 REFERENCE_LENGTH = 140
+# Revolut's answer (HTTP 400) to a /pay whose request_id it already accepted (business.json, /pay).
+DUPLICATE_REQUEST_CODE = 3020
 
 
 def payout_source_account(invoice: SupplierInvoice) -> BankAccount | None:
@@ -129,11 +132,18 @@ def payout_execute(run: ActionRun) -> dict:
     OutgoingPayment.objects.filter(pk=payment.pk).update(
         counterparty_id=counterparty_id, counterparty_account_id=counterparty_account_id, updated_at=Now()
     )
-    result = client.pay(
-        request_id=payment.request_id, account_id=payment.account.provider_account_id,
-        counterparty_id=counterparty_id, counterparty_account_id=counterparty_account_id, amount=payment.amount,
-        currency=payment.currency, reference=payment.reference,
-    )  # fmt: skip
+    try:
+        result = client.pay(
+            request_id=payment.request_id, account_id=payment.account.provider_account_id,
+            counterparty_id=counterparty_id, counterparty_account_id=counterparty_account_id, amount=payment.amount,
+            currency=payment.currency, reference=payment.reference,
+        )  # fmt: skip
+    except PermanentProviderError as error:
+        if error.code != DUPLICATE_REQUEST_CODE:
+            raise
+        # An earlier attempt was accepted and its answer lost (timeout, worker killed): nothing is sent
+        # again, and the payment's states come by webhook or sync (outgoing_payment_follow).
+        return {"state": payment.state, "transaction_id": "", "duplicate_request": True}
     reason = ""
     if result.state in OutgoingPayment.UNSUCCESSFUL_STATES:
         reason = client.transaction(result.id).reason_code or ""

@@ -287,11 +287,12 @@ def accepted(connection, body=None, **fields) -> WebhookDelivery:
 
 
 def test_processing_hands_the_event_to_banking(connection, processed, enqueued):
-    delivery = accepted(connection)
+    body = created_event()
+    delivery = accepted(connection, body)
 
     inbox.process_webhook_delivery(delivery.pk)
 
-    assert processed == [(connection.pk, json.loads(created_event()))]
+    assert processed == [(connection.pk, json.loads(body))]
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.error, delivery.processed_at is not None) == (
         "processed", 1, "", True,
