@@ -22,7 +22,7 @@ from integrations.actions import execute_action_run
 from integrations.clients import base, revolut
 from integrations.models import ActionRun
 from tests.factories import BankAccountFactory, SupplierFactory
-from tests.finance.test_banking_sync import CHF_ACCOUNT, iso, leg_json, transaction_json
+from tests.finance.test_banking_sync import CHF_ACCOUNT, leg_json, transaction_json
 from tests.integrations.test_connections import BASE, revolut_connection
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +32,7 @@ IBAN = "CH5604835012345678009"
 COUNTERPARTY = "173e6a6b-d955-465f-8f31-7f6f7c03927c"
 COUNTERPARTY_ACCOUNT = "b3cc43e8-f141-459b-9bd5-3505cf9797f8"
 PAYMENT_ID = "630f9a62-e488-a9ce-a2d3-a30f5e03f0aa"
+NET = D("1234.55")
 
 
 def counterparty_json(*, counterparty_id=COUNTERPARTY, account_id=COUNTERPARTY_ACCOUNT, iban=IBAN, state="created"):
@@ -110,7 +111,7 @@ def supplier(company_a):
     return SupplierFactory(company=company_a, name="Affichage Léman Sàrl", iban=IBAN)
 
 
-def approved(supplier, clerk, controller, *, number="F-100", net=D("1234.55")) -> SupplierInvoice:
+def approved(supplier, clerk, controller, *, number="F-100", net=NET) -> SupplierInvoice:
     """Entered by the clerk, approved by the controller: 1234.55 + 8.1 % VAT = CHF 1334.55."""
     invoice = purchases.supplier_invoice_create(
         supplier=supplier, created_by=clerk, supplier_number=number, invoice_date=dt.date(2026, 11, 3),
@@ -268,9 +269,8 @@ def test_the_first_payout_creates_the_counterparty_and_pays_the_exact_amount(
     assert b'"amount": 1334.55' in pay_call.request.body
     assert pay_call.request.headers["Authorization"] == "Bearer tok"
     payment = reloaded(payment)
-    assert (payment.state, payment.provider_transaction_id, payment.counterparty_id, payment.counterparty_account_id) == (
-        "pending", PAYMENT_ID, COUNTERPARTY, COUNTERPARTY_ACCOUNT,
-    )  # fmt: skip
+    assert (payment.state, payment.provider_transaction_id) == ("pending", PAYMENT_ID)
+    assert (payment.counterparty_id, payment.counterparty_account_id) == (COUNTERPARTY, COUNTERPARTY_ACCOUNT)
     supplier = reloaded(invoice.supplier)
     assert (supplier.revolut_counterparty_id, supplier.revolut_counterparty_account_id,
             supplier.revolut_counterparty_iban) == (COUNTERPARTY, COUNTERPARTY_ACCOUNT, IBAN)  # fmt: skip
@@ -398,34 +398,67 @@ def test_a_retry_after_a_network_failure_sends_the_same_request_id(
     assert (reloaded(run).status, reloaded(payment).state) == ("succeeded", "pending")
 
 
-def test_a_worker_killed_after_revolut_accepted_the_payout_never_pays_twice(
-    invoice, controller, source, connection, sent, http, django_capture_on_commit_callbacks
-):
-    """Revolut answers a repeated request_id with 400 "Duplicate request" (code 3020, business.json /pay)."""
-    payment = pay(invoice, controller, django_capture_on_commit_callbacks)
+def killed_after_sending(invoice, controller, capture) -> tuple[OutgoingPayment, ActionRun]:
+    """The worker sent /pay, Revolut took it, and the worker died before storing the answer."""
+    payment = pay(invoice, controller, capture)
     run = run_of(payment)
     supplier = invoice.supplier
     supplier.revolut_counterparty_id, supplier.revolut_counterparty_account_id = COUNTERPARTY, COUNTERPARTY_ACCOUNT
     supplier.revolut_counterparty_iban = IBAN
     supplier.save()
-    # The worker sent /pay, Revolut took it, and the worker died before storing the answer.
     ActionRun.objects.filter(pk=run.pk).update(status="running", worker="celery@w1", attempts=1,
                                                started_at=timezone.now())  # fmt: skip
+    return payment, run
+
+
+def the_payout_transaction(invoice, state="completed") -> dict:
+    return transaction_json(
+        [leg_json(CHF_ACCOUNT, -1334.55, description="To Affichage Léman Sàrl")], transaction_id=PAYMENT_ID,
+        state=state, request_id=f"hv-si{invoice.pk}-1", reference="F-100",
+    )  # fmt: skip
+
+
+def test_a_worker_killed_after_revolut_accepted_the_payout_never_pays_twice(
+    invoice, controller, source, sent, http, django_capture_on_commit_callbacks
+):
+    """Revolut answers a repeated request_id with 400 "Duplicate request" (code 3020, business.json /pay)."""
+    payment, run = killed_after_sending(invoice, controller, django_capture_on_commit_callbacks)
     http.post(f"{BASE}/pay", status=400, json={"code": 3020, "message": f"Duplicate request: hv-si{invoice.pk}-1"})
+    lookup = http.get(f"{BASE}/transactions", json=[the_payout_transaction(invoice)])
 
     with django_capture_on_commit_callbacks(execute=True):
         actions.action_runs_resume(worker="celery@w1")
     execute_action_run(run.pk)
 
     run = reloaded(run)
-    assert (run.status, run.attempts, run.last_error) == ("succeeded", 2, "")
+    assert (run.status, run.attempts, run.result) == (
+        "succeeded",
+        2,
+        {"state": "completed", "transaction_id": PAYMENT_ID},
+    )
+    assert [body_of(call)["request_id"] for call in calls_to(http, "pay")] == [f"hv-si{invoice.pk}-1"]
+    assert parse_qs(urlsplit(lookup.calls[0].request.url).query)["request_id"] == [f"hv-si{invoice.pk}-1"]
+    assert (reloaded(payment).state, reloaded(payment).provider_transaction_id) == ("completed", PAYMENT_ID)
+    assert reloaded(invoice).status == "paid"
+
+
+def test_a_duplicate_request_not_yet_listed_is_followed_by_webhook(
+    invoice, controller, source, connection, sent, http, django_capture_on_commit_callbacks
+):
+    payment, run = killed_after_sending(invoice, controller, django_capture_on_commit_callbacks)
+    http.post(f"{BASE}/pay", status=400, json={"code": 3020, "message": f"Duplicate request: hv-si{invoice.pk}-1"})
+    http.get(f"{BASE}/transactions", json=[])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.action_runs_resume(worker="celery@w1")
+    execute_action_run(run.pk)
+
+    run = reloaded(run)
+    assert (run.status, run.last_error) == ("succeeded", "")
     assert run.result == {"state": "initiated", "transaction_id": "", "duplicate_request": True}
-    assert body_of(calls_to(http, "pay")[0])["request_id"] == f"hv-si{invoice.pk}-1"
+    assert (len(calls_to(http, "pay")), reloaded(payment).state) == (1, "initiated")
     # The payout's transaction then arrives (webhook or sync) and is followed.
-    banking.bank_transaction_upsert(connection, revolut.Transaction.from_api(transaction_json(
-        [leg_json(CHF_ACCOUNT, -1334.55, description="To Affichage Léman Sàrl")], transaction_id=PAYMENT_ID,
-        state="completed", request_id=f"hv-si{invoice.pk}-1", reference="F-100",
-    )))  # fmt: skip
+    banking.bank_transaction_upsert(connection, revolut.Transaction.from_api(the_payout_transaction(invoice)))
     assert (reloaded(payment).state, reloaded(payment).provider_transaction_id) == ("completed", PAYMENT_ID)
     assert reloaded(invoice).status == "paid"
 

@@ -7,7 +7,7 @@ from uuid import uuid4
 import pytest
 import requests
 import responses
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from integrations import resilience
 from integrations.clients import base
@@ -16,6 +16,13 @@ from integrations.clients.base import AuthorizationError, BaseClient, PermanentP
 API = "https://api.example.test/v1"
 THINGS = f"{API}/things"
 BEARER_TOKEN = "tok_secret_bearer_123"
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """The circuit's message is asserted in its source language."""
+    with translation.override("en"):
+        yield
 
 
 class ExampleClient(BaseClient):

@@ -178,7 +178,7 @@ def test_consent_page_shows_the_client_and_an_authorise_button(client, client_id
     assert response.status_code == 200
     page = response.content.decode()
     assert client_id in page
-    assert "Authorise" in page
+    assert '<button type="submit"' in page
     assert f'name="redirect_uri" value="{REDIRECT_URI}"' in page
 
 
