@@ -9,7 +9,6 @@ import re
 from decimal import Decimal
 
 import pytest
-
 from django.contrib.auth import get_user_model
 
 from finance.models import BankAccount, BankTransaction, Company, FxRate, Invoice, OutgoingPayment, SupplierInvoice
@@ -79,8 +78,9 @@ def test_revolut_connected_synced_reconciled_and_paying_a_supplier(page, demo_gr
     client_id = connection.config["client_id"]
     sandbox.inject_incoming_transfer(client_id=client_id, currency="CHF", amount=due, reference=invoice.qr_reference,
                                      payer_name=invoice.client.name, state="completed")  # fmt: skip
-    sandbox.inject_incoming_transfer(client_id=client_id, currency="CHF", amount=D("777.70"),
-                                     reference="Virement divers", payer_name="Inconnu SA", state="completed")  # fmt: skip
+    sandbox.inject_incoming_transfer(
+        client_id=client_id, currency="CHF", amount=D("777.70"), reference="Virement divers", payer_name="Inconnu SA"
+    )
     for transaction in sandbox.get_business(client_id)["transactions"]:
         sandbox.settle_transaction(client_id=client_id, transaction_id=transaction["id"])
     transactions_sync(connection)
