@@ -1,4 +1,5 @@
 import logging
+from contextlib import suppress
 
 from celery import shared_task
 from django.db.models import Q
@@ -50,4 +51,6 @@ def revolut_sync_company(connection_id: int) -> None:
         # Recorded on the connection by the client (status page, dashboard); the next beat tries again.
         logger.warning("Revolut sync of %s failed: %s", connection.company.code, error)
     finally:
-        lock.release()
+        # The lock may have expired during a very long sync; releasing it then is not an error.
+        with suppress(LockError):
+            lock.release()

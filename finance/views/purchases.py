@@ -241,7 +241,10 @@ def supplier_invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "paid_form": PaidForm(initial={"paid_on": timezone.localdate()}),
         "timeline": selectors.document_timeline(documents=[invoice]),
         "payout_refusal": payouts.payout_refusal(invoice, user=request.user, scope=scope),
-        "payouts": [(payment, action_runs_for(payment).first()) for payment in invoice.outgoing_payments.all()],
+        "payouts": [
+            (payment, action_runs_for(payment).first())
+            for payment in invoice.outgoing_payments.select_related("account", "created_by")
+        ],
     }
     return render(request, "finance/supplier_invoice_detail.html", context)
 

@@ -66,8 +66,10 @@ def test_revolut_connected_synced_reconciled_and_paying_a_supplier(page, demo_gr
     rate = FxRate.objects.get(currency="EUR")
     page.click('aside >> text="Comptes"')
     body = page.inner_text(".page-body")
-    assert "250’000.00" in body or "250'000.00" in body
-    assert str(rate.rate.normalize()).replace(".", ".") in body.replace("’", "'")
+    assert rate.rate == D("0.9372")
+    assert "CHF 250'000.00" in body
+    assert f"EUR 40'000.00 au taux EUR→CHF 0.9372 du {rate.rate_date:%d.%m.%Y} = CHF 37'488.00" in body
+    assert "CHF 287'488.00" in body
     screenshot(page, "bank-accounts")
 
     # 3. Two transfers arrive: one pays an issued invoice by its QR reference, one names no invoice.
