@@ -9,7 +9,8 @@ from django.utils.translation import gettext as _
 from finance.models import Invoice, Project, Quote
 from finance.permissions import can_bill, can_run_projects, can_sell
 from finance.scope import CompanyScope
-from finance.services import documents
+from finance.services import documents, invoice_ninja
+from integrations.invoice_ninja import usable_connection
 
 ZERO = documents.ZERO
 
@@ -105,9 +106,30 @@ def quote_actions(quote: Quote, *, scope: CompanyScope) -> list[Action]:
                 reason=_first_reason((bills, no_billing), (is_signed, not_signed)),
             )
         )
+    actions += _invoice_ninja_actions(quote, allowed=(sells, no_role), url=url("quote-send-invoice-ninja"))
     actions.append(_project_action(quote, scope=scope))
     actions.append(Action(_("PDF"), url("quote-pdf"), "ti-file-type-pdf", method="get", style="btn-outline-secondary"))
     return actions
+
+
+def _invoice_ninja_actions(document: Invoice | Quote, *, allowed: tuple[bool, str], url: str) -> list[Action]:
+    """Send via Invoice Ninja, for companies that send through it: once per document.
+
+    A failed run is retried from its badge on the page, never asked for a second time.
+    """
+    if usable_connection(document.company) is None:
+        return []
+    run = invoice_ninja.send_run(document)
+    refusal = invoice_ninja.send_refusal(document)
+    return [
+        Action(
+            _("Send via Invoice Ninja"), url, "ti-mail-forward", style="btn-outline-primary",
+            reason=_first_reason(
+                allowed, (run is None, _("Sending via Invoice Ninja was asked already: see its progress on the page.")),
+                (not refusal, refusal),
+            ),
+        )
+    ]  # fmt: skip
 
 
 def _project_action(quote: Quote, *, scope: CompanyScope) -> Action:
@@ -167,6 +189,7 @@ def invoice_actions(invoice: Invoice, *, scope: CompanyScope, today: date) -> li
                 ),
             ),
         ]  # fmt: skip
+    actions += _invoice_ninja_actions(invoice, allowed=(bills, no_role), url=url("invoice-send-invoice-ninja"))
     actions.append(
         Action(
             _("Cancel draft"),

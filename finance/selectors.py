@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import (
     BooleanField,
     Case,
@@ -50,7 +51,10 @@ from finance.models import (
 )
 from finance.project_overview import ProjectOverview, project_overview
 from finance.scope import CompanyScope
-from integrations.models import Provider
+from finance.services import invoice_ninja
+from integrations.actions import action_runs_for
+from integrations.invoice_ninja import usable_connection
+from integrations.models import Provider, SyncDrift
 
 
 def scoped(
@@ -679,3 +683,27 @@ def invoice_open_for_matching_list(*, company: Company, currency: str | None = N
 
 def invoice_by_number(*, company: Company, number: str) -> Invoice | None:
     return Invoice.objects.filter(company=company, number__iexact=number.strip()).first() if number.strip() else None
+
+
+def invoice_ninja_panel(*, document: Quote | Invoice) -> dict | None:
+    """What the document page shows of Invoice Ninja: status, link, the send run, payment runs, open drifts.
+
+    None when the company has no Invoice Ninja connection and the document was never there.
+    """
+    if not document.invoice_ninja_id and usable_connection(document.company) is None:
+        return None
+    payment_runs = []
+    if isinstance(document, Invoice):
+        for payment in Payment.objects.filter(allocations__invoice=document).distinct().order_by("pk"):
+            run = action_runs_for(payment).filter(action=invoice_ninja.PAYMENT_ACTION).first()
+            if run is not None:
+                payment_runs.append((payment, run))
+    drifts = SyncDrift.objects.filter(
+        target_type=ContentType.objects.get_for_model(document), target_id=document.pk, resolved_at__isnull=True
+    )
+    return {
+        "status_label": invoice_ninja.status_label(document),
+        "run": invoice_ninja.send_run(document),
+        "payment_runs": payment_runs,
+        "drifts": list(drifts),
+    }

@@ -74,7 +74,9 @@ def connection_status(connection: Connection | None) -> ConnectionStatus:
     """What the pages say about a connection: from its last real probe and calls, never from settings alone."""
     if connection is None or not connection.secrets_encrypted:
         return ConnectionStatus("not_configured", _("Not configured"), _("Enter the credentials and test them."))
-    if connection.consent_required or connection.consent_granted_at is None:
+    if connection.provider == Provider.REVOLUT and (
+        connection.consent_required or connection.consent_granted_at is None
+    ):
         return ConnectionStatus(
             "consent_required", _("Consent required"), _("Authorise the Hub at Revolut to use this account.")
         )
@@ -318,18 +320,25 @@ def revolut_client(connection: Connection) -> revolut.RevolutClient:
 
 def connection_probe(connection: Connection) -> Connection:
     """Call the provider for real (within the client's timeouts) and store what happened."""
-    try:
-        accounts = revolut_client(connection).accounts()
-    except ProviderError as error:
-        ok, detail = False, error.message
+    if connection.provider == Provider.INVOICE_NINJA:
+        from integrations import invoice_ninja  # it builds on this module
+
+        ok, detail = invoice_ninja.probe(connection)
     else:
-        ok = True
-        detail = _("%(count)s account(s) readable.") % {"count": len(accounts)}
+        ok, detail = _revolut_probe(connection)
     Connection.objects.filter(pk=connection.pk).update(
         last_probe_at=Now(), last_probe_ok=ok, last_probe_detail=detail[:300]
     )
     connection.refresh_from_db()
     return connection
+
+
+def _revolut_probe(connection: Connection) -> tuple[bool, str]:
+    try:
+        accounts = revolut_client(connection).accounts()
+    except ProviderError as error:
+        return False, error.message
+    return True, _("%(count)s account(s) readable.") % {"count": len(accounts)}
 
 
 def revolut_signing_secrets(connection: Connection) -> list[str]:

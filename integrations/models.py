@@ -205,3 +205,35 @@ class SyncCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connection} {self.name}={self.value}"
+
+
+class SyncDrift(models.Model):
+    """A difference between the Hub and a provider that a sync found and could not repair on its own.
+
+    Open drifts are urgent: the dashboard lists them until a later sync finds both sides equal again.
+    """
+
+    company = models.ForeignKey("finance.Company", on_delete=models.PROTECT, related_name="sync_drifts")
+    provider = models.CharField(_("provider"), max_length=24, choices=Provider.choices)
+    target_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    target_id = models.PositiveBigIntegerField()
+    target = GenericForeignKey("target_type", "target_id")
+    kind = models.CharField(_("kind"), max_length=40)
+    detail = models.CharField(_("detail"), max_length=300)
+    detected_at = models.DateTimeField(_("detected"), db_default=Now(), editable=False)
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-detected_at", "-id"]
+        verbose_name = _("sync difference")
+        verbose_name_plural = _("sync differences")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "target_type", "target_id", "kind"],
+                condition=Q(resolved_at__isnull=True),
+                name="sync_drift_open_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_provider_display()} {self.kind}: {self.detail}"

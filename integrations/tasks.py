@@ -1,5 +1,6 @@
 import logging
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 
 from celery import shared_task
 from django.db.models import Q
@@ -34,23 +35,60 @@ def revolut_sync_all() -> int:
     return len(ids)
 
 
+@contextmanager
+def _alone(name: str) -> Iterator[bool]:
+    """Whether this process holds the named lock: a sync still running when the next beat fires is not doubled."""
+    lock = health.redis_client().lock(name, timeout=SYNC_LOCK_SECONDS, blocking=False)
+    try:
+        acquired = lock.acquire()
+    except LockError:
+        acquired = False
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            # The lock may have expired during a very long sync; releasing it then is not an error.
+            with suppress(LockError):
+                lock.release()
+
+
 @shared_task(ignore_result=True)
 def revolut_sync_company(connection_id: int) -> None:
     from finance.services.banking import revolut_sync
 
     connection = Connection.objects.select_related("company").get(pk=connection_id)
-    lock = health.redis_client().lock(f"hv:revolut:sync:{connection_id}", timeout=SYNC_LOCK_SECONDS, blocking=False)
-    try:
-        if not lock.acquire():
+    with _alone(f"hv:revolut:sync:{connection_id}") as acquired:
+        if not acquired:
             return
-    except LockError:
-        return
-    try:
-        revolut_sync(connection)
-    except ProviderError as error:
-        # Recorded on the connection by the client (status page, dashboard); the next beat tries again.
-        logger.warning("Revolut sync of %s failed: %s", connection.company.code, error)
-    finally:
-        # The lock may have expired during a very long sync; releasing it then is not an error.
-        with suppress(LockError):
-            lock.release()
+        try:
+            revolut_sync(connection)
+        except ProviderError as error:
+            # Recorded on the connection by the client (status page, dashboard); the next beat tries again.
+            logger.warning("Revolut sync of %s failed: %s", connection.company.code, error)
+
+
+@shared_task(ignore_result=True)
+def invoice_ninja_reconcile_all() -> int:
+    """Beat: look for drift between the Hub and each company's Invoice Ninja."""
+    from finance.services.invoice_ninja import connections_to_reconcile
+
+    ids = connections_to_reconcile()
+    for connection_id in ids:
+        invoice_ninja_reconcile_company.delay(connection_id)
+    return len(ids)
+
+
+@shared_task(ignore_result=True)
+def invoice_ninja_reconcile_company(connection_id: int) -> None:
+    from finance.services.invoice_ninja import reconcile
+
+    connection = Connection.objects.select_related("company").get(pk=connection_id)
+    with _alone(f"hv:invoice_ninja:reconcile:{connection_id}") as acquired:
+        if not acquired:
+            return
+        try:
+            result = reconcile(connection)
+        except ProviderError as error:
+            logger.warning("Invoice Ninja reconciliation of %s failed: %s", connection.company.code, error)
+        else:
+            logger.info("Invoice Ninja reconciliation of %s: %s", connection.company.code, result)

@@ -19,6 +19,11 @@ urlpatterns = [
     path("webhooks/", webhooks.delivery_list, name="webhook-list"),
     path("webhooks/<int:pk>/replay/", webhooks.delivery_replay, name="webhook-replay"),
     path("webhooks/revolut/<str:company_code>/", webhooks.revolut_webhook, name="webhook-revolut"),
+    path(
+        "webhooks/invoice-ninja/<str:company_code>/<int:event_id>/",
+        webhooks.invoice_ninja_webhook,
+        name="webhook-invoice-ninja",
+    ),
     path("actions/<int:pk>/", actions.action_run_status, name="action-run-status"),
     path("actions/<int:pk>/retry/", actions.action_run_retry, name="action-run-retry"),
 ]

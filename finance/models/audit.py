@@ -55,6 +55,12 @@ class AuditEvent(models.Model):
         CONNECTION_CONSENT_GRANTED = "connection.consent_granted", _("Provider access authorised")
         CONNECTION_WEBHOOK_REGISTERED = "connection.webhook_registered", _("Webhook registered at the provider")
         WEBHOOK_REPLAYED = "webhook.replayed", _("Webhook replayed")
+        INVOICE_NINJA_SENT = "invoice_ninja.sent", _("Sent via Invoice Ninja")
+        INVOICE_NINJA_STATUS_CHANGED = "invoice_ninja.status_changed", _("Invoice Ninja status changed")
+        INVOICE_NINJA_PAYMENT_PUSHED = "invoice_ninja.payment_pushed", _("Payment recorded at Invoice Ninja")
+        INVOICE_NINJA_PAYMENT_IMPORTED = "invoice_ninja.payment_imported", _("Payment received from Invoice Ninja")
+        INVOICE_NINJA_DRIFT_REPAIRED = "invoice_ninja.drift_repaired", _("Difference with Invoice Ninja repaired")
+        INVOICE_NINJA_DRIFT_FOUND = "invoice_ninja.drift_found", _("Difference with Invoice Ninja to check")
         ACTION_RUN_RETRIED = "action_run.retried", _("Action retried")
         PROJECT_CREATED = "project.created", _("Project created")
         PROJECT_UPDATED = "project.updated", _("Project changed")
@@ -107,6 +113,8 @@ class AuditEvent(models.Model):
             before, after = changes["state_from"], changes["state_to"]
             moved = f"{labels.get(before, before)} → {labels.get(after, after)}"
             return f"{moved} · {changes['reason']}" if changes.get("reason") else moved
+        if "summary" in changes:
+            return str(changes["summary"])
         if "milestone" in changes:
             return str(changes["milestone"])
         if "agreed" in changes:

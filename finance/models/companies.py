@@ -21,6 +21,10 @@ class Currency(models.TextChoices):
 class Company(models.Model):
     """One company of the group, with the identity printed on its documents and QR-bills."""
 
+    class SignatureChannel(models.TextChoices):
+        DOCUSEAL = "docuseal", "DocuSeal"
+        INVOICE_NINJA = "invoice_ninja", _("Invoice Ninja client portal")
+
     class VatMethod(models.TextChoices):
         EFFECTIVE = "effective", _("Effective method")
         NET_RATE = "net_rate", _("Net tax rate method")
@@ -63,6 +67,11 @@ class Company(models.Model):
         help_text=_("An incoming bank transfer scoring at least this much (0–100) against one invoice is "
                     "recorded as its payment without a person confirming it."),
     )  # fmt: skip
+    signature_channel = models.CharField(
+        _("quotes are signed in"), max_length=16, choices=SignatureChannel.choices,
+        default=SignatureChannel.DOCUSEAL, db_default=SignatureChannel.DOCUSEAL,
+        help_text=_("A quote accepted in Invoice Ninja's client portal counts as signed only with Invoice Ninja here."),
+    )  # fmt: skip
     colour = models.CharField(_("colour"), max_length=7, default="#206bc4", db_default="#206bc4")
     logo = models.FileField(_("logo"), upload_to="company-logos/", blank=True)
     created_at = models.DateTimeField(_("created"), db_default=Now(), editable=False)
@@ -93,6 +102,9 @@ class Company(models.Model):
             models.CheckConstraint(condition=Q(ceo_approval_threshold__gte=0), name="company_threshold_positive"),
             models.CheckConstraint(condition=Q(colour__regex=r"^#[0-9a-fA-F]{6}$"), name="company_colour_hex"),
             models.CheckConstraint(condition=Q(country__regex=r"^[A-Z]{2}$"), name="company_country_iso"),
+            models.CheckConstraint(
+                condition=Q(signature_channel__in=["docuseal", "invoice_ninja"]), name="company_signature_channel_known"
+            ),
         ]
 
     def __str__(self) -> str:

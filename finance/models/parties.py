@@ -40,6 +40,9 @@ class Client(models.Model):
     payment_terms_days = models.PositiveSmallIntegerField(
         _("payment terms (days)"), null=True, blank=True, help_text=_("Empty: the company's terms.")
     )
+    invoice_ninja_id = models.CharField(_("Invoice Ninja id"), max_length=40, blank=True, default="", db_default="")
+    # Invoice Ninja's contact id per e-mail address (lower case): an update must name every contact by its id.
+    invoice_ninja_contacts = models.JSONField(_("Invoice Ninja contacts"), default=dict, db_default={}, blank=True)
     created_at = models.DateTimeField(_("created"), db_default=Now(), editable=False)
     updated_at = models.DateTimeField(_("updated"), db_default=Now(), editable=False)
 

@@ -21,6 +21,8 @@ class Payment(models.Model):
     currency = models.CharField(_("currency"), max_length=3, default="CHF", db_default="CHF")
     method = models.CharField(_("method"), max_length=16, choices=Method.choices, default=Method.BANK_TRANSFER)
     reference = models.CharField(_("reference"), max_length=140, blank=True)
+    # The same payment at Invoice Ninja, whichever side recorded it first: at most one Hub payment per id.
+    invoice_ninja_id = models.CharField(_("Invoice Ninja id"), max_length=40, blank=True, default="", db_default="")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(_("recorded"), db_default=Now(), editable=False)
     undone_at = models.DateTimeField(_("undone"), null=True, blank=True)
@@ -34,6 +36,11 @@ class Payment(models.Model):
         verbose_name_plural = _("payments")
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.UniqueConstraint(
+                fields=["company", "invoice_ninja_id"],
+                condition=~Q(invoice_ninja_id=""),
+                name="payment_invoice_ninja_once",
+            ),
             models.CheckConstraint(condition=Q(currency__in=["CHF", "EUR"]), name="payment_currency_known"),
             models.CheckConstraint(
                 condition=Q(undone_at__isnull=True, undone_by__isnull=True)

@@ -113,6 +113,14 @@ class SalesDocument(models.Model):
     gross_total = models.DecimalField(_("total"), max_digits=12, decimal_places=2, default=ZERO, db_default=ZERO)
     rounding = models.DecimalField(_("rounding"), max_digits=4, decimal_places=2, default=ZERO, db_default=ZERO)
     payable_total = models.DecimalField(_("payable"), max_digits=12, decimal_places=2, default=ZERO, db_default=ZERO)
+    # Where clients receive the document: its hashed id at Invoice Ninja, the status_id Invoice Ninja last
+    # reported (its own enumeration, a string), the client portal link and when Invoice Ninja e-mailed it.
+    invoice_ninja_id = models.CharField(_("Invoice Ninja id"), max_length=40, blank=True, default="", db_default="")
+    invoice_ninja_status = models.CharField(
+        _("Invoice Ninja status"), max_length=2, blank=True, default="", db_default=""
+    )
+    invoice_ninja_link = models.URLField(_("Invoice Ninja link"), max_length=500, blank=True, default="", db_default="")
+    invoice_ninja_sent_at = models.DateTimeField(_("sent via Invoice Ninja"), null=True, blank=True)
 
     class Meta:
         abstract = True

@@ -23,11 +23,17 @@ ZERO = Decimal("0.00")
 def payment_record(
     *, client: Client, received_on: date, amount: Decimal, method: str, reference: str,
     allocations: list[tuple[Invoice, Decimal]], recorded_by: AbstractBaseUser, currency: str | None = None,
+    invoice_ninja_id: str = "",
 ) -> Payment:  # fmt: skip
     """Record money received and settle invoices with it; what is not allocated stays as credit.
 
     The payment is in `currency` (by default the company's); it settles only invoices in that currency.
+    A payment that settles invoices sent via Invoice Ninja is recorded there too, unless it came from there
+    (`invoice_ninja_id`).
     """
+    # Imported here: the Invoice Ninja service records its incoming payments through this function.
+    from finance.services.invoice_ninja import payment_mirror_start
+
     currency = currency or client.company.currency
     invoices = {
         invoice.pk: invoice
@@ -57,7 +63,7 @@ def payment_record(
         raise ValidationError(errors)
     payment = Payment(
         company=client.company, client=client, received_on=received_on, amount=amount, currency=currency,
-        method=method, reference=reference, created_by=recorded_by,
+        method=method, reference=reference, created_by=recorded_by, invoice_ninja_id=invoice_ninja_id,
     )  # fmt: skip
     payment.full_clean()
     payment.save()
@@ -68,6 +74,7 @@ def payment_record(
         actor=recorded_by, company=client.company, action="payment.recorded", target=payment,
         changes={"amount": str(amount), "allocated": {invoices[i.pk].number: str(s) for i, s in allocations}},
     )  # fmt: skip
+    payment_mirror_start(payment=payment, actor=recorded_by)
     return payment
 
 

@@ -11,7 +11,7 @@ from finance.document_actions import invoice_actions
 from finance.forms import CreditNoteForm, InvoiceIssueForm, PaymentForm
 from finance.models import Invoice
 from finance.permissions import can_bill, require_billing
-from finance.services import documents
+from finance.services import documents, invoice_ninja
 from finance.services.payments import client_credit, payment_record, payment_undo
 from finance.views.lists import ListFilterForm, csv_amount, csv_date, csv_response, paginated, query_without, sorted_by
 
@@ -76,6 +76,7 @@ def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "actions": invoice_actions(invoice, scope=scope, today=today),
         "issue_form": InvoiceIssueForm(initial={"issue_date": today}),
         "can_bill": can_bill(scope, invoice.company),
+        "invoice_ninja": selectors.invoice_ninja_panel(document=invoice),
     }
     return render(request, "finance/invoice_detail.html", context)
 
@@ -113,6 +114,18 @@ def invoice_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, " ".join(error.messages))
     else:
         messages.success(request, _("Draft cancelled."))
+    return redirect(invoice)
+
+
+@require_POST
+def invoice_send_invoice_ninja(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = _invoice_for_billing(request, pk)
+    try:
+        invoice_ninja.document_send_start(document=invoice, requested_by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("%(number)s is being sent via Invoice Ninja.") % {"number": invoice.number})
     return redirect(invoice)
 
 

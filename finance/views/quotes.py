@@ -14,8 +14,8 @@ from finance import selectors, vat
 from finance.document_actions import quote_actions
 from finance.forms import MAX_LINES, LineForm, LineFormSet, QuoteForm
 from finance.models import Client, Quote
-from finance.permissions import SALES_ROLES, require_billing, require_sales
-from finance.services import documents
+from finance.permissions import SALES_ROLES, can_bill, require_billing, require_sales
+from finance.services import documents, invoice_ninja
 from finance.views.lists import ListFilterForm, csv_amount, csv_date, csv_response, paginated, query_without, sorted_by
 
 QUOTE_SORTS = {
@@ -67,6 +67,8 @@ def quote_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "invoices": selectors.invoice_for_quote_list(quote=quote),
         "timeline": selectors.document_timeline(documents=[quote]),
         "actions": quote_actions(quote, scope=scope),
+        "invoice_ninja": selectors.invoice_ninja_panel(document=quote),
+        "can_bill": can_bill(scope, quote.company),
     }
     return render(request, "finance/quote_detail.html", context)
 
@@ -236,6 +238,16 @@ def quote_send(request: HttpRequest, pk: int) -> HttpResponse:
     return _quote_action(
         request, pk, lambda quote: documents.quote_send(quote=quote, sent_by=request.user), _("Quote marked as sent.")
     )
+
+
+@require_POST
+def quote_send_invoice_ninja(request: HttpRequest, pk: int) -> HttpResponse:
+    """Number a draft if need be, then push and e-mail the quote through Invoice Ninja (an action run)."""
+    return _quote_action(
+        request, pk,
+        lambda quote: invoice_ninja.document_send_start(document=quote, requested_by=request.user).target,
+        _("The quote is being sent via Invoice Ninja."),
+    )  # fmt: skip
 
 
 @require_POST

@@ -3,13 +3,16 @@
 from celery import shared_task
 
 from integrations.clients.base import ProviderError
-from integrations.sandbox import revolut
-from integrations.sandbox.webhooks import post_webhook
+from integrations.sandbox import invoice_ninja, revolut
+from integrations.sandbox.webhooks import SandboxWebhookSender, post_webhook
 
 # Revolut tries a failed delivery 3 more times (10 minutes apart); the sandbox waits seconds, not minutes,
 # so that a demo or an end-to-end test sees the retries happen.
 REVOLUT_WEBHOOK_RETRIES = 3
 REVOLUT_WEBHOOK_RETRY_SECONDS = 10
+# Invoice Ninja makes 5 attempts ($tries), minutes apart; the sandbox waits seconds between them.
+INVOICE_NINJA_WEBHOOK_ATTEMPTS = 5
+INVOICE_NINJA_WEBHOOK_RETRY_SECONDS = 3
 
 
 @shared_task(ignore_result=True)
@@ -26,3 +29,33 @@ def deliver_revolut_webhook(self, url: str, body: str, signing_secret: str) -> N
         post_webhook(url, raw_body, revolut.webhook_headers(raw_body, signing_secret), sandbox="revolut")
     except ProviderError as error:
         raise self.retry(exc=error, countdown=REVOLUT_WEBHOOK_RETRY_SECONDS) from error
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=INVOICE_NINJA_WEBHOOK_ATTEMPTS - 1)
+def deliver_invoice_ninja_webhook(self, token: str, webhook_id: str, event_id: str, body: str) -> None:
+    """Send one event's bare entity to one subscription, as Invoice Ninja's WebhookSingle job does.
+
+    The subscription is read when the attempt runs: one deleted meanwhile gets nothing. The method is the
+    subscription's rest_method (POST or PUT), which is why this does not go through `post_webhook`.
+    """
+    webhook = invoice_ninja.find_subscription(token, webhook_id)
+    if webhook is None:
+        return
+    headers = {"Content-Type": "application/json", "Accept": "application/json", **webhook["headers"]}
+    sender = SandboxWebhookSender("", scope="invoice_ninja")
+    try:
+        response = sender.request(
+            webhook["rest_method"].upper(), webhook["target_url"], data=body.encode(), headers=headers,
+            idempotent=False, authenticated=False,
+        )  # fmt: skip
+    except ProviderError as error:
+        failure: ProviderError | None = error
+        status, detail = error.status, error.message
+    else:
+        failure, status, detail = None, response.status, ""
+    outcome = invoice_ninja.settle_delivery(
+        token, webhook, event_id=event_id, attempt=self.request.retries + 1,
+        max_attempts=INVOICE_NINJA_WEBHOOK_ATTEMPTS, status=status, error=detail,
+    )  # fmt: skip
+    if outcome == invoice_ninja.RETRY:
+        raise self.retry(exc=failure, countdown=INVOICE_NINJA_WEBHOOK_RETRY_SECONDS)

@@ -12,12 +12,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from finance.forms import TablerFormMixin
 from finance.models import Company
 from finance.permissions import can_bill
-from integrations import connections, selectors
+from integrations import connections, invoice_ninja, selectors
 from integrations.clients.base import ProviderError
 from integrations.models import Connection, Provider
 
 # Providers whose settings page exists; the others arrive with their own issues.
-CONFIGURABLE_PROVIDERS = (Provider.REVOLUT,)
+CONFIGURABLE_PROVIDERS = (Provider.REVOLUT, Provider.INVOICE_NINJA)
 
 
 class RevolutSettingsForm(TablerFormMixin, forms.Form):
@@ -41,6 +41,29 @@ class RevolutSettingsForm(TablerFormMixin, forms.Form):
     generate_key = forms.BooleanField(
         label=gettext_lazy("Generate a new key and certificate to upload at Revolut"), required=False
     )
+
+
+class InvoiceNinjaSettingsForm(TablerFormMixin, forms.Form):
+    base_url = forms.URLField(
+        label=gettext_lazy("Invoice Ninja address"), assume_scheme="https",
+        initial=invoice_ninja.INVOICE_NINJA_HOSTED_URL,
+        help_text=gettext_lazy("Hosted: https://invoicing.co — or your own server's address."),
+    )  # fmt: skip
+    api_token = forms.CharField(
+        label=gettext_lazy("API token"), required=False, strip=True, max_length=200,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        help_text=gettext_lazy("Invoice Ninja → Settings → Account management → API tokens. "
+                               "Leave empty to keep the stored one."),
+    )  # fmt: skip
+    api_secret = forms.CharField(
+        label=gettext_lazy("API secret (self-hosted only)"), required=False, strip=True, max_length=200,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        help_text=gettext_lazy("Only if your server sets API_SECRET. Leave empty to keep the stored one."),
+    )  # fmt: skip
+    signature_channel = forms.ChoiceField(
+        label=gettext_lazy("Quotes are signed in"), choices=Company.SignatureChannel.choices,
+        help_text=gettext_lazy("With Invoice Ninja, a quote the client approves in its portal becomes signed."),
+    )  # fmt: skip
 
 
 def _company_and_connection(
@@ -78,6 +101,8 @@ def connection_list(request: HttpRequest) -> HttpResponse:
 def connection_detail(request: HttpRequest, provider: str, company_code: str) -> HttpResponse:
     company, connection = _company_and_connection(request, provider, company_code)
     _require_admin(request, company)
+    if provider == Provider.INVOICE_NINJA:
+        return _invoice_ninja_detail(request, company, connection)
     initial = {"base_url": connection.base_url, **connection.config} if connection else {}
     form = RevolutSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -98,6 +123,37 @@ def connection_detail(request: HttpRequest, provider: str, company_code: str) ->
         "signing_secret_hint": connection.secret_hint("webhook_signing_secrets") if connection else "",
     }  # fmt: skip
     return render(request, "integrations/connection_revolut.html", context)
+
+
+def _invoice_ninja_detail(request: HttpRequest, company: Company, connection: Connection | None) -> HttpResponse:
+    initial = {"base_url": connection.base_url if connection else invoice_ninja.INVOICE_NINJA_HOSTED_URL,
+               "signature_channel": company.signature_channel}  # fmt: skip
+    form = InvoiceNinjaSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invoice_ninja.settings_save(company=company, updated_by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request, _("Invoice Ninja settings saved. Test the connection, then register the webhooks.")
+            )
+            return redirect("integrations:connection", provider=Provider.INVOICE_NINJA, company_code=company.code)
+    state = (connection.config.get("webhook_state") if connection else None) or {}
+    rows = state.get("events") or [
+        {"event_id": int(event), "event": invoice_ninja.EVENT_LABELS[event], "registered": False,
+         "url": invoice_ninja.webhook_url(company, event)}
+        for event in invoice_ninja.SUBSCRIBED_EVENTS
+    ]  # fmt: skip
+    context = {
+        "company": company, "connection": connection, "form": form, "provider": Provider(Provider.INVOICE_NINJA),
+        "status": connections.connection_status(connection), "webhook_rows": rows,
+        "webhooks_checked_at": state.get("checked_at"),
+        "token_hint": connection.secret_hint("api_token") if connection else "",
+        "api_secret_hint": connection.secret_hint("api_secret") if connection else "",
+        "webhook_secret_hint": connection.secret_hint("webhook_secret") if connection else "",
+    }  # fmt: skip
+    return render(request, "integrations/connection_invoice_ninja.html", context)
 
 
 def _configured(request: HttpRequest, provider: str, company_code: str) -> Connection:
@@ -122,11 +178,17 @@ def connection_test(request: HttpRequest, provider: str, company_code: str) -> H
 def connection_register_webhook(request: HttpRequest, provider: str, company_code: str) -> HttpResponse:
     connection = _configured(request, provider, company_code)
     try:
-        connections.revolut_webhook_register(connection=connection, registered_by=request.user)
+        if provider == Provider.INVOICE_NINJA:
+            invoice_ninja.webhooks_register(connection=connection, registered_by=request.user)
+        else:
+            connections.revolut_webhook_register(connection=connection, registered_by=request.user)
     except ProviderError as error:
         messages.error(request, _("The webhook could not be registered: %(error)s") % {"error": error.message})
     else:
-        messages.success(request, _("Webhook registered at Revolut; its signing secret is stored."))
+        if provider == Provider.INVOICE_NINJA:
+            messages.success(request, _("Webhooks registered at Invoice Ninja, one per event, with the secret header."))
+        else:
+            messages.success(request, _("Webhook registered at Revolut; its signing secret is stored."))
     return redirect(connection.get_absolute_url())
 
 

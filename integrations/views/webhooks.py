@@ -7,13 +7,13 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from finance.permissions import can_bill
 from finance.views.lists import ListFilterForm, paginated, query_without
 from integrations import selectors
 from integrations.models import Connection, Provider, WebhookDelivery
-from integrations.webhooks import inbox, revolut
+from integrations.webhooks import inbox, invoice_ninja, revolut
 
 
 @csrf_exempt
@@ -28,6 +28,20 @@ def revolut_webhook(request: HttpRequest, company_code: str) -> JsonResponse:
     if connection is None:
         return JsonResponse({"error": "no Revolut connection for this company"}, status=404)
     return revolut.receive(request, connection)
+
+
+@csrf_exempt
+@login_not_required
+@require_http_methods(["POST", "PUT"])  # a subscription may be registered with rest_method "put"
+def invoice_ninja_webhook(request: HttpRequest, company_code: str, event_id: int) -> JsonResponse:
+    connection = (
+        Connection.objects.select_related("company")
+        .filter(provider=Provider.INVOICE_NINJA, company__code=company_code)
+        .first()
+    )
+    if connection is None:
+        return JsonResponse({"error": "no Invoice Ninja connection for this company"}, status=404)
+    return invoice_ninja.receive(request, connection, event_id)
 
 
 @require_GET
