@@ -735,7 +735,7 @@ def bulk_invoices(token: str, payload: Any) -> list[dict]:
         now = _now()
         # Ids of other companies or unknown ones are left out, as Invoice Ninja scopes the query to the company.
         invoices = [invoice for invoice in company["invoices"] if invoice["id"] in ids]
-        if action == "mark_paid" and any(not _payable(invoice) for invoice in invoices):
+        if action == "mark_paid" and any(not is_payable(invoice) for invoice in invoices):
             raise ApiError(422, CANNOT_MARK_PAID, errors={"ids": [CANNOT_MARK_PAID]})
         for invoice in invoices:
             if action == "mark_sent":
@@ -759,13 +759,14 @@ def document_pdf(document: dict) -> bytes:
     )
 
 
-def _payable(invoice: dict) -> bool:
+def is_payable(invoice: dict) -> bool:
+    """Whether a payment can still be applied to the invoice: issued or draft, not void, something owed."""
     return invoice["status_id"] in PAYABLE_INVOICE_STATUSES and Decimal(invoice["balance"]) > 0
 
 
 def _mark_paid(company: dict, invoice: dict, events: list, *, now: int) -> bool:
     """Pay the whole balance with a new payment, as Invoice Ninja's MarkPaid does; False if nothing is owed."""
-    if not _payable(invoice):
+    if not is_payable(invoice):
         return False
     balance = Decimal(invoice["balance"])
     payload = {

@@ -10,6 +10,7 @@ import json
 import math
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import wraps
 from urllib.parse import urlencode
@@ -50,6 +51,12 @@ QUOTE_STATUS_LABELS = {
     invoice_ninja.QUOTE_CONVERTED: gettext_lazy("Converted"),
 }
 STATUS_LABELS = {"invoice": INVOICE_STATUS_LABELS, "quote": QUOTE_STATUS_LABELS}
+DELIVERY_OUTCOME_LABELS = {
+    invoice_ninja.DELIVERED: gettext_lazy("Delivered"),
+    invoice_ninja.RETRY: gettext_lazy("Will be tried again"),
+    invoice_ninja.FAILED: gettext_lazy("Failed"),
+    invoice_ninja.SUBSCRIPTION_DELETED: gettext_lazy("Subscription deleted"),
+}
 
 ApiView = Callable[..., HttpResponse]
 
@@ -99,9 +106,12 @@ def _trigger(request: HttpRequest, name: str) -> bool:
     return request.GET.get(name, "").lower() in TRUE_VALUES
 
 
-def _page_number(request: HttpRequest, name: str, *, default: int, maximum: int) -> int:
+def _page_number(request: HttpRequest, name: str, *, default: int, maximum: int | None = None) -> int:
+    """A positive integer query parameter; anything else reads as the default, as Invoice Ninja's casts do."""
     value = request.GET.get(name, "")
-    return min(int(value), maximum) if value.isdigit() and int(value) > 0 else default
+    if not value.isdigit() or int(value) < 1:
+        return default
+    return min(int(value), maximum) if maximum else int(value)
 
 
 def _item(document: dict, *, status: int = 200) -> JsonResponse:
@@ -111,7 +121,7 @@ def _item(document: dict, *, status: int = 200) -> JsonResponse:
 def _list(request: HttpRequest, items: list[dict]) -> JsonResponse:
     """A page of `items` with Fractal's pagination meta; links name only pages that exist."""
     per_page = _page_number(request, "per_page", default=DEFAULT_PER_PAGE, maximum=MAX_PER_PAGE)
-    page = _page_number(request, "page", default=1, maximum=math.inf)
+    page = _page_number(request, "page", default=1)
     total_pages = max(1, math.ceil(len(items) / per_page))
     shown = items[(page - 1) * per_page : page * per_page]
     links = {}
@@ -253,16 +263,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """Every emulated company with its documents, payments, e-mails and webhooks; a payment can be recorded."""
     companies = [_company_panel(token) for token in invoice_ninja.tokens()]
     open_invoices = [
-        (company["token"], invoice["id"], f"{company['name']} · {invoice['number']} · {invoice['client_name']} "
+        (company["id"], invoice["id"], f"{company['name']} · {invoice['number']} · {invoice['client_name']} "
          f"({invoice['balance']})")
         for company in companies for invoice in company["invoices"] if invoice["payable"]
     ]  # fmt: skip
     form = RecordPaymentForm(request.POST or None, invoices=open_invoices)
     if request.method == "POST" and form.is_valid():
-        token, invoice_id = form.cleaned_data["invoice"]
+        company_id, invoice_id = form.cleaned_data["invoice"]
         try:
             payment = invoice_ninja.record_payment(
-                token, invoice_id=invoice_id, amount=form.cleaned_data["amount"],
+                _token_of(company_id), invoice_id=invoice_id, amount=form.cleaned_data["amount"],
                 transaction_reference=form.cleaned_data["transaction_reference"],
             )  # fmt: skip
         except invoice_ninja.ApiError as error:
@@ -281,12 +291,20 @@ def dashboard_approve_quote(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("The quote to approve is missing."))
         return redirect("sandbox:invoice-ninja-dashboard")
     try:
-        quote = invoice_ninja.approve_quote(form.cleaned_data["token"], form.cleaned_data["quote_id"])
+        quote = invoice_ninja.approve_quote(_token_of(form.cleaned_data["company_id"]), form.cleaned_data["quote_id"])
     except invoice_ninja.ApiError as error:
         messages.error(request, _api_error_text(error))
     else:
         messages.success(request, _("Quote %(number)s approved.") % {"number": quote["number"]})
     return redirect("sandbox:invoice-ninja-dashboard")
+
+
+def _token_of(company_id: str) -> str:
+    """The token of a company: the page names companies by id, so that no token is written into it."""
+    for token in invoice_ninja.tokens():
+        if invoice_ninja.company_for_token(token)["id"] == company_id:
+            return token
+    return ""
 
 
 def _company_panel(token: str) -> dict:
@@ -302,10 +320,21 @@ def _company_panel(token: str) -> dict:
             {**payment, "client_name": client_names.get(payment["client_id"], "")}
             for payment in invoice_ninja.list_payments(token)
         ],
-        "emails": invoice_ninja.email_log(token),
+        "emails": [{**email, "sent": _moment(email["sent_at"])} for email in invoice_ninja.email_log(token)],
         "webhooks": invoice_ninja.list_webhooks(token),
-        "deliveries": invoice_ninja.webhook_deliveries(token)[::-1][:DASHBOARD_DELIVERIES],
+        "deliveries": [
+            {
+                **delivery,
+                "sent": _moment(delivery["sent_at"]),
+                "outcome_label": DELIVERY_OUTCOME_LABELS[delivery["outcome"]],
+            }
+            for delivery in invoice_ninja.webhook_deliveries(token)[::-1][:DASHBOARD_DELIVERIES]
+        ],
     }
+
+
+def _moment(unix_seconds: int) -> datetime:
+    return datetime.fromtimestamp(unix_seconds, tz=UTC)
 
 
 def _row(kind: str, document: dict, client_names: dict[str, str]) -> dict:
