@@ -8,4 +8,5 @@ from finance import selectors
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     companies = selectors.company_list(scope=request.company_scope)
-    return render(request, "dashboard/home.html", {"companies": companies})
+    drifts = selectors.sync_drift_list(scope=request.company_scope)
+    return render(request, "dashboard/home.html", {"companies": companies, "drifts": drifts})

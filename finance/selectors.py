@@ -707,3 +707,11 @@ def invoice_ninja_panel(*, document: Quote | Invoice) -> dict | None:
         "payment_runs": payment_runs,
         "drifts": list(drifts),
     }
+
+
+def sync_drift_list(*, scope: CompanyScope) -> list[SyncDrift]:
+    """Open differences with providers that no sync could repair: the dashboard's urgent items."""
+    return list(
+        SyncDrift.objects.filter(company_id__in=scope.visible_ids, resolved_at__isnull=True)
+        .select_related("company", "target_type").order_by("-detected_at")
+    )  # fmt: skip

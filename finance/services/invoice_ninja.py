@@ -578,13 +578,6 @@ def drift_resolve(*, document: Document, kind: str) -> int:
     ).update(resolved_at=timezone.now())  # fmt: skip
 
 
-def open_drifts(*, company_ids) -> list[SyncDrift]:
-    return list(
-        SyncDrift.objects.filter(company_id__in=company_ids, resolved_at__isnull=True)
-        .select_related("company", "target_type").order_by("-detected_at")
-    )  # fmt: skip
-
-
 # --- Reconciliation -------------------------------------------------------------------------------
 
 

@@ -42,6 +42,11 @@ def deliver_invoice_ninja_webhook(self, token: str, webhook_id: str, event_id: s
     if webhook is None:
         return
     headers = {"Content-Type": "application/json", "Accept": "application/json", **webhook["headers"]}
+    attempt = {
+        "event_id": event_id,
+        "attempt": self.request.retries + 1,
+        "max_attempts": INVOICE_NINJA_WEBHOOK_ATTEMPTS,
+    }
     sender = SandboxWebhookSender("", scope="invoice_ninja")
     try:
         response = sender.request(
@@ -49,13 +54,10 @@ def deliver_invoice_ninja_webhook(self, token: str, webhook_id: str, event_id: s
             idempotent=False, authenticated=False,
         )  # fmt: skip
     except ProviderError as error:
-        failure: ProviderError | None = error
-        status, detail = error.status, error.message
-    else:
-        failure, status, detail = None, response.status, ""
-    outcome = invoice_ninja.settle_delivery(
-        token, webhook, event_id=event_id, attempt=self.request.retries + 1,
-        max_attempts=INVOICE_NINJA_WEBHOOK_ATTEMPTS, status=status, error=detail,
-    )  # fmt: skip
-    if outcome == invoice_ninja.RETRY:
-        raise self.retry(exc=failure, countdown=INVOICE_NINJA_WEBHOOK_RETRY_SECONDS)
+        outcome = invoice_ninja.settle_delivery(token, webhook, **attempt, status=error.status, error=error.message)
+        if outcome == invoice_ninja.RETRY:
+            raise self.retry(exc=error, countdown=INVOICE_NINJA_WEBHOOK_RETRY_SECONDS) from error
+        if outcome == invoice_ninja.FAILED:
+            raise
+        return
+    invoice_ninja.settle_delivery(token, webhook, **attempt, status=response.status)

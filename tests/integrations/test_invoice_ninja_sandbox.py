@@ -166,7 +166,8 @@ def test_ensure_company_is_idempotent_and_renames(token):
     assert again["id"] == first["id"]
     assert again["name"] == "Muster Treuhand GmbH"
     assert again["settings"] == {"country_id": "756", "currency_id": "17"}
-    assert ID.match(again["id"]) and ID.match(again["user_id"])
+    assert ID.match(again["id"])
+    assert ID.match(again["user_id"])
     assert token in invoice_ninja.tokens()
     assert invoice_ninja.company_for_token("unknown") is None
     assert invoice_ninja.company_for_token("") is None
@@ -226,7 +227,8 @@ def test_a_client_is_created_in_the_documented_shape_and_numbered(api, token):
     assert isinstance(client["created_at"], int)
     assert client["updated_at"] == client["created_at"]
     anna, beat = client["contacts"]
-    assert ID.match(anna["id"]) and ID.match(beat["id"])
+    assert ID.match(anna["id"])
+    assert ID.match(beat["id"])
     assert client == {
         "id": client["id"], "user_id": invoice_ninja.company_for_token(token)["user_id"], "name": "Muster AG",
         "number": "0001", "display_name": "Muster AG", "balance": 0, "paid_to_date": 0,
@@ -268,7 +270,12 @@ def test_put_with_contacts_updates_known_ones_creates_new_ones_and_deletes_the_o
 
     response = api.put(
         "client",
-        {"contacts": [{"id": anna["id"], "email": "anna.muster@muster.ch"}, {"first_name": "Carla", "email": "c@m.ch"}]},
+        {
+            "contacts": [
+                {"id": anna["id"], "email": "anna.muster@muster.ch"},
+                {"first_name": "Carla", "email": "c@m.ch"},
+            ]
+        },
         entity_id=client["id"],
     )
 
@@ -276,7 +283,8 @@ def test_put_with_contacts_updates_known_ones_creates_new_ones_and_deletes_the_o
     updated, carla = decoded(response)["data"]["contacts"]
     assert (updated["id"], updated["first_name"], updated["email"]) == (anna["id"], "Anna", "anna.muster@muster.ch")
     assert updated["is_primary"] is True
-    assert ID.match(carla["id"]) and carla["id"] not in (anna["id"], beat["id"])
+    assert ID.match(carla["id"])
+    assert carla["id"] not in (anna["id"], beat["id"])
     assert (carla["first_name"], carla["email"], carla["is_primary"]) == ("Carla", "c@m.ch", False)
     # Beat, left out of the list, is deleted.
     assert [c["id"] for c in decoded(api.get("client", entity_id=client["id"]))["data"]["contacts"]] == [
@@ -290,7 +298,11 @@ def test_put_without_contacts_leaves_the_contacts_alone(api):
     response = api.put("client", {"name": "Muster Holding AG", "city": "Bern"}, entity_id=client["id"])
 
     changed = decoded(response)["data"]
-    assert (changed["name"], changed["display_name"], changed["city"]) == ("Muster Holding AG", "Muster Holding AG", "Bern")
+    assert (changed["name"], changed["display_name"], changed["city"]) == (
+        "Muster Holding AG",
+        "Muster Holding AG",
+        "Bern",
+    )
     assert changed["contacts"] == client["contacts"]
     assert changed["number"] == client["number"]
 
@@ -333,7 +345,9 @@ def test_an_invoice_is_created_in_the_documented_shape(api, token, enqueued):
         api, contacts=[{"first_name": "Anna", "email": "anna@muster.ch"}, {"first_name": "Beat", "email": "b@m.ch"}]
     )
 
-    invoice = add_invoice(api, client, due_date="2024-04-14", po_number="PO-7781", public_notes="Zahlbar innert 30 Tagen")
+    invoice = add_invoice(
+        api, client, due_date="2024-04-14", po_number="PO-7781", public_notes="Zahlbar innert 30 Tagen"
+    )
 
     first, second = invoice["invitations"]
     assert ID.match(invoice["id"])
@@ -390,7 +404,7 @@ def test_amounts_are_computed_per_line_to_the_centime_half_up(api):
     assert invoice["total_taxes"] == Decimal("118.5")
     assert invoice["amount"] == Decimal("1755.85")
     assert invoice["balance"] == Decimal("1755.85")
-    assert b'"amount":1755.85,' in response.content
+    assert b'"amount": 1755.85,' in response.content
     assert [line["sort_id"] for line in invoice["line_items"]] == ["0", "1", "2", "3"]
     assert invoice["line_items"][2]["custom_value1"] == "x"
     assert invoice["line_items"][1]["type_id"] == "1"
@@ -401,7 +415,9 @@ def test_inclusive_taxes_and_invoice_level_discounts_are_refused_not_miscomputed
 
     inclusive = api.post("invoices", {"client_id": client["id"], "uses_inclusive_taxes": True})
     discounted = api.post("invoices", {"client_id": client["id"], "discount": 5})
-    zeros = api.post("invoices", {"client_id": client["id"], "discount": 0, "tax_rate1": 0, "uses_inclusive_taxes": False})
+    zeros = api.post(
+        "invoices", {"client_id": client["id"], "discount": 0, "tax_rate1": 0, "uses_inclusive_taxes": False}
+    )
 
     assert (inclusive.status_code, inclusive.json()) == (
         422, invalid("uses_inclusive_taxes", "The sandbox computes exclusive taxes only.")
@@ -522,7 +538,9 @@ def test_email_marks_the_invoice_sent_logs_the_mail_and_fires_sent_invoice(api, 
     invoice = add_invoice(api, client)
     subscribe(api, "60"), subscribe(api, 8)
 
-    response = api.post("emails", {"entity": "invoice", "entity_id": invoice["id"], "template": "email_template_invoice"})
+    response = api.post(
+        "emails", {"entity": "invoice", "entity_id": invoice["id"], "template": "email_template_invoice"}
+    )
 
     assert response.status_code == 200
     sent = decoded(response)["data"]
@@ -557,14 +575,21 @@ def test_email_action_and_quote_email(api, token, enqueued):
         ("invoice", "Invoice 0001 from Muster Treuhand AG"), ("quote", "Quote 0001 from Muster Treuhand AG")
     ]  # fmt: skip
     [(event_id, body)] = fired(enqueued)
-    assert (event_id, body["id"], body["entity_type"], body["client"]["id"]) == ("61", quote["id"], "quote", client["id"])
+    assert (event_id, body["id"], body["entity_type"], body["client"]["id"]) == (
+        "61",
+        quote["id"],
+        "quote",
+        client["id"],
+    )
 
 
 def test_an_entity_without_contact_email_cannot_be_emailed(api, token):
     client = add_client(api, contacts=[{"first_name": "Anna", "email": "anna@muster.ch", "send_email": False}])
     invoice = add_invoice(api, client)
 
-    response = api.post("emails", {"entity": "invoice", "entity_id": invoice["id"], "template": "email_template_invoice"})
+    response = api.post(
+        "emails", {"entity": "invoice", "entity_id": invoice["id"], "template": "email_template_invoice"}
+    )
 
     assert (response.status_code, response.json()) == (
         422, invalid("entity_id", "The client has no contact with an e-mail address to send to.")
@@ -642,6 +667,7 @@ def test_the_client_balance_counts_issued_invoices_only(api):
 def test_a_faulty_payment_is_refused_with_422_and_changes_nothing(api, token, change, field, message):
     client = add_client(api)
     invoice = add_invoice(api, client, params={"mark_sent": "true"})
+    change = dict(change)
     allocation = {"invoice_id": invoice["id"], "amount": 1297.2, **change.pop("invoices", [{}])[0]}
     body = {"client_id": client["id"], "amount": 1297.2, "invoices": [allocation]} | change
 
@@ -780,9 +806,7 @@ def test_put_recomputes_a_paid_invoice_balance_from_its_new_amount(api, token, e
     )  # fmt: skip
     assert changed["status_id"] == "4"
     assert changed["number"] == invoice["number"]
-    assert changed["invitations"] == invoice["invitations"] | [] or changed["invitations"][0]["key"] == (
-        invoice["invitations"][0]["key"]
-    )
+    assert [i["key"] for i in changed["invitations"]] == [i["key"] for i in invoice["invitations"]]
     [(event_id, body)] = fired(enqueued)
     assert (event_id, body["amount"]) == ("8", Decimal("1621.5"))
 
@@ -811,7 +835,11 @@ def test_quotes_are_sent_approved_and_converted(api, token, enqueued):
     assert approved["status_id"] == "3"
     [(update_event, _update), (approve_event, approve_body)] = fired(enqueued)
     assert (update_event, approve_event) == ("6", "21")
-    assert (approve_body["id"], approve_body["status_id"], approve_body["client"]["id"]) == (quote["id"], "3", client["id"])
+    assert (approve_body["id"], approve_body["status_id"], approve_body["client"]["id"]) == (
+        quote["id"],
+        "3",
+        client["id"],
+    )
 
     invoice = decoded(api.get("quote-action", entity_id=quote["id"], action="convert_to_invoice"))["data"]
 
@@ -839,7 +867,9 @@ def test_the_create_delay_hook_waits_after_storing_and_before_answering(api, tok
     client = add_client(api)
     waits = []
     monkeypatch.setattr(
-        views.time, "sleep", lambda seconds: waits.append((seconds, [i["id"] for i in invoice_ninja.list_invoices(token)]))
+        views.time,
+        "sleep",
+        lambda seconds: waits.append((seconds, [i["id"] for i in invoice_ninja.list_invoices(token)])),
     )
     invoice_ninja.set_create_delay(0.3)
 
@@ -930,7 +960,10 @@ def test_a_delivery_posts_the_compact_bare_entity_with_the_custom_headers(api, t
     body = decoded_bytes(call.request.body)
     assert {key: value for key, value in body.items() if key != "client"} == invoice
     assert body["client"]["id"] == client["id"]
-    assert call.request.body == json.dumps(json.loads(call.request.body), separators=(",", ":"), ensure_ascii=False).encode()
+    assert (
+        call.request.body
+        == json.dumps(json.loads(call.request.body), separators=(",", ":"), ensure_ascii=False).encode()
+    )
     [delivery] = invoice_ninja.webhook_deliveries(token)
     assert delivery == {
         "event_id": "2", "webhook_id": invoice_ninja.list_webhooks(token)[0]["id"], "target_url": f"{HUB_HOOK}2/",
@@ -975,8 +1008,9 @@ def test_400_and_server_errors_fail_without_retry(api, token, status):
     webhook = subscribe(api, "4")
     responses.post(f"{HUB_HOOK}4/", status=status)
 
-    tasks.deliver_invoice_ninja_webhook.apply((token, webhook["id"], "4", '{"id":"x"}'))
+    result = tasks.deliver_invoice_ninja_webhook.apply((token, webhook["id"], "4", '{"id":"x"}'))
 
+    assert result.failed()
     assert len(responses.calls) == 1
     [delivery] = invoice_ninja.webhook_deliveries(token)
     assert (delivery["status_code"], delivery["attempt"], delivery["outcome"]) == (status, 1, "failed")
@@ -1013,12 +1047,12 @@ def test_a_connection_error_is_retried_then_delivered(api, token):
 
 
 def test_delivery_records_are_capped(api, token, monkeypatch):
-    webhook = invoice_ninja.list_webhooks(token) or [subscribe(api, "4")]
+    webhook = subscribe(api, "4")
     monkeypatch.setattr(invoice_ninja, "MAX_DELIVERY_RECORDS", 3)
 
     for attempt in range(1, 6):
         invoice_ninja.settle_delivery(
-            token, webhook[0], event_id="4", attempt=attempt, max_attempts=9, status=401, error="Unauthorized"
+            token, webhook, event_id="4", attempt=attempt, max_attempts=9, status=401, error="Unauthorized"
         )
 
     assert [d["attempt"] for d in invoice_ninja.webhook_deliveries(token)] == [3, 4, 5]
@@ -1073,10 +1107,13 @@ def test_sandbox_page_shows_the_company_and_records_a_payment(client, api, token
 
 def test_sandbox_page_approves_a_sent_quote(client, api, token, enqueued):
     client.force_login(UserFactory())
-    quote = add_quote(api, add_client(api), params=None)
+    quote = add_quote(api, add_client(api))
     api.get("quote-action", entity_id=quote["id"], action="mark_sent")
     company = invoice_ninja.company_for_token(token)
-    assert f'name="quote_id" value="{quote["id"]}"' in client.get(reverse("sandbox:invoice-ninja-dashboard")).content.decode()
+    assert (
+        f'name="quote_id" value="{quote["id"]}"'
+        in client.get(reverse("sandbox:invoice-ninja-dashboard")).content.decode()
+    )
 
     response = client.post(
         reverse("sandbox:invoice-ninja-approve-quote"), {"company_id": company["id"], "quote_id": quote["id"]}
@@ -1115,3 +1152,4 @@ def test_the_portal_approves_a_sent_quote(client, api, token, enqueued):
     assert response.status_code == 302
     assert invoice_ninja.list_quotes(token)[0]["status_id"] == "3"
     assert [event_id for event_id, _body in fired(enqueued)] == ["21"]
+

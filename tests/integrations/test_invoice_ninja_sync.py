@@ -57,6 +57,12 @@ def user(company_a):
 
 
 @pytest.fixture
+def admin_web(client, ceo):
+    client.force_login(ceo)
+    return client
+
+
+@pytest.fixture
 def favre(company_a):
     return ClientFactory(company=company_a, name="Boulangerie Favre SA", email="compta@favre.ch")
 
@@ -528,7 +534,7 @@ def test_reconciliation_takes_a_payment_the_webhooks_missed_and_audits_the_repai
 
 
 def test_reconciliation_raises_an_amount_it_cannot_repair_once_and_closes_it_when_it_is_equal_again(
-    http, connection, favre, user
+    http, connection, favre, user, admin_web
 ):
     invoice = pushed(issued(favre, user))
     http.get(f"{API}/invoices", json=listing(ninja_document(number=invoice.number, status_id="2", amount="1000.00")))
@@ -542,13 +548,15 @@ def test_reconciliation_raises_an_amount_it_cannot_repair_once_and_closes_it_whe
         "amount", f"{invoice.number}: Invoice Ninja's amount is 1000.00, the Hub's 1081.00.", invoice.pk,
         ContentType.objects.get_for_model(Invoice),
     )  # fmt: skip
-    assert [d.detail for d in invoice_ninja.open_drifts(company_ids=[favre.company_id])] == [drift.detail]
+    dashboard = admin_web.get(reverse("dashboard:home"))
+    assert [d.detail for d in dashboard.context["drifts"]] == [drift.detail]
+    assert f'href="{invoice.get_absolute_url()}"' in dashboard.content.decode()
 
     http.replace(responses.GET, f"{API}/invoices", json=listing(ninja_document(number=invoice.number, status_id="2")))
     invoice_ninja.reconcile(connection)
     drift.refresh_from_db()
     assert drift.resolved_at is not None
-    assert invoice_ninja.open_drifts(company_ids=[favre.company_id]) == []
+    assert admin_web.get(reverse("dashboard:home")).context["drifts"] == []
 
 
 def test_reconciliation_sends_a_hub_payment_invoice_ninja_lacks_again(http, connection, favre, user):
