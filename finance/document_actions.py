@@ -125,8 +125,8 @@ def _invoice_ninja_actions(document: Invoice | Quote, *, allowed: tuple[bool, st
         Action(
             _("Send via Invoice Ninja"), url, "ti-mail-forward", style="btn-outline-primary",
             reason=_first_reason(
-                allowed, (run is None, _("Sending via Invoice Ninja was asked already: see its progress on the page.")),
-                (not refusal, refusal),
+                allowed, (not refusal, refusal),
+                (run is None, _("Sending via Invoice Ninja was asked already: see its progress on the page.")),
             ),
         )
     ]  # fmt: skip

@@ -688,9 +688,12 @@ def invoice_by_number(*, company: Company, number: str) -> Invoice | None:
 def invoice_ninja_panel(*, document: Quote | Invoice) -> dict | None:
     """What the document page shows of Invoice Ninja: status, link, the send run, payment runs, open drifts.
 
-    None when the company has no Invoice Ninja connection and the document was never there.
+    None when the document was never there and cannot go there (no connection, or a credit note).
     """
-    if not document.invoice_ninja_id and usable_connection(document.company) is None:
+    if not document.invoice_ninja_id and (
+        usable_connection(document.company) is None
+        or (isinstance(document, Invoice) and document.kind == Invoice.Kind.CREDIT_NOTE)
+    ):
         return None
     payment_runs = []
     if isinstance(document, Invoice):

@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import pgettext_lazy
 
 from finance import vat
 from finance.models import Client, Company, Invoice, Payment, Quote
@@ -64,19 +64,20 @@ PAYMENT_METHODS = {
 # The VAT's name per client language, as it is printed on the documents Invoice Ninja sends.
 TAX_NAMES = {"fr": "TVA", "de": "MWST", "it": "IVA", "en": "VAT"}
 
+# French words for a facture and an offre (both feminine), hence their own context.
 INVOICE_STATUS_LABELS = {
-    ninja.InvoiceStatus.DRAFT: gettext_lazy("Draft"),
-    ninja.InvoiceStatus.SENT: gettext_lazy("Sent"),
-    ninja.InvoiceStatus.PARTIAL: gettext_lazy("Partially paid"),
-    ninja.InvoiceStatus.PAID: gettext_lazy("Paid"),
-    ninja.InvoiceStatus.CANCELLED: gettext_lazy("Cancelled"),
-    ninja.InvoiceStatus.REVERSED: gettext_lazy("Reversed"),
+    ninja.InvoiceStatus.DRAFT: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Draft"),
+    ninja.InvoiceStatus.SENT: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Sent"),
+    ninja.InvoiceStatus.PARTIAL: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Partially paid"),
+    ninja.InvoiceStatus.PAID: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Paid"),
+    ninja.InvoiceStatus.CANCELLED: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Cancelled"),
+    ninja.InvoiceStatus.REVERSED: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Reversed"),
 }
 QUOTE_STATUS_LABELS = {
-    ninja.QuoteStatus.DRAFT: gettext_lazy("Draft"),
-    ninja.QuoteStatus.SENT: gettext_lazy("Sent"),
-    ninja.QuoteStatus.APPROVED: gettext_lazy("Approved"),
-    ninja.QuoteStatus.CONVERTED: gettext_lazy("Converted"),
+    ninja.QuoteStatus.DRAFT: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Draft"),
+    ninja.QuoteStatus.SENT: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Sent"),
+    ninja.QuoteStatus.APPROVED: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Approved"),
+    ninja.QuoteStatus.CONVERTED: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Converted"),
 }
 
 Document = Invoice | Quote
@@ -169,10 +170,11 @@ def client_sync(api: ninja.InvoiceNinjaClient, client: Client, *, currency: str)
 
 
 def _ninja_line_total(line: dict) -> Decimal:
-    """What Invoice Ninja computes for one line (exclusive taxes): net rounded, then its tax rounded."""
-    net = vat.quantize_chf(Decimal(str(line["cost"])) * Decimal(str(line["quantity"])))
-    if line.get("discount"):
-        net = vat.quantize_chf(net - vat.quantize_chf(net * Decimal(str(line["discount"])) / 100))
+    """What Invoice Ninja computes for one line (exclusive taxes, InvoiceItemSum): the discounted net rounded
+    once, then its tax rounded.
+    """
+    gross = Decimal(str(line["cost"])) * Decimal(str(line["quantity"]))
+    net = vat.quantize_chf(gross - gross * Decimal(str(line.get("discount") or 0)) / 100)
     return net + vat.quantize_chf(net * Decimal(str(line.get("tax_rate1", 0))) / 100)
 
 
@@ -288,6 +290,10 @@ def send_refusal(document: Document) -> str:
     """Why the document cannot be sent via Invoice Ninja now, or "" if it can (roles are checked by the caller)."""
     if usable_connection(document.company) is None:
         return _("Invoice Ninja is not set up for %(company)s.") % {"company": document.company.name}
+    if document.invoice_ninja_sent_at is not None:
+        return _("Sent via Invoice Ninja on %(date)s.") % {
+            "date": timezone.localtime(document.invoice_ninja_sent_at).strftime("%d.%m.%Y")
+        }  # fmt: skip
     if isinstance(document, Invoice):
         if document.kind == Invoice.Kind.CREDIT_NOTE:
             return _("Credit notes are not sent via Invoice Ninja.")
@@ -304,10 +310,6 @@ def send_refusal(document: Document) -> str:
             return _("Add at least one line with an amount first.")
     if not _wanted_contacts(document.client):
         return _("%(client)s has no e-mail address.") % {"client": document.client.name}
-    if document.invoice_ninja_sent_at is not None:
-        return _("Sent via Invoice Ninja on %(date)s.") % {
-            "date": timezone.localtime(document.invoice_ninja_sent_at).strftime("%d.%m.%Y")
-        }  # fmt: skip
     return ""
 
 

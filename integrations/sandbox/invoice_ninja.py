@@ -3,7 +3,8 @@
 One emulated company per API token (`ensure_company` provisions one), kept as one JSON document:
 its clients, products, invoices, quotes, payments and webhook subscriptions, the e-mails it "sent"
 and the webhook deliveries it attempted. Amounts are computed as Invoice Ninja computes them with
-exclusive taxes: per line, rounded half-up to the centime (`_compute_totals`). Statuses, numbering,
+exclusive taxes: per line, rounded half-up to the centime (`_compute_totals`, after the current
+InvoiceItemSum.php, which rounds a percent discount once with its line). Statuses, numbering,
 the contact rule of PUT /clients and the webhook events follow research/api-contracts.md §1 and
 specs/invoiceninja-v5-openapi.yaml.
 
@@ -21,6 +22,7 @@ rates) are kept as Decimal strings in the store and written as JSON numbers.
 from __future__ import annotations
 
 import copy
+import re
 import secrets
 import string
 import time
@@ -29,9 +31,10 @@ from contextlib import contextmanager
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator, validate_email
+from django.core.validators import validate_email
 from django.urls import reverse
 from django.utils import timezone
 
@@ -55,6 +58,7 @@ NUMBER_PADDING = 4
 DEFAULT_COUNTRY_ID = "756"
 DEFAULT_CURRENCY_ID = "17"
 CENTIME = Decimal("0.01")
+DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 # status_id values (app/Models/Invoice.php, Quote.php); "reversed" (6) is never reached in the sandbox.
 INVOICE_DRAFT, INVOICE_SENT, INVOICE_PARTIAL, INVOICE_PAID, INVOICE_CANCELLED = "1", "2", "3", "4", "5"
@@ -196,7 +200,7 @@ def _new_company(token: str, name: str) -> dict:
         "settings": {"country_id": DEFAULT_COUNTRY_ID, "currency_id": DEFAULT_CURRENCY_ID}, "created_at": _now(),
     }  # fmt: skip
     counters = {"client": 0, "invoice": 0, "quote": 0, "payment": 0}
-    lists = {name: [] for name in [*COLLECTIONS.values(), "emails", "deliveries"]}
+    lists = {collection: [] for collection in [*COLLECTIONS.values(), "emails", "deliveries"]}
     return {"company": profile, "counters": counters, **lists}
 
 
@@ -264,7 +268,7 @@ def find(token: str, kind: str, params: Mapping[str, str] | None = None) -> list
     if params.get("is_deleted", ""):
         deleted = params["is_deleted"].lower() in ("true", "1")
         documents = [document for document in documents if document["is_deleted"] == deleted]
-    if kind in DOCUMENT_EVENTS and (number := params.get("number", "")):
+    if kind in ("invoice", "quote") and (number := params.get("number", "")):
         documents = [document for document in documents if document["number"] == number]
     if kind == "client" and (email := params.get("email", "").strip().lower()):
         documents = [
@@ -298,10 +302,6 @@ def list_quotes(token: str) -> list[dict]:
 
 def list_payments(token: str) -> list[dict]:
     return find(token, "payment", {"include": "invoices,client"})
-
-
-def list_products(token: str) -> list[dict]:
-    return find(token, "product")
 
 
 def list_webhooks(token: str) -> list[dict]:
@@ -537,7 +537,7 @@ def update_document(
 
 def _new_document(company: dict, kind: str, now: int) -> dict:
     document: dict[str, Any] = {
-        "id": _new_id(), "user_id": company["company"]["user_id"], "client_id": "", "status_id": "1",
+        "id": _new_id(), "user_id": company["company"]["user_id"], "client_id": "", "status_id": INVOICE_DRAFT,
         "number": "", "po_number": "", "date": _today(), "due_date": "", "last_sent_date": "", "amount": "0",
         "balance": "0", "paid_to_date": "0", "total_taxes": "0", "discount": "0", "is_amount_discount": False,
         "uses_inclusive_taxes": False, "tax_name1": "", "tax_rate1": "0", "public_notes": "", "private_notes": "",
@@ -606,16 +606,23 @@ def _line_items(lines: Any) -> list[dict]:
 
 
 def _compute_totals(document: dict) -> None:
-    """Invoice Ninja's exclusive-tax sums (InvoiceItemSum/InvoiceSum), each step rounded half-up to the centime."""
+    """Invoice Ninja's exclusive-tax sums (InvoiceItemSum::setDiscount/calcTaxes), rounded half-up to the centime.
+
+    A percent discount is rounded once with the line: round2(cost × quantity − cost × quantity × discount / 100),
+    as Invoice Ninja does since its 16-08-2021 change; the invoice's is_amount_discount, not the line's, says
+    whether line discounts are amounts, and is written onto every line. Each tax is round2(line_total × rate / 100).
+    """
+    amount_discounts = document["is_amount_discount"]
     subtotal = total_taxes = Decimal(0)
     for item in document["line_items"]:
-        line_total = _round2(Decimal(item["cost"]) * Decimal(item["quantity"]))
+        gross = Decimal(item["cost"]) * Decimal(item["quantity"])
         discount = Decimal(item["discount"])
-        if discount and item["is_amount_discount"]:
-            line_total = _round2(line_total - _round2(discount))
-        elif discount:
-            line_total = _round2(line_total - _round2(line_total * discount / 100))
+        # Invoice Ninja leaves a line with an amount discount unrounded: rounding it here differs from Invoice
+        # Ninja only where cost × quantity has sub-centimes.
+        discounted = gross - _round2(discount) if amount_discounts else gross - gross * discount / 100
+        line_total = _round2(discounted)
         tax_amount = sum((_round2(line_total * Decimal(item[rate]) / 100) for rate in TAX_RATE_FIELDS), Decimal(0))
+        item["is_amount_discount"] = amount_discounts
         item["line_total"] = str(line_total)
         item["tax_amount"] = str(tax_amount)
         item["gross_line_total"] = str(line_total + tax_amount)
@@ -640,8 +647,8 @@ def _new_invitation(company: dict, kind: str, document_id: str, contact: dict, s
 
 def _run_triggers(company: dict, document: dict, events: list, *, mark_sent: bool, send_email: bool, now: int) -> None:
     if send_email:
-        _email_document(company, document, events, template=DEFAULT_EMAIL_TEMPLATES[document["entity_type"]],
-                        subject="", now=now)  # fmt: skip
+        template = DEFAULT_EMAIL_TEMPLATES[document["entity_type"]]
+        _email_document(company, document, events, template=template, subject="", now=now)
     if mark_sent:
         _mark_sent(document, events, now=now)
 
@@ -743,8 +750,8 @@ def bulk_invoices(token: str, payload: Any) -> list[dict]:
             elif action == "mark_paid":
                 _mark_paid(company, invoice, events, now=now)
             else:
-                _email_document(company, invoice, events, template=DEFAULT_EMAIL_TEMPLATES["invoice"], subject="",
-                                now=now)  # fmt: skip
+                template = DEFAULT_EMAIL_TEMPLATES["invoice"]
+                _email_document(company, invoice, events, template=template, subject="", now=now)
             _refresh_client_totals(company, invoice["client_id"], now=now)
         return [_out(invoice) for invoice in invoices]
 
@@ -808,7 +815,7 @@ def _convert(company: dict, quote: dict, events: list, *, now: int, site_url: st
     if quote["status_id"] == QUOTE_CONVERTED:
         raise ApiError(400, "The quote has already been converted")
     invoice = _new_document(company, "invoice", now)
-    copied = {field: quote[field] for field in ("client_id", "line_items", *DOCUMENT_TEXT_FIELDS)}
+    copied = {field: quote[field] for field in ("client_id", "line_items", "is_amount_discount", *DOCUMENT_TEXT_FIELDS)}
     _write_document(company, invoice, copy.deepcopy(copied), now=now, site_url=site_url)
     company["invoices"].append(invoice)
     quote["status_id"] = QUOTE_CONVERTED
@@ -862,7 +869,7 @@ def _apply_payment(company: dict, payload: dict, events: list, *, now: int) -> d
         amount = applied
     else:
         amount = _number(payload["amount"], "amount")
-    if amount < 0 or amount.as_tuple().exponent < -2:
+    if amount <= 0 or amount.as_tuple().exponent < -2:
         raise _invalid("amount", "The amount must be positive, with at most 2 decimals.")
     if amount < applied:
         raise _invalid("amount", "The amount is less than the sum of the amounts applied to the invoices.")
@@ -972,10 +979,10 @@ def delete_webhook(token: str, webhook_id: str) -> dict:
 def _write_webhook(webhook: dict, payload: dict, *, now: int) -> None:
     if "target_url" in payload:
         target_url = _text(payload, "target_url")
-        try:
-            URLValidator(schemes=["http", "https"])(target_url)
-        except ValidationError:
-            raise _invalid("target_url", "The target url field must be a valid URL.") from None
+        # Scheme and host only: a demo Hub is often reached by a bare host name (http://web:8000/), no domain.
+        parts = urlsplit(target_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise _invalid("target_url", "The target url field must be a valid URL.")
         webhook["target_url"] = target_url
     if "event_id" in payload:
         webhook["event_id"] = _id_text(payload["event_id"], "event_id")
@@ -1123,15 +1130,19 @@ def _id_text(value: Any, name: str) -> str:
 
 
 def _date(payload: Mapping[str, Any], field: str) -> str:
+    """A Y-m-d date, or "" for none."""
     value = _text(payload, field)
-    if value:
-        try:
-            date.fromisoformat(value)
-        except ValueError:
-            raise _invalid(field, f"The {field} field must match the format Y-m-d.") from None
-        if len(value) != len("2024-03-15"):
-            raise _invalid(field, f"The {field} field must match the format Y-m-d.")
+    if value and (not DATE_PATTERN.fullmatch(value) or not _parses_as_date(value)):
+        raise _invalid(field, f"The {field} field must match the format Y-m-d.")
     return value
+
+
+def _parses_as_date(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _storable(value: Any) -> Any:

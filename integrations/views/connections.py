@@ -1,5 +1,7 @@
 """Intégrations: each company's provider connections, their settings, test, webhook and Revolut consent."""
 
+from datetime import datetime
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -148,7 +150,7 @@ def _invoice_ninja_detail(request: HttpRequest, company: Company, connection: Co
     context = {
         "company": company, "connection": connection, "form": form, "provider": Provider(Provider.INVOICE_NINJA),
         "status": connections.connection_status(connection), "webhook_rows": rows,
-        "webhooks_checked_at": state.get("checked_at"),
+        "webhooks_checked_at": datetime.fromisoformat(state["checked_at"]) if state.get("checked_at") else None,
         "token_hint": connection.secret_hint("api_token") if connection else "",
         "api_secret_hint": connection.secret_hint("api_secret") if connection else "",
         "webhook_secret_hint": connection.secret_hint("webhook_secret") if connection else "",

@@ -385,10 +385,12 @@ def test_amounts_are_computed_per_line_to_the_centime_half_up(api):
         CONSULTING,
         # 286.50 less 10 % (28.65) = 257.85; VAT 8.1 % of it is 20.88585, so 20.89.
         {"product_key": "Workshop", "cost": 95.5, "quantity": 3, "discount": 10, "tax_rate1": 8.1, "tax_name1": "MWST"},
+        # 149.85 less 10 % = 134.865, rounded once to 134.87 (rounding the discount first would give 134.86).
+        {"product_key": "Reise", "cost": 99.9, "quantity": 1.5, "discount": 10, "tax_rate1": 8.1, "tax_name1": "MWST"},
         # VAT 0.405: half-up gives 0.41 where banker's rounding would give 0.40.
         {"product_key": "Porto", "cost": 5, "quantity": 1, "tax_rate1": 8.1, "tax_name1": "MWST", "custom_value1": "x"},
-        # An amount discount is taken off the line as is.
-        {"product_key": "Rabatt-Test", "cost": 100, "quantity": 2, "discount": 25.5, "is_amount_discount": True},
+        # The invoice's is_amount_discount (false) rules its lines: 25.5 is a percentage here.
+        {"product_key": "Rabatt", "cost": 100, "quantity": 2, "discount": 25.5, "is_amount_discount": True},
     ]
 
     response = api.post("invoices", {"client_id": client["id"], "line_items": lines})
@@ -398,16 +400,34 @@ def test_amounts_are_computed_per_line_to_the_centime_half_up(api):
     assert totals == [
         (Decimal("1200"), Decimal("97.2"), Decimal("1297.2")),
         (Decimal("257.85"), Decimal("20.89"), Decimal("278.74")),
+        (Decimal("134.87"), Decimal("10.92"), Decimal("145.79")),
         (Decimal("5"), Decimal("0.41"), Decimal("5.41")),
-        (Decimal("174.5"), Decimal("0"), Decimal("174.5")),
+        (Decimal("149"), Decimal("0"), Decimal("149")),
     ]
-    assert invoice["total_taxes"] == Decimal("118.5")
-    assert invoice["amount"] == Decimal("1755.85")
-    assert invoice["balance"] == Decimal("1755.85")
-    assert b'"amount": 1755.85,' in response.content
-    assert [line["sort_id"] for line in invoice["line_items"]] == ["0", "1", "2", "3"]
-    assert invoice["line_items"][2]["custom_value1"] == "x"
+    assert invoice["total_taxes"] == Decimal("129.42")
+    assert invoice["amount"] == Decimal("1876.14")
+    assert invoice["balance"] == Decimal("1876.14")
+    assert b'"amount": 1876.14,' in response.content
+    assert [line["sort_id"] for line in invoice["line_items"]] == ["0", "1", "2", "3", "4"]
+    assert [line["is_amount_discount"] for line in invoice["line_items"]] == [False] * 5
+    assert invoice["line_items"][3]["custom_value1"] == "x"
     assert invoice["line_items"][1]["type_id"] == "1"
+
+
+def test_the_invoices_is_amount_discount_makes_line_discounts_amounts(api):
+    client = add_client(api)
+    line = {"product_key": "Rabatt", "cost": 100, "quantity": 2, "discount": 25.5, "tax_rate1": 8.1}
+
+    invoice = decoded(
+        api.post("invoices", {"client_id": client["id"], "is_amount_discount": True, "line_items": [line]})
+    )
+
+    [computed] = invoice["data"]["line_items"]
+    # 200 less 25.50 = 174.50; VAT 14.1345, so 14.13.
+    assert (computed["is_amount_discount"], computed["line_total"], computed["tax_amount"]) == (
+        True, Decimal("174.5"), Decimal("14.13")
+    )  # fmt: skip
+    assert invoice["data"]["amount"] == Decimal("188.63")
 
 
 def test_inclusive_taxes_and_invoice_level_discounts_are_refused_not_miscomputed(api):
@@ -516,7 +536,8 @@ def test_invoice_filters_number_client_text_and_updated_at(api, monkeypatch):
 
 def test_mark_sent_trigger_sends_the_draft_and_fires_create_then_update(api, enqueued):
     client = add_client(api)
-    subscribe(api, "2"), subscribe(api, "8")
+    subscribe(api, "2")
+    subscribe(api, "8")
 
     invoice = add_invoice(api, client, params={"mark_sent": "true"})
 
@@ -536,7 +557,8 @@ def test_email_marks_the_invoice_sent_logs_the_mail_and_fires_sent_invoice(api, 
         ],
     )
     invoice = add_invoice(api, client)
-    subscribe(api, "60"), subscribe(api, 8)
+    subscribe(api, "60")
+    subscribe(api, 8)
 
     response = api.post(
         "emails", {"entity": "invoice", "entity_id": invoice["id"], "template": "email_template_invoice"}
@@ -690,7 +712,8 @@ def test_an_invoice_of_another_client_cannot_be_paid(api):
 def test_a_payment_fires_create_payment_then_update_invoice_with_bare_bodies(api, token, enqueued):
     client = add_client(api)
     invoice = add_invoice(api, client, number="2024-0042", params={"mark_sent": "true"})
-    subscribe(api, 4), subscribe(api, "8")
+    subscribe(api, 4)
+    subscribe(api, "8")
     fired(enqueued)
 
     payment = decoded(pay(api, client, invoice, "1297.20"))["data"]
@@ -714,7 +737,8 @@ def test_a_payment_fires_create_payment_then_update_invoice_with_bare_bodies(api
 def test_record_payment_is_what_a_finance_user_does_in_the_ui(token, api, enqueued):
     client = add_client(api)
     invoice = add_invoice(api, client, params={"mark_sent": "true"})
-    subscribe(api, "4"), subscribe(api, "8")
+    subscribe(api, "4")
+    subscribe(api, "8")
     fired(enqueued)
 
     payment = invoice_ninja.record_payment(
@@ -1152,4 +1176,3 @@ def test_the_portal_approves_a_sent_quote(client, api, token, enqueued):
     assert response.status_code == 302
     assert invoice_ninja.list_quotes(token)[0]["status_id"] == "3"
     assert [event_id for event_id, _body in fired(enqueued)] == ["21"]
-

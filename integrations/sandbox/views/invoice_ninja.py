@@ -114,8 +114,8 @@ def _page_number(request: HttpRequest, name: str, *, default: int, maximum: int 
     return min(int(value), maximum) if maximum else int(value)
 
 
-def _item(document: dict, *, status: int = 200) -> JsonResponse:
-    return _json({"data": document}, status=status)
+def _item(document: dict) -> JsonResponse:
+    return _json({"data": document})
 
 
 def _list(request: HttpRequest, items: list[dict]) -> JsonResponse:
