@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -41,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 SEND_ACTION = "invoice_ninja.send"
 PAYMENT_ACTION = "invoice_ninja.payment"
+CLIENT_ACTION = "invoice_ninja.client"
 # The transaction reference a Hub payment carries at Invoice Ninja: its echo in a webhook is recognised by it.
 HUB_PAYMENT_REFERENCE = re.compile(r"^HUB-P(\d+)\b")
 # Invoice Ninja's transaction_reference column holds 191 characters (a Laravel string column).
@@ -118,9 +120,10 @@ def _wanted_contacts(client: Client) -> dict[str, dict]:
     return wanted
 
 
-def client_payload(client: Client, *, currency: str, existing: tuple[ninja.Contact, ...] = ()) -> dict:
+def client_payload(client: Client, *, currency: str | None, existing: tuple[ninja.Contact, ...] = ()) -> dict:
     """The client as Invoice Ninja stores it. Every contact it has already is named by its id: Invoice Ninja
     deletes the contacts an update leaves out, including those someone added there by hand.
+    Without `currency` the client keeps the currency Invoice Ninja has for it.
     """
     wanted = _wanted_contacts(client)
     contacts = []
@@ -131,11 +134,13 @@ def client_payload(client: Client, *, currency: str, existing: tuple[ninja.Conta
         contacts.append({"id": contact.id, **(mine or kept)})
     contacts += list(wanted.values())
     address = " ".join(part for part in (client.street, client.building_number) if part)
-    return {
+    payload = {
         "name": client.name, "vat_number": client.che_uid, "address1": address, "postal_code": client.postal_code,
-        "city": client.town, "country_id": country_id(client.country),
-        "settings": {"currency_id": ninja.CURRENCY_IDS[currency]}, "contacts": contacts,
+        "city": client.town, "country_id": country_id(client.country), "contacts": contacts,
     }  # fmt: skip
+    if currency:
+        payload["settings"] = {"currency_id": ninja.CURRENCY_IDS[currency]}
+    return payload
 
 
 def country_id(alpha_2: str) -> str:
@@ -145,7 +150,7 @@ def country_id(alpha_2: str) -> str:
     return str(int(countries.get(alpha_2).numeric))
 
 
-def client_sync(api: ninja.InvoiceNinjaClient, client: Client, *, currency: str) -> str:
+def client_sync(api: ninja.InvoiceNinjaClient, client: Client, *, currency: str | None) -> str:
     """Create the client at Invoice Ninja, or find it by a contact's e-mail, then bring it in step; its id."""
     if not _wanted_contacts(client):
         raise ValidationError(_("%(client)s has no e-mail address: add one to send via Invoice Ninja.")
@@ -164,6 +169,23 @@ def client_sync(api: ninja.InvoiceNinjaClient, client: Client, *, currency: str)
     Client.objects.filter(pk=client.pk).update(invoice_ninja_id=stored.id, invoice_ninja_contacts=contacts)
     client.invoice_ninja_id, client.invoice_ninja_contacts = stored.id, contacts
     return stored.id
+
+
+def client_follow_start(*, client: Client, actor: AbstractBaseUser | None) -> ActionRun | None:
+    """After an edit in the Hub, bring a client Invoice Ninja knows in step there (one run per edit)."""
+    if not client.invoice_ninja_id or usable_connection(client.company) is None:
+        return None
+    return actions.action_run_start(
+        action=CLIENT_ACTION, target=client, company=client.company, actor=actor,
+        idempotency_key=f"{CLIENT_ACTION}:{client.pk}:{uuid.uuid4()}",
+    )  # fmt: skip
+
+
+@actions.action_handler(CLIENT_ACTION)
+def client_follow_execute(run: ActionRun) -> dict:
+    client = Client.objects.select_related("company").get(pk=run.target_id)
+    api = invoice_ninja_client(_connection(client.company))
+    return {"invoice_ninja_id": client_sync(api, client, currency=None)}
 
 
 # --- Documents ------------------------------------------------------------------------------------------

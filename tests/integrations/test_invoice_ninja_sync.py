@@ -573,3 +573,21 @@ def test_reconciliation_sends_a_hub_payment_invoice_ninja_lacks_again(http, conn
     assert (mirror.status, mirror.attempts) == ("queued", 0)
     repair = AuditEvent.objects.get(action="invoice_ninja.drift_repaired")
     assert repair.detail == "Payment 1081.00 CHF 20.11.2026 sent to Invoice Ninja again."
+
+
+def test_a_client_edited_in_the_hub_is_brought_in_step_and_keeps_its_currency_there(http, connection, favre, user):
+    from finance.services import parties
+
+    parties.client_update(client=favre, updated_by=user, street="Rue du Lac")
+    assert not action_runs_for(favre).exists()  # not at Invoice Ninja yet: nothing to follow
+    type(favre).objects.filter(pk=favre.pk).update(invoice_ninja_id="VolejRejNm")
+    http.get(f"{API}/clients/VolejRejNm", json=ninja_client([contact("4w9aAOdvMR", "compta@favre.ch")]))
+    http.put(f"{API}/clients/VolejRejNm", json=ninja_client([contact("4w9aAOdvMR", "compta@favre.ch")]))
+
+    parties.client_update(client=favre, updated_by=user, building_number="12")
+    follow = run(action_runs_for(favre).get())
+
+    assert (follow.action, follow.status) == ("invoice_ninja.client", "succeeded")
+    sent = body(calls(http, "PUT", f"{API}/clients/VolejRejNm")[0])
+    assert (sent["address1"], "settings" in sent) == ("Rue du Lac 12", False)
+    assert [c["id"] for c in sent["contacts"]] == ["4w9aAOdvMR"]
