@@ -625,6 +625,9 @@ def invoice_reconcile(connection: Connection, api: ninja.InvoiceNinjaClient, inv
     if incoming.paid_to_date < hub_paid:
         for payment in Payment.objects.filter(allocations__invoice=invoice, undone_at__isnull=True,
                                               invoice_ninja_id="").distinct():  # fmt: skip
+            pending = actions.action_runs_for(payment).filter(action=PAYMENT_ACTION).first()
+            if pending is not None and pending.status != ActionRun.Status.FAILED:
+                continue  # on its way: not a drift yet
             if payment_mirror_start(payment=payment, actor=None) is not None:
                 _repaired(invoice, _("Payment %(payment)s sent to Invoice Ninja again.") % {"payment": payment})
     elif incoming.paid_to_date > hub_paid:

@@ -573,6 +573,9 @@ def test_reconciliation_sends_a_hub_payment_invoice_ninja_lacks_again(http, conn
     assert (mirror.status, mirror.attempts) == ("queued", 0)
     repair = AuditEvent.objects.get(action="invoice_ninja.drift_repaired")
     assert repair.detail == "Payment 1081.00 CHF 20.11.2026 sent to Invoice Ninja again."
+    # While the push is on its way, a later run sees nothing to repair.
+    invoice_ninja.reconcile(connection)
+    assert AuditEvent.objects.filter(action="invoice_ninja.drift_repaired").count() == 1
 
 
 def test_a_client_edited_in_the_hub_is_brought_in_step_and_keeps_its_currency_there(http, connection, favre, user):
