@@ -52,9 +52,8 @@ from finance.models import (
 from finance.project_overview import ProjectOverview, project_overview
 from finance.scope import CompanyScope
 from finance.services import invoice_ninja
-from integrations.actions import action_runs_for
 from integrations.invoice_ninja import usable_connection
-from integrations.models import Provider, SyncDrift
+from integrations.models import ActionRun, Provider, SyncDrift
 
 
 def scoped(
@@ -697,10 +696,12 @@ def invoice_ninja_panel(*, document: Quote | Invoice) -> dict | None:
         return None
     payment_runs = []
     if isinstance(document, Invoice):
-        for payment in Payment.objects.filter(allocations__invoice=document).distinct().order_by("pk"):
-            run = action_runs_for(payment).filter(action=invoice_ninja.PAYMENT_ACTION).first()
-            if run is not None:
-                payment_runs.append((payment, run))
+        payments = {p.pk: p for p in Payment.objects.filter(allocations__invoice=document).distinct()}
+        runs = ActionRun.objects.filter(
+            action=invoice_ninja.PAYMENT_ACTION, target_type=ContentType.objects.get_for_model(Payment),
+            target_id__in=payments,
+        ).order_by("target_id")  # fmt: skip
+        payment_runs = [(payments[run.target_id], run) for run in runs]
     drifts = SyncDrift.objects.filter(
         target_type=ContentType.objects.get_for_model(document), target_id=document.pk, resolved_at__isnull=True
     )

@@ -106,6 +106,12 @@ def connection_get(company: Company, provider: str) -> Connection | None:
     return Connection.objects.select_related("company").filter(company=company, provider=provider).first()
 
 
+def connection_for_update(company: Company, provider: str) -> Connection:
+    """The company's connection to the provider, row-locked for the caller's transaction, or a new unsaved one."""
+    locked = Connection.objects.select_for_update().filter(company=company, provider=provider).first()
+    return locked or Connection(company=company, provider=provider)
+
+
 def _outcome_recorder(connection: Connection):
     """Remember each call's outcome on the connection, so the status reflects real traffic."""
 
@@ -169,8 +175,7 @@ def revolut_settings_save(
     updated_by: AbstractBaseUser,
 ) -> Connection:  # fmt: skip
     """Store Revolut's settings; a blank private key keeps the stored one, `generate_key` makes a new pair."""
-    connection = Connection.objects.select_for_update().filter(company=company, provider=Provider.REVOLUT).first()
-    connection = connection or Connection(company=company, provider=Provider.REVOLUT)
+    connection = connection_for_update(company, Provider.REVOLUT)
     changed_client = connection.config.get("client_id") != client_id.strip()
     connection.base_url = base_url.strip().rstrip("/")
     connection.config = {**connection.config, "client_id": client_id.strip(), "consent_url": consent_url.strip()}

@@ -13,7 +13,6 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models.functions import Now
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,7 +21,7 @@ from finance.models import Company
 from finance.services.audit import audit_record, field_changes
 from integrations.clients import invoice_ninja
 from integrations.clients.base import ProviderError
-from integrations.connections import _outcome_recorder
+from integrations.connections import _outcome_recorder, connection_for_update, connection_get
 from integrations.models import Connection, Provider
 
 INVOICE_NINJA_HOSTED_URL = "https://invoicing.co"
@@ -61,9 +60,7 @@ def invoice_ninja_client(connection: Connection) -> invoice_ninja.InvoiceNinjaCl
 
 def usable_connection(company: Company) -> Connection | None:
     """The company's Invoice Ninja connection if it has credentials; None means documents are not mirrored."""
-    connection = (
-        Connection.objects.select_related("company").filter(company=company, provider=Provider.INVOICE_NINJA).first()
-    )
+    connection = connection_get(company, Provider.INVOICE_NINJA)
     return connection if connection is not None and connection.secret("api_token") else None
 
 
@@ -73,8 +70,7 @@ def settings_save(
     updated_by: AbstractBaseUser,
 ) -> Connection:  # fmt: skip
     """Store the instance URL and token (a blank token keeps the stored one) and the company's signature channel."""
-    connection = Connection.objects.select_for_update().filter(company=company, provider=Provider.INVOICE_NINJA).first()
-    connection = connection or Connection(company=company, provider=Provider.INVOICE_NINJA)
+    connection = connection_for_update(company, Provider.INVOICE_NINJA)
     connection.base_url = base_url.strip().rstrip("/").removesuffix("/api/v1")
     if api_token.strip():
         connection.set_secrets(api_token=api_token.strip())
@@ -151,7 +147,6 @@ def webhooks_register(*, connection: Connection, registered_by: AbstractBaseUser
         connection = Connection.objects.select_for_update().select_related("company").get(pk=connection.pk)
         connection.config = {**connection.config, "webhook_state": state}
         connection.save(update_fields=["config"])
-        Connection.objects.filter(pk=connection.pk).update(last_success_at=Now())
         audit_record(
             actor=registered_by, company=connection.company, action="connection.webhook_registered", target=connection,
             changes={"provider": Provider.INVOICE_NINJA, "events": [int(event) for event in SUBSCRIBED_EVENTS]},

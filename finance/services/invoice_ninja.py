@@ -152,12 +152,13 @@ def country_id(alpha_2: str) -> str:
 
 def client_sync(api: ninja.InvoiceNinjaClient, client: Client, *, currency: str | None) -> str:
     """Create the client at Invoice Ninja, or find it by a contact's e-mail, then bring it in step; its id."""
-    if not _wanted_contacts(client):
+    emails = list(_wanted_contacts(client))
+    if not emails:
         raise ValidationError(_("%(client)s has no e-mail address: add one to send via Invoice Ninja.")
                               % {"client": client.name})  # fmt: skip
     ninja_id = client.invoice_ninja_id
     if not ninja_id:
-        for email in _wanted_contacts(client):
+        for email in emails:
             found = api.clients_by_email(email)
             if found:
                 ninja_id = found[0].id

@@ -16,15 +16,15 @@ from integrations.models import Connection, Provider, WebhookDelivery
 from integrations.webhooks import inbox, invoice_ninja, revolut
 
 
+def _receiving_connection(provider: str, company_code: str) -> Connection | None:
+    return Connection.objects.select_related("company").filter(provider=provider, company__code=company_code).first()
+
+
 @csrf_exempt
 @login_not_required
 @require_POST
 def revolut_webhook(request: HttpRequest, company_code: str) -> JsonResponse:
-    connection = (
-        Connection.objects.select_related("company")
-        .filter(provider=Provider.REVOLUT, company__code=company_code)
-        .first()
-    )
+    connection = _receiving_connection(Provider.REVOLUT, company_code)
     if connection is None:
         return JsonResponse({"error": "no Revolut connection for this company"}, status=404)
     return revolut.receive(request, connection)
@@ -34,11 +34,7 @@ def revolut_webhook(request: HttpRequest, company_code: str) -> JsonResponse:
 @login_not_required
 @require_http_methods(["POST", "PUT"])  # a subscription may be registered with rest_method "put"
 def invoice_ninja_webhook(request: HttpRequest, company_code: str, event_id: int) -> JsonResponse:
-    connection = (
-        Connection.objects.select_related("company")
-        .filter(provider=Provider.INVOICE_NINJA, company__code=company_code)
-        .first()
-    )
+    connection = _receiving_connection(Provider.INVOICE_NINJA, company_code)
     if connection is None:
         return JsonResponse({"error": "no Invoice Ninja connection for this company"}, status=404)
     return invoice_ninja.receive(request, connection, event_id)

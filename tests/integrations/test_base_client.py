@@ -33,20 +33,6 @@ class ExampleClient(BaseClient):
 
 
 @pytest.fixture
-def http():
-    with responses.RequestsMock() as mock:
-        yield mock
-
-
-@pytest.fixture
-def waits(monkeypatch):
-    """The backoff waits the client asked for, instead of sleeping them."""
-    slept: list[float] = []
-    monkeypatch.setattr(base.time, "sleep", slept.append)
-    return slept
-
-
-@pytest.fixture
 def scope():
     # A circuit of its own per test, so no test sees another's failures.
     return f"test-{uuid4().hex}"

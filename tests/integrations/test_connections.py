@@ -68,12 +68,6 @@ def public_key_of(private_pem: str):
     return serialization.load_pem_private_key(private_pem.encode(), password=None).public_key()
 
 
-@pytest.fixture
-def http():
-    with responses.RequestsMock() as mock:
-        yield mock
-
-
 @pytest.fixture(autouse=True)
 def _english():
     with translation.override("en"):

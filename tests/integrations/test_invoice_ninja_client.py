@@ -28,7 +28,6 @@ from finance.models import Contact, Invoice, InvoiceLine
 from finance.services import documents
 from finance.services.documents import LineInput
 from finance.services.invoice_ninja import client_payload, document_lines_payload, document_payload, payment_payload
-from integrations.clients import base
 from integrations.clients import invoice_ninja as ninja
 from integrations.clients.base import AuthorizationError, PermanentProviderError, TransientProviderError
 from integrations.clients.invoice_ninja import (
@@ -208,20 +207,6 @@ def cents(*amounts: Decimal) -> list[str]:
 
 
 # Fixtures and helpers ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def http():
-    with responses.RequestsMock() as mock:
-        yield mock
-
-
-@pytest.fixture
-def waits(monkeypatch):
-    """The backoff waits the client asked for, instead of sleeping them."""
-    slept: list[float] = []
-    monkeypatch.setattr(base.time, "sleep", slept.append)
-    return slept
 
 
 @pytest.fixture

@@ -1,22 +1,21 @@
 import json
 import re
 import uuid
-from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import urlencode
 
 import pytest
 import requests
 import responses
-from celery.app.task import Task
 from django.urls import reverse
 from django.utils import timezone
 
 from integrations.sandbox import invoice_ninja, tasks
 from integrations.sandbox.views import invoice_ninja as views
 from tests.factories import UserFactory
+from tests.integrations.conftest import Enqueued, run_all, take_all
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued")]
 
 HUB_HOOK = "https://hub.example/webhooks/invoiceninja/QA/"
 SECRET_HEADER = {"X-Webhook-Secret": "s3cr3t-0123456789abcdef0123456789abcdef"}
@@ -28,42 +27,9 @@ CONSULTING = {
 }  # fmt: skip
 
 
-@dataclass
-class Enqueued:
-    task: Task
-    args: tuple
-    kwargs: dict
-    options: dict
-
-
-@pytest.fixture(autouse=True)
-def enqueued(monkeypatch):
-    """Tasks the sandbox sends to Celery, kept here instead of reaching the broker; run them with `run_all`."""
-    sent: list[Enqueued] = []
-
-    def record(task, args=None, kwargs=None, **options):
-        sent.append(Enqueued(task, tuple(args or ()), dict(kwargs or {}), options))
-
-    monkeypatch.setattr(Task, "apply_async", record)
-    return sent
-
-
-def take_all(enqueued: list[Enqueued]) -> list[Enqueued]:
-    """Remove the enqueued webhook deliveries and return them, in order, without running them."""
-    chosen = [sent for sent in enqueued if sent.task.name == DELIVERY_TASK]
-    for sent in chosen:
-        enqueued.remove(sent)
-    return chosen
-
-
 def fired(enqueued: list[Enqueued]) -> list[tuple[str, dict]]:
     """(event id, decoded body) of each enqueued delivery, taken off the queue."""
-    return [(sent.args[2], decoded_bytes(sent.args[3].encode())) for sent in take_all(enqueued)]
-
-
-def run_all(enqueued: list[Enqueued]) -> None:
-    for sent in take_all(enqueued):
-        sent.task(*sent.args, **sent.kwargs)
+    return [(sent.args[2], decoded_bytes(sent.args[3].encode())) for sent in take_all(enqueued, DELIVERY_TASK)]
 
 
 def decoded_bytes(raw: bytes) -> object:
@@ -974,7 +940,7 @@ def test_a_delivery_posts_the_compact_bare_entity_with_the_custom_headers(api, t
     responses.post(f"{HUB_HOOK}2/", status=200)
 
     invoice = add_invoice(api, client)
-    run_all(enqueued)
+    run_all(enqueued, DELIVERY_TASK)
 
     [call] = responses.calls
     assert call.request.method == "POST"
@@ -1003,7 +969,7 @@ def test_a_put_subscription_is_delivered_with_put(api, enqueued):
     responses.put(f"{HUB_HOOK}2/", status=204)
 
     add_invoice(api, client)
-    run_all(enqueued)
+    run_all(enqueued, DELIVERY_TASK)
 
     assert [call.request.method for call in responses.calls] == ["PUT"]
 

@@ -38,12 +38,6 @@ def _english():
 
 
 @pytest.fixture
-def http():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
 def connection(company_a):
     connection = Connection(company=company_a, provider="invoice_ninja", base_url=BASE)
     connection.set_secrets(api_token="tok-qa", webhook_secret=SECRET)
@@ -377,7 +371,9 @@ def record_in_hub(invoice, user, amount="1081.00", reference=""):
     )  # fmt: skip
 
 
-def test_a_hub_payment_is_recorded_at_invoice_ninja_and_its_echo_is_not_recorded_again(http, connection, favre, user):
+def test_a_hub_payment_is_recorded_at_invoice_ninja_and_its_echo_is_not_recorded_again(
+    http, connection, favre, user, admin_web
+):
     invoice = pushed(issued(favre, user))
     payment = record_in_hub(invoice, user, reference="Virement Favre")
     mirror = action_runs_for(payment).get()
@@ -398,6 +394,10 @@ def test_a_hub_payment_is_recorded_at_invoice_ninja_and_its_echo_is_not_recorded
     }  # fmt: skip
     payment.refresh_from_db()
     assert payment.invoice_ninja_id == "Opnel5aKBz"
+    panel = admin_web.get(invoice.get_absolute_url()).context["invoice_ninja"]
+    assert [(shown.pk, run.pk, run.status) for shown, run in panel["payment_runs"]] == [
+        (payment.pk, mirror.pk, "succeeded"),
+    ]  # fmt: skip
     # Invoice Ninja's events about the payment the Hub made: event 4, then event 8 with the invoice paid.
     invoice_ninja.event_process(connection, WebhookEvent.CREATE_PAYMENT, ninja_payment(reference=reference))
     http.replace(responses.GET, f"{API}/payments", json=listing(ninja_payment(reference=reference)))

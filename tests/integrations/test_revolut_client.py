@@ -77,19 +77,6 @@ def fixture_bytes(name: str) -> bytes:
 
 
 @pytest.fixture
-def http():
-    with responses.RequestsMock() as mock:
-        yield mock
-
-
-@pytest.fixture
-def waits(monkeypatch):
-    slept: list[float] = []
-    monkeypatch.setattr(base.time, "sleep", slept.append)
-    return slept
-
-
-@pytest.fixture
 def client():
     # A circuit of its own per test, so no test sees another's failures.
     return RevolutClient(API, scope=f"test-{uuid4().hex}", access_token=ACCESS_TOKEN)

@@ -4,14 +4,12 @@ import json
 import re
 import time
 import uuid
-from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
 import responses
-from celery.app.task import Task
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core.management import CommandError, call_command
 from django.urls import reverse
@@ -20,49 +18,14 @@ from schwifty import IBAN
 from integrations.health import redis_client
 from integrations.sandbox import revolut, tasks
 from tests.factories import UserFactory
+from tests.integrations.conftest import run_all, take_all
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued")]
 
 REDIRECT_URI = "https://hub.example/integrations/revolut/oauth/callback/"
 HUB_WEBHOOK_URL = "https://hub.example/webhooks/revolut/QA/"
 SUPPLIER_IBAN = "CH5604835012345678009"
 UNAUTHORIZED = {"message": "The request should be authorized.", "code": 1000}
-
-
-@dataclass
-class Enqueued:
-    task: Task
-    args: tuple
-    kwargs: dict
-    options: dict
-
-
-@pytest.fixture(autouse=True)
-def enqueued(monkeypatch):
-    """Tasks the sandbox sends to Celery, kept here instead of reaching the broker; run them with `run_all`."""
-    sent: list[Enqueued] = []
-
-    def record(task, args=None, kwargs=None, **options):
-        sent.append(Enqueued(task, tuple(args or ()), dict(kwargs or {}), options))
-
-    monkeypatch.setattr(Task, "apply_async", record)
-    return sent
-
-
-def take_all(enqueued: list[Enqueued], task_name: str) -> list[Enqueued]:
-    """Remove the enqueued tasks of one name and return them, in order, without running them."""
-    chosen = [sent for sent in enqueued if sent.task.name == task_name]
-    for sent in chosen:
-        enqueued.remove(sent)
-    return chosen
-
-
-def run_all(enqueued: list[Enqueued], task_name: str) -> list[Enqueued]:
-    """Run (and forget) the enqueued tasks of one name, in order, in this process."""
-    chosen = take_all(enqueued, task_name)
-    for sent in chosen:
-        sent.task(*sent.args, **sent.kwargs)
-    return chosen
 
 
 def decoded(response) -> object:

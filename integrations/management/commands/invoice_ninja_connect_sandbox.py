@@ -1,11 +1,11 @@
 """Connect every company to the Invoice Ninja sandbox, over HTTP, as a person would in the Integrations page."""
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from finance.models import Company, Role
+from finance.models import Company
 from integrations import connections, invoice_ninja
+from integrations.management.sandbox_demo import demo_ceo
 from integrations.models import Provider
 from integrations.sandbox import invoice_ninja as sandbox_invoice_ninja
 
@@ -14,11 +14,7 @@ class Command(BaseCommand):
     help = "Demo mode: token, connection test and webhook registration for every company (Invoice Ninja sandbox)."
 
     def handle(self, *args, **options) -> None:
-        if not settings.HV_SANDBOX:
-            raise CommandError("The sandboxes are off (HV_SANDBOX=0): nothing to connect to.")
-        ceo = get_user_model().objects.filter(memberships__role=Role.CEO).order_by("pk").first()
-        if ceo is None:
-            raise CommandError("No CEO user: seed the demo group first (python manage.py seed_demo).")
+        ceo = demo_ceo()
         for company in Company.objects.order_by("code"):
             existing = connections.connection_get(company, Provider.INVOICE_NINJA)
             if existing is not None and connections.connection_status(existing).usable:

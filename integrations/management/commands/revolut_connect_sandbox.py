@@ -1,13 +1,13 @@
 """Connect every company to the Revolut sandbox, over HTTP, as a person would in the Integrations page."""
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from finance.models import Company, Role
+from finance.models import Company
 from finance.services.banking import revolut_sync
 from integrations import connections
 from integrations.clients.base import ProviderError
+from integrations.management.sandbox_demo import demo_ceo
 from integrations.models import Provider
 from integrations.sandbox import revolut as sandbox_revolut
 
@@ -16,11 +16,7 @@ class Command(BaseCommand):
     help = "Demo mode: settings, consent, webhook registration and a first sync for every company (Revolut sandbox)."
 
     def handle(self, *args, **options) -> None:
-        if not settings.HV_SANDBOX:
-            raise CommandError("The sandboxes are off (HV_SANDBOX=0): nothing to connect to.")
-        ceo = get_user_model().objects.filter(memberships__role=Role.CEO).order_by("pk").first()
-        if ceo is None:
-            raise CommandError("No CEO user: seed the demo group first (python manage.py seed_demo).")
+        ceo = demo_ceo()
         sandbox = f"{settings.HV_PUBLIC_URL}/sandbox/revolut"
         for company in Company.objects.order_by("code"):
             existing = connections.connection_get(company, Provider.REVOLUT)
