@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import responses
 from django.core.cache import cache
 
 from tests.factories import CompanyFactory, MembershipFactory, UserFactory
@@ -82,3 +83,10 @@ def celery_worker_process(transactional_db):
     yield worker
     worker.terminate()
     worker.wait(timeout=30)
+
+
+@pytest.fixture
+def http():
+    """Provider HTTP faked with `responses`; a registered answer no call asked for fails the test."""
+    with responses.RequestsMock() as mock:
+        yield mock

@@ -80,12 +80,6 @@ def query_of(call) -> dict[str, str]:
 
 
 @pytest.fixture
-def http():
-    with responses.RequestsMock() as mock:
-        yield mock
-
-
-@pytest.fixture
 def connection(company_a):
     return revolut_connection(company_a)
 

@@ -66,12 +66,6 @@ def _english():
 
 
 @pytest.fixture
-def http():
-    with responses.RequestsMock() as mock:
-        yield mock
-
-
-@pytest.fixture
 def sent(monkeypatch):
     """Runs sent to the worker (run id, countdown), instead of the broker."""
     messages: list[tuple] = []

@@ -1,19 +1,11 @@
-"""Fixtures the provider tests share: faked HTTP, backoff waits recorded, Celery tasks captured."""
+"""Fixtures the provider tests share: backoff waits recorded, Celery tasks captured."""
 
 from dataclasses import dataclass
 
 import pytest
-import responses
 from celery.app.task import Task
 
 from integrations.clients import base
-
-
-@pytest.fixture
-def http():
-    """Provider HTTP faked with `responses`; a registered answer no call asked for fails the test."""
-    with responses.RequestsMock() as mock:
-        yield mock
 
 
 @pytest.fixture
