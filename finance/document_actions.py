@@ -10,6 +10,7 @@ from finance.models import Invoice, Project, Quote
 from finance.permissions import can_bill, can_run_projects, can_sell
 from finance.scope import CompanyScope
 from finance.services import documents, invoice_ninja
+from finance.services.dunning import reminder_blocker
 from integrations.invoice_ninja import usable_connection
 
 ZERO = documents.ZERO
@@ -190,6 +191,16 @@ def invoice_actions(invoice: Invoice, *, scope: CompanyScope, today: date) -> li
             ),
         ]  # fmt: skip
     actions += _invoice_ninja_actions(invoice, allowed=(bills, no_role), url=url("invoice-send-invoice-ninja"))
+    if not is_credit_note and not is_draft and invoice.status != Invoice.Status.CANCELLED:
+        actions.append(
+            Action(
+                _("Send Mautic reminder"),
+                url("invoice-reminder-send"),
+                "ti-bell-ringing",
+                style="btn-outline-warning",
+                reason=_first_reason((bills, no_role)) or reminder_blocker(invoice, today=today),
+            )
+        )
     actions.append(
         Action(
             _("Cancel draft"),

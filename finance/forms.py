@@ -11,7 +11,10 @@ from finance.models import (
     Contact,
     Currency,
     DepositRule,
+    DunningLevel,
+    DunningPolicy,
     Invoice,
+    InvoiceDunning,
     Milestone,
     Payment,
     Project,
@@ -358,3 +361,61 @@ class AssignmentForm(TablerFormMixin, forms.ModelForm):
         model = ProviderAssignment
         fields = ASSIGNMENT_FIELDS
         widgets = {"accepted_on": DateInput()}
+
+
+class DunningPolicyForm(TablerFormMixin, forms.ModelForm):
+    class Meta:
+        model = DunningPolicy
+        fields = [
+            "daily_run_enabled", "run_at", "terms_allow_fees", "interest_rate", "minimum_amount",
+            "pause_when_disputed", "pause_during_payment_plan", "partial_payment_pause_days",
+        ]  # fmt: skip
+        widgets = {"run_at": forms.TimeInput(attrs={"type": "time"}, format="%H:%M")}
+
+
+class DunningLevelForm(TablerFormMixin, forms.Form):
+    """One level of the policy and its Mautic template e-mail per language; a row left blank is no level."""
+
+    level = forms.IntegerField(label=_("Level"), min_value=1, max_value=9, required=False)
+    name = forms.CharField(label=_("Name"), max_length=80, required=False)
+    days_after_due = forms.IntegerField(label=_("Days after the due date"), min_value=1, max_value=365, required=False)
+    fee = forms.DecimalField(label=_("Fee"), min_value=0, max_digits=8, decimal_places=2, required=False)
+    email_fr = forms.IntegerField(label=_("French"), min_value=1, required=False)
+    email_de = forms.IntegerField(label=_("German"), min_value=1, required=False)
+    email_en = forms.IntegerField(label=_("English"), min_value=1, required=False)
+    email_it = forms.IntegerField(label=_("Italian"), min_value=1, required=False)
+
+    LANGUAGES = ("fr", "de", "en", "it")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.is_blank():
+            return data
+        for name in ("level", "name", "days_after_due"):
+            if data.get(name) in (None, ""):
+                self.add_error(name, _("Required for a level."))
+        return data
+
+    def is_blank(self) -> bool:
+        data = self.cleaned_data
+        return not any(data.get(name) not in (None, "") for name in ("level", "name", "days_after_due"))
+
+    def mautic_emails(self) -> dict[str, int | None]:
+        return {language: self.cleaned_data[f"email_{language}"] for language in self.LANGUAGES}
+
+    @classmethod
+    def initial_for(cls, level: DunningLevel) -> dict:
+        emails = {text.language: text.mautic_email_id for text in level.texts.all()}
+        return {
+            "level": level.level, "name": level.name, "days_after_due": level.days_after_due, "fee": level.fee,
+            **{f"email_{language}": emails.get(language) for language in cls.LANGUAGES},
+        }  # fmt: skip
+
+
+DunningLevelFormSet = forms.formset_factory(DunningLevelForm, extra=1)
+
+
+class DunningHoldForm(TablerFormMixin, forms.Form):
+    hold = forms.ChoiceField(label=_("Hold"), choices=InvoiceDunning.Hold.choices, required=False)
+    until = forms.DateField(label=_("Payment plan until"), required=False, widget=DateInput())
+    note = forms.CharField(label=_("Note"), max_length=200, required=False)

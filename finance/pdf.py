@@ -16,24 +16,25 @@ from django.utils.translation import gettext as _
 from iso3166 import countries_by_alpha2
 
 from finance import qrbill
-from finance.models import Client, Company, Invoice, Quote
+from finance.models import Client, Company, Invoice, Quote, Reminder
 from finance.services.documents import DocumentStateError, document_lines_totals
 
 INVOICE_TEMPLATE = "finance/pdf/invoice.html"
+REMINDER_TEMPLATE = "finance/pdf/reminder.html"
 QUOTE_TEMPLATE = "finance/pdf/quote.html"
 
 
-def invoice_payment_part(invoice: Invoice) -> qrbill.PaymentPart:
-    """The QR-bill payment part of an issued invoice: its payable total, to the company, by its reference."""
+def invoice_payment_part(invoice: Invoice, *, amount=None, information: str = "") -> qrbill.PaymentPart:
+    """The QR-bill payment part of an issued invoice: its payable total (or `amount`), by the invoice's reference."""
     company, client = invoice.company, invoice.client
     part = qrbill.PaymentPart(
         account=company.iban,
         creditor=_address(company, name=company.legal_name),
         debtor=_address(client, name=client.name),
-        amount=invoice.payable_total,
+        amount=invoice.payable_total if amount is None else amount,
         currency=invoice.currency,
         reference=invoice.qr_reference,
-        additional_information=invoice.number,
+        additional_information=information or invoice.number,
     )
     # Banks route payments to a QR-IBAN by their QR reference, so the QR-IBAN goes with a QRR only; an RF
     # reference (or a QRR without a QR-IBAN, which validate_payment_part refuses) goes to the ordinary IBAN.
@@ -71,6 +72,26 @@ def invoice_html(invoice: Invoice) -> str:
 def invoice_pdf(invoice: Invoice) -> bytes:
     """The invoice's PDF; refused as `invoice_html` refuses."""
     return qrbill.render_pdf(invoice_html(invoice))
+
+
+def reminder_html(reminder: Reminder) -> str:
+    """A reminder letter in the client's language: what is owed to the day of the reminder (balance, fees, late
+    interest) and the QR-bill payment part of that amount, by the invoice's reference."""
+    invoice = reminder.invoice
+    part = invoice_payment_part(
+        invoice, amount=reminder.amount_due, information=f"{invoice.number} {reminder.level_name}"[:140]
+    )
+    qrbill.validate_payment_part(part)
+    svg = qrbill.payment_part_svg(part, language=invoice.client.language)
+    return _document_html(
+        REMINDER_TEMPLATE, invoice, reminder=reminder,
+        interest_rate=reminder.company.dunning_policy.interest_rate,
+        payment_part_image="data:image/svg+xml;base64," + b64encode(svg.encode()).decode(),
+    )  # fmt: skip
+
+
+def reminder_pdf(reminder: Reminder) -> bytes:
+    return qrbill.render_pdf(reminder_html(reminder))
 
 
 def quote_html(quote: Quote) -> str:

@@ -37,6 +37,7 @@ from finance.models import (
     DocumentSequence,
     FxRate,
     Invoice,
+    InvoiceDunning,
     MatchSuggestion,
     Membership,
     Milestone,
@@ -46,6 +47,7 @@ from finance.models import (
     Project,
     ProviderAssignment,
     Quote,
+    Reminder,
     Supplier,
     SupplierInvoice,
 )
@@ -718,4 +720,81 @@ def sync_drift_list(*, scope: CompanyScope) -> list[SyncDrift]:
     return list(
         SyncDrift.objects.filter(company_id__in=scope.visible_ids, resolved_at__isnull=True)
         .select_related("company", "target_type").order_by("-detected_at")
+    )  # fmt: skip
+
+
+# --- Dunning --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DunningFilters:
+    search: str = ""
+    company_code: str = ""
+    level: int | None = None
+    paused: bool | None = None
+
+
+def dunning_list(*, scope: CompanyScope, today: date, filters: DunningFilters = DunningFilters()) -> QuerySet[Invoice]:
+    """Overdue invoices that still owe something, with their dunning state, the longest overdue first."""
+    invoices = _with_balances(
+        scoped(Invoice.objects.select_related("company", "client", "dunning"), scope=scope), today=today
+    ).filter(OPEN_INVOICE, due_date__lt=today, balance_due__gt=ZERO)
+    if filters.company_code:
+        invoices = invoices.filter(company__code=filters.company_code)
+    if filters.level is not None:
+        invoices = (
+            invoices.filter(Q(dunning__level=0) | Q(dunning__isnull=True))
+            if filters.level == 0
+            else invoices.filter(dunning__level=filters.level)
+        )
+    if filters.paused is True:
+        invoices = invoices.exclude(Q(dunning__paused_reason="") | Q(dunning__isnull=True))
+    elif filters.paused is False:
+        invoices = invoices.filter(Q(dunning__paused_reason="") | Q(dunning__isnull=True))
+    if filters.search:
+        invoices = invoices.filter(
+            Q(number__icontains=filters.search) | Q(client__name__icontains=filters.search)
+            | Q(title__icontains=filters.search)
+        )  # fmt: skip
+    return invoices.order_by("due_date", "pk")
+
+
+def reminder_get(*, scope: CompanyScope, pk: int) -> Reminder:
+    return scoped_get(Reminder.objects.select_related("company", "invoice__client", "invoice__company"), scope=scope,
+                      pk=pk)  # fmt: skip
+
+
+def invoice_dunning_panel(*, invoice: Invoice, today: date) -> dict | None:
+    """What the invoice page shows of dunning: the facts of today, the state, every reminder with its run."""
+    from finance.services.dunning import dunning_situation
+    from finance.services.mautic import REMINDER_ACTION
+
+    if invoice.kind == Invoice.Kind.CREDIT_NOTE or invoice.status in (Invoice.Status.DRAFT, Invoice.Status.CANCELLED):
+        return None
+    reminders = list(invoice.reminders.select_related("requested_by").order_by("level", "pk"))
+    runs = {
+        run.target_id: run
+        for run in ActionRun.objects.filter(
+            action=REMINDER_ACTION, target_type=ContentType.objects.get_for_model(Reminder),
+            target_id__in=[reminder.pk for reminder in reminders],
+        )
+    }  # fmt: skip
+    return {
+        "situation": dunning_situation(invoice, today=today),
+        "state": InvoiceDunning.objects.filter(invoice=invoice).first(),
+        "reminders": [(reminder, runs.get(reminder.pk)) for reminder in reminders],
+    }
+
+
+def dunning_summary(*, scope: CompanyScope, today: date) -> list[dict]:
+    """Overdue invoices per company and currency: how many, how much, how many per level and paused."""
+    level = lambda n: Count("pk", filter=Q(dunning__level=n))  # noqa: E731
+    return list(
+        dunning_list(scope=scope, today=today)
+        .order_by()
+        .values("company__code", "company__name", "company__colour", "currency")
+        .annotate(count=Count("pk"), total=Sum("balance_due"), none=Count("pk", filter=Q(dunning__level=0)
+                  | Q(dunning__isnull=True)), level1=level(1), level2=level(2), level3=level(3),
+                  paused=Count("pk", filter=~Q(dunning__paused_reason="") & Q(dunning__isnull=False)))
+        .order_by("company__code", "currency")
     )  # fmt: skip

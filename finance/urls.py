@@ -1,6 +1,6 @@
 from django.urls import path
 
-from finance.views import banking, clients, companies, invoices, projects, purchases, quotes
+from finance.views import banking, clients, companies, dunning, invoices, projects, purchases, quotes
 
 app_name = "finance"
 
@@ -45,6 +45,13 @@ urlpatterns = [
     path("invoices/<int:pk>/invoice-ninja/", invoices.invoice_send_invoice_ninja, name="invoice-send-invoice-ninja"),
     path("invoices/<int:pk>/pdf/", invoices.invoice_pdf, name="invoice-pdf"),
     path("invoices/<int:pk>/credit-note/", invoices.credit_note_new, name="credit-note-new"),
+    path("invoices/<int:pk>/reminder/", dunning.invoice_reminder_send, name="invoice-reminder-send"),
+    path("invoices/<int:pk>/dunning-hold/", dunning.invoice_dunning_hold, name="invoice-dunning-hold"),
+    path("reminders/<int:pk>/pdf/", dunning.reminder_pdf, name="reminder-pdf"),
+    path("r/<str:token>/", dunning.reminder_pdf_public, name="reminder-pdf-public"),
+    path("dunning/", dunning.dunning_list, name="dunning-list"),
+    path("companies/<str:code>/dunning/", dunning.dunning_settings, name="dunning-settings"),
+    path("companies/<str:code>/dunning/preview/", dunning.dunning_preview, name="dunning-preview"),
     path("suppliers/", purchases.supplier_list, name="supplier-list"),
     path("suppliers/new/", purchases.supplier_form, name="supplier-new"),
     path("suppliers/<int:pk>/", purchases.supplier_detail, name="supplier-detail"),

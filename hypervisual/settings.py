@@ -140,13 +140,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": schedule(timedelta(seconds=60)),
         "options": {"expires": 60},
     },
-    # Action runs whose worker died and never came back are run again (their handlers are idempotent).
     # Invoice Ninja invoices and payments changed since the last run, compared with the Hub's.
     "invoice-ninja-reconcile": {
         "task": "integrations.tasks.invoice_ninja_reconcile_all",
         "schedule": schedule(timedelta(minutes=10)),
         "options": {"expires": 600},
     },
+    # Each company's daily dunning run starts at its own time (its policy): looked for every 5 minutes.
+    "dunning-runs": {"task": "finance.tasks.dunning_runs_due", "schedule": crontab(minute="*/5")},
+    # Action runs whose worker died and never came back are run again (their handlers are idempotent).
     "action-runs-resume": {"task": "integrations.actions.action_runs_resume_task", "schedule": crontab(minute="*/5")},
     # Quotes past their validity date become expired shortly after midnight, Swiss time.
     "quotes-expire": {"task": "finance.tasks.quotes_expire_daily", "schedule": crontab(hour=0, minute=15)},

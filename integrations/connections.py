@@ -329,6 +329,10 @@ def connection_probe(connection: Connection) -> Connection:
         from integrations import invoice_ninja  # it builds on this module
 
         ok, detail = invoice_ninja.probe(connection)
+    elif connection.provider == Provider.MAUTIC:
+        from integrations import mautic  # it builds on this module
+
+        ok, detail = mautic.probe(connection)
     else:
         ok, detail = _revolut_probe(connection)
     Connection.objects.filter(pk=connection.pk).update(

@@ -36,7 +36,7 @@ def revolut_sync_all() -> int:
 
 
 @contextmanager
-def _alone(name: str) -> Iterator[bool]:
+def run_alone(name: str) -> Iterator[bool]:
     """Whether this process holds the named lock: a sync still running when the next beat fires is not doubled."""
     lock = health.redis_client().lock(name, timeout=SYNC_LOCK_SECONDS, blocking=False)
     try:
@@ -57,7 +57,7 @@ def revolut_sync_company(connection_id: int) -> None:
     from finance.services.banking import revolut_sync
 
     connection = Connection.objects.select_related("company").get(pk=connection_id)
-    with _alone(f"hv:revolut:sync:{connection_id}") as acquired:
+    with run_alone(f"hv:revolut:sync:{connection_id}") as acquired:
         if not acquired:
             return
         try:
@@ -83,7 +83,7 @@ def invoice_ninja_reconcile_company(connection_id: int) -> None:
     from finance.services.invoice_ninja import reconcile
 
     connection = Connection.objects.select_related("company").get(pk=connection_id)
-    with _alone(f"hv:invoice_ninja:reconcile:{connection_id}") as acquired:
+    with run_alone(f"hv:invoice_ninja:reconcile:{connection_id}") as acquired:
         if not acquired:
             return
         try:

@@ -24,6 +24,7 @@ urlpatterns = [
         webhooks.invoice_ninja_webhook,
         name="webhook-invoice-ninja",
     ),
+    path("webhooks/mautic/<str:company_code>/", webhooks.mautic_webhook, name="webhook-mautic"),
     path("actions/<int:pk>/", actions.action_run_status, name="action-run-status"),
     path("actions/<int:pk>/retry/", actions.action_run_retry, name="action-run-retry"),
 ]

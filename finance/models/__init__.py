@@ -1,6 +1,7 @@
 from .audit import AuditEvent
 from .banking import BankAccount, BankTransaction, FxRate, MatchSuggestion, OutgoingPayment
 from .companies import Company, Currency, Membership, Role
+from .dunning import DunningLevel, DunningPolicy, DunningText, InvoiceDunning, Reminder
 from .parties import Client, Contact, Language
 from .payments import Payment, PaymentAllocation
 from .projects import Milestone, Project, ProviderAssignment
@@ -26,8 +27,12 @@ __all__ = [
     "Currency",
     "DepositRule",
     "DocumentSequence",
+    "DunningLevel",
+    "DunningPolicy",
+    "DunningText",
     "FxRate",
     "Invoice",
+    "InvoiceDunning",
     "InvoiceLine",
     "Language",
     "MatchSuggestion",
@@ -41,6 +46,7 @@ __all__ = [
     "ProviderAssignment",
     "Quote",
     "QuoteLine",
+    "Reminder",
     "Role",
     "Supplier",
     "SupplierCategory",

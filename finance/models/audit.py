@@ -69,6 +69,15 @@ class AuditEvent(models.Model):
         MILESTONE_SAVED = "milestone.saved", _("Milestone saved")
         MILESTONE_DONE = "milestone.done", _("Milestone done")
         ASSIGNMENT_SAVED = "assignment.saved", _("Provider assigned")
+        DUNNING_POLICY_SAVED = "dunning_policy.saved", _("Dunning policy changed")
+        DUNNING_LEVEL_CHANGED = "dunning.level_changed", _("Dunning level changed")
+        DUNNING_PAUSED = "dunning.paused", _("Dunning paused")
+        DUNNING_RESUMED = "dunning.resumed", _("Dunning resumed")
+        DUNNING_HOLD_CHANGED = "dunning.hold_changed", _("Dunning hold changed")
+        REMINDER_SENT = "dunning.reminder_sent", _("Reminder sent via Mautic")
+        REMINDER_DELIVERED = "dunning.reminder_delivered", _("Mautic confirmed the reminder e-mail")
+        REMINDER_OPENED = "dunning.reminder_opened", _("Reminder opened by the client")
+        REMINDER_FAILED = "dunning.reminder_failed", _("Reminder not sent")
 
     company = models.ForeignKey(
         "finance.Company", on_delete=models.PROTECT, null=True, blank=True, related_name="audit_events"
@@ -115,6 +124,16 @@ class AuditEvent(models.Model):
             return f"{moved} · {changes['reason']}" if changes.get("reason") else moved
         if "summary" in changes:
             return str(changes["summary"])
+        if "pause" in changes:
+            return str(apps.get_model("finance.InvoiceDunning").Pause(changes["pause"]).label)
+        if "hold" in changes:
+            hold = apps.get_model("finance.InvoiceDunning").Hold(changes["hold"])
+            parts = [
+                str(hold.label) if changes["hold"] else str(_("No hold")),
+                changes.get("until"),
+                changes.get("note"),
+            ]
+            return " · ".join(part for part in parts if part)
         if "milestone" in changes:
             return str(changes["milestone"])
         if "agreed" in changes:

@@ -43,6 +43,8 @@ class Client(models.Model):
     invoice_ninja_id = models.CharField(_("Invoice Ninja id"), max_length=40, blank=True, default="", db_default="")
     # Invoice Ninja's contact id per e-mail address (lower case): an update must name every contact by its id.
     invoice_ninja_contacts = models.JSONField(_("Invoice Ninja contacts"), default=dict, db_default={}, blank=True)
+    # The Mautic contact reminders go to: kept so that a changed address updates that contact, never a second.
+    mautic_id = models.CharField(_("Mautic id"), max_length=32, blank=True, default="", db_default="")
     created_at = models.DateTimeField(_("created"), db_default=Now(), editable=False)
     updated_at = models.DateTimeField(_("updated"), db_default=Now(), editable=False)
 

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from finance.models import AuditEvent, Company, Membership, Role
 from finance.services.audit import audit_record
+from finance.services.dunning import dunning_policy_ensure
 
 User = get_user_model()
 
@@ -41,6 +42,7 @@ def company_create(*, created_by: AbstractBaseUser | None, **fields: Any) -> Com
     company.full_clean()
     company.save()
     company.refresh_from_db()
+    dunning_policy_ensure(company)
     audit_record(
         actor=created_by,
         company=company,

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from finance import pdf, selectors
 from finance.document_actions import invoice_actions
 from finance.forms import CreditNoteForm, InvoiceIssueForm, PaymentForm
-from finance.models import Invoice
+from finance.models import Invoice, InvoiceDunning
 from finance.permissions import can_bill, require_billing
 from finance.services import documents, invoice_ninja
 from finance.services.payments import client_credit, payment_record, payment_undo
@@ -77,6 +77,8 @@ def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "issue_form": InvoiceIssueForm(initial={"issue_date": today}),
         "can_bill": can_bill(scope, invoice.company),
         "invoice_ninja": selectors.invoice_ninja_panel(document=invoice),
+        "dunning": selectors.invoice_dunning_panel(invoice=invoice, today=today),
+        "hold_choices": InvoiceDunning.Hold.choices,
     }
     return render(request, "finance/invoice_detail.html", context)
 

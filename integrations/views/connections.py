@@ -14,12 +14,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from finance.forms import TablerFormMixin
 from finance.models import Company
 from finance.permissions import can_bill
-from integrations import connections, invoice_ninja, selectors
+from integrations import connections, invoice_ninja, mautic, selectors
 from integrations.clients.base import ProviderError
 from integrations.models import Connection, Provider
 
 # Providers whose settings page exists; the others arrive with their own issues.
-CONFIGURABLE_PROVIDERS = (Provider.REVOLUT, Provider.INVOICE_NINJA)
+CONFIGURABLE_PROVIDERS = (Provider.REVOLUT, Provider.INVOICE_NINJA, Provider.MAUTIC)
 
 
 class RevolutSettingsForm(TablerFormMixin, forms.Form):
@@ -68,6 +68,31 @@ class InvoiceNinjaSettingsForm(TablerFormMixin, forms.Form):
     )  # fmt: skip
 
 
+class MauticSettingsForm(TablerFormMixin, forms.Form):
+    base_url = forms.URLField(
+        label=gettext_lazy("Mautic address"), assume_scheme="https",
+        help_text=gettext_lazy("The address of your Mautic, e.g. https://mautic.example.ch. Mautic → Configuration "
+                               "→ API settings: API enabled."),
+    )  # fmt: skip
+    auth_method = forms.ChoiceField(
+        label=gettext_lazy("Authentication"), widget=forms.RadioSelect,
+        choices=[(mautic.AUTH_BASIC, gettext_lazy("Basic (a Mautic user; “HTTP basic auth” enabled in Mautic)")),
+                 (mautic.AUTH_OAUTH2, gettext_lazy("OAuth2 client credentials (Mautic → API credentials)"))],
+    )  # fmt: skip
+    username = forms.CharField(label=gettext_lazy("Mautic user"), required=False, max_length=150)
+    password = forms.CharField(
+        label=gettext_lazy("Password"), required=False, strip=False, max_length=200,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        help_text=gettext_lazy("Leave empty to keep the stored one."),
+    )  # fmt: skip
+    client_id = forms.CharField(label=gettext_lazy("Client ID"), required=False, max_length=200)
+    client_secret = forms.CharField(
+        label=gettext_lazy("Client secret"), required=False, strip=True, max_length=200,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        help_text=gettext_lazy("Leave empty to keep the stored one."),
+    )  # fmt: skip
+
+
 def _company_and_connection(
     request: HttpRequest, provider: str, company_code: str
 ) -> tuple[Company, Connection | None]:
@@ -105,6 +130,8 @@ def connection_detail(request: HttpRequest, provider: str, company_code: str) ->
     _require_admin(request, company)
     if provider == Provider.INVOICE_NINJA:
         return _invoice_ninja_detail(request, company, connection)
+    if provider == Provider.MAUTIC:
+        return _mautic_detail(request, company, connection)
     initial = {"base_url": connection.base_url, **connection.config} if connection else {}
     form = RevolutSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -158,6 +185,34 @@ def _invoice_ninja_detail(request: HttpRequest, company: Company, connection: Co
     return render(request, "integrations/connection_invoice_ninja.html", context)
 
 
+def _mautic_detail(request: HttpRequest, company: Company, connection: Connection | None) -> HttpResponse:
+    config = connection.config if connection else {}
+    initial = {"base_url": connection.base_url if connection else "", "auth_method": config.get("auth_method", "basic"),
+               "username": config.get("username", ""), "client_id": config.get("client_id", "")}  # fmt: skip
+    form = MauticSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            mautic.settings_save(company=company, updated_by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Mautic settings saved. Test the connection, then register the webhook."))
+            return redirect("integrations:connection", provider=Provider.MAUTIC, company_code=company.code)
+    state = config.get("webhook_state") or {}
+    context = {
+        "company": company, "connection": connection, "form": form, "provider": Provider(Provider.MAUTIC),
+        "status": connections.connection_status(connection), "webhook_url": mautic.webhook_url(company),
+        "webhook_events": [str(event) for event in mautic.SUBSCRIBED_EVENTS],
+        "webhook_registered": bool(state.get("hook_id"))
+        and len(state.get("events", [])) == len(mautic.SUBSCRIBED_EVENTS),
+        "webhooks_checked_at": datetime.fromisoformat(state["checked_at"]) if state.get("checked_at") else None,
+        "secret_hint": connection.secret_hint("password" if config.get("auth_method") != mautic.AUTH_OAUTH2
+                                              else "client_secret") if connection else "",
+        "webhook_secret_hint": connection.secret_hint("webhook_secret") if connection else "",
+    }  # fmt: skip
+    return render(request, "integrations/connection_mautic.html", context)
+
+
 def _configured(request: HttpRequest, provider: str, company_code: str) -> Connection:
     company, connection = _company_and_connection(request, provider, company_code)
     _require_admin(request, company)
@@ -179,18 +234,21 @@ def connection_test(request: HttpRequest, provider: str, company_code: str) -> H
 @require_POST
 def connection_register_webhook(request: HttpRequest, provider: str, company_code: str) -> HttpResponse:
     connection = _configured(request, provider, company_code)
+    registrations = {
+        Provider.INVOICE_NINJA: (invoice_ninja.webhooks_register,
+                                 _("Webhooks registered at Invoice Ninja, one per event, with the secret header.")),
+        Provider.MAUTIC: (mautic.webhooks_register,
+                          _("Webhook registered at Mautic, signed with this company's secret.")),
+        Provider.REVOLUT: (connections.revolut_webhook_register,
+                           _("Webhook registered at Revolut; its signing secret is stored.")),
+    }  # fmt: skip
+    register, done = registrations[provider]
     try:
-        if provider == Provider.INVOICE_NINJA:
-            invoice_ninja.webhooks_register(connection=connection, registered_by=request.user)
-        else:
-            connections.revolut_webhook_register(connection=connection, registered_by=request.user)
+        register(connection=connection, registered_by=request.user)
     except ProviderError as error:
         messages.error(request, _("The webhook could not be registered: %(error)s") % {"error": error.message})
     else:
-        if provider == Provider.INVOICE_NINJA:
-            messages.success(request, _("Webhooks registered at Invoice Ninja, one per event, with the secret header."))
-        else:
-            messages.success(request, _("Webhook registered at Revolut; its signing secret is stored."))
+        messages.success(request, done)
     return redirect(connection.get_absolute_url())
 
 

@@ -13,7 +13,7 @@ from finance.permissions import can_bill
 from finance.views.lists import ListFilterForm, paginated, query_without
 from integrations import selectors
 from integrations.models import Connection, Provider, WebhookDelivery
-from integrations.webhooks import inbox, invoice_ninja, revolut
+from integrations.webhooks import inbox, invoice_ninja, mautic, revolut
 
 
 def _receiving_connection(provider: str, company_code: str) -> Connection | None:
@@ -38,6 +38,16 @@ def invoice_ninja_webhook(request: HttpRequest, company_code: str, event_id: int
     if connection is None:
         return JsonResponse({"error": "no Invoice Ninja connection for this company"}, status=404)
     return invoice_ninja.receive(request, connection, event_id)
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+def mautic_webhook(request: HttpRequest, company_code: str) -> JsonResponse:
+    connection = _receiving_connection(Provider.MAUTIC, company_code)
+    if connection is None:
+        return JsonResponse({"error": "no Mautic connection for this company"}, status=404)
+    return mautic.receive(request, connection)
 
 
 @require_GET

@@ -1,0 +1,326 @@
+"""Dunning with an injected clock (`today`): levels, fees and interest to the centime, catch-up after skipped
+days, pauses, the QR-bill amount, and one reminder per level even when two runs start at once.
+
+The database, the services and the action runs are real; the Mautic channel is only asked for (its run is
+stored, not executed: test_mautic_dunning.py runs it against Mautic's HTTP).
+"""
+
+import datetime
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connection as db_connection
+from django.utils import translation
+
+from finance import dunning, pdf, qrbill
+from finance.models import AuditEvent, DunningText, InvoiceDunning, InvoiceLine, Reminder
+from finance.services import documents, payments
+from finance.services import dunning as dunning_service
+from finance.services.mautic import REMINDER_ACTION
+from integrations.models import ActionRun, Connection
+from tests.factories import ClientFactory, InvoiceFactory, UserFactory
+
+D = Decimal
+ISSUE_DAY = datetime.date(2026, 9, 1)
+DUE = datetime.date(2026, 10, 1)  # 30 days' terms
+
+
+def day(offset: int) -> datetime.date:
+    return DUE + datetime.timedelta(days=offset)
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def mautic_connected(company_a):
+    connection = Connection(company=company_a, provider="mautic", base_url="https://mautic.example",
+                            config={"auth_method": "basic", "username": "hub"})  # fmt: skip
+    connection.set_secrets(password="pw", webhook_secret="hook-secret")
+    connection.save()
+    return connection
+
+
+@pytest.fixture
+def policy(company_a, mautic_connected):
+    """The default policy (J+7, J+14, J+30; 0 / 20 / 30) with fees allowed and a French e-mail per level."""
+    policy = dunning_service.dunning_policy_ensure(company_a)
+    policy.terms_allow_fees = True
+    policy.save()
+    for level in policy.levels.all():
+        DunningText.objects.create(level=level, language="fr", mautic_email_id=10 + level.level)
+    return policy
+
+
+@pytest.fixture
+def favre(company_a):
+    return ClientFactory(company=company_a, name="Boulangerie Favre SA", email="compta@favre.ch", language="fr")
+
+
+def issued(client, user, net="1000.00"):
+    """Net 1000.00 + 8.1 % VAT: 1081.00, due on DUE."""
+    invoice = InvoiceFactory(company=client.company, client=client)
+    InvoiceLine.objects.create(
+        invoice=invoice, position=1, description="Prestation", quantity=1, unit_price=D(net), vat_rate=D("8.10")
+    )
+    return documents.invoice_issue(invoice=invoice, issued_by=user, issue_date=ISSUE_DAY)
+
+
+# --- Arithmetic -------------------------------------------------------------------------------------------
+
+RULES = [
+    dunning.LevelRule(1, "Rappel courtois", 7, D("0.00")),
+    dunning.LevelRule(2, "Rappel ferme", 14, D("20.00")),
+    dunning.LevelRule(3, "Mise en demeure", 30, D("30.00")),
+]
+
+
+def test_interest_is_five_percent_a_year_from_the_day_after_the_due_date():
+    # 1081.00 × 5 % × 30 / 365 = 4.4424… → 4.44
+    interest = dunning.late_interest(principal=D("1081.00"), due_date=DUE, on=day(30), annual_rate_percent=D("5"),
+                                     reductions=[])  # fmt: skip
+    assert interest == D("4.44")
+    assert dunning.late_interest(principal=D("1081.00"), due_date=DUE, on=DUE, annual_rate_percent=D("5"),
+                                 reductions=[]) == D("0.00")  # fmt: skip
+
+
+def test_interest_follows_the_principal_down_as_payments_arrive():
+    # 400.00 paid on 15 Oct: 1081.00 owed from 2 to 14 Oct (13 days; the day money arrives no longer counts),
+    # 681.00 from 15 to 31 Oct (17 days): (1081 × 13 + 681 × 17) × 5 % / 365 = 25630 × 0.05 / 365 = 3.5110… → 3.51
+    interest = dunning.late_interest(
+        principal=D("1081.00"), due_date=DUE, on=day(30), annual_rate_percent=D("5"),
+        reductions=[dunning.Reduction(on=day(14), amount=D("400.00"))],
+    )  # fmt: skip
+    assert interest == D("3.51")
+    early = dunning.late_interest(
+        principal=D("1081.00"), due_date=DUE, on=day(30), annual_rate_percent=D("5"),
+        reductions=[dunning.Reduction(on=DUE, amount=D("1000.00"))],
+    )  # fmt: skip
+    assert early == D("0.33")  # 81.00 × 30 × 5 % / 365 = 0.3329
+
+
+def test_levels_escalate_in_order_and_keep_their_spacing():
+    assert dunning.next_level(RULES, reached=0).level == 1
+    assert dunning.next_level(RULES, reached=3) is None
+    assert dunning.level_due_on(RULES, RULES[0], due_date=DUE, last_sent_on=None) == day(7)
+    assert dunning.level_due_on(RULES, RULES[1], due_date=DUE, last_sent_on=day(7)) == day(14)
+    # Level 1 went out late (day 20): level 2 waits its 7-day gap, level 3 its 16 days after that.
+    assert dunning.level_due_on(RULES, RULES[1], due_date=DUE, last_sent_on=day(20)) == day(27)
+    assert dunning.level_due_on(RULES, RULES[2], due_date=DUE, last_sent_on=day(27)) == day(43)
+
+
+def test_fees_add_up_only_if_the_terms_provide_for_them():
+    assert dunning.fees_through(RULES, 1, fees_allowed=True) == D("0.00")
+    assert dunning.fees_through(RULES, 2, fees_allowed=True) == D("20.00")
+    assert dunning.fees_through(RULES, 3, fees_allowed=True) == D("50.00")
+    assert dunning.fees_through(RULES, 3, fees_allowed=False) == D("0.00")
+
+
+# --- The state of an invoice and the daily run --------------------------------------------------------------
+
+
+@pytest.mark.django_db
+class TestDailyRun:
+    def run(self, company, on):
+        return dunning_service.dunning_run(company=company, today=on, actor=None)
+
+    def test_each_level_goes_out_once_on_its_day_with_fees_and_interest(self, policy, favre, user):
+        invoice = issued(favre, user)
+        sent_on = {}
+        for offset in range(0, 45):
+            for reminder in self.run(favre.company, day(offset)).sent:
+                sent_on[reminder.level] = (offset, reminder)
+        assert {level: offset for level, (offset, _r) in sent_on.items()} == {1: 7, 2: 14, 3: 30}
+        first, second, third = (sent_on[level][1] for level in (1, 2, 3))
+        # Level 1: 1081.00 + 0 fees + 1081 × 7 × 5 % / 365 = 1.0366 → 1.04
+        assert (first.balance_due, first.fees_total, first.interest, first.amount_due) == (
+            D("1081.00"),
+            D("0.00"),
+            D("1.04"),
+            D("1082.04"),
+        )
+        # Level 2: fees 20.00; interest 14 days = 2.0734 → 2.07
+        assert (second.fee, second.fees_total, second.interest, second.amount_due) == (
+            D("20.00"),
+            D("20.00"),
+            D("2.07"),
+            D("1103.07"),
+        )
+        # Level 3: fees 20 + 30; interest 30 days = 4.4424 → 4.44
+        assert (third.fee, third.fees_total, third.interest, third.amount_due) == (
+            D("30.00"),
+            D("50.00"),
+            D("4.44"),
+            D("1135.44"),
+        )
+        assert (third.days_late, third.recipient, third.mautic_email_id) == (30, "compta@favre.ch", 13)
+        assert Reminder.objects.filter(invoice=invoice).count() == 3
+        assert ActionRun.objects.filter(action=REMINDER_ACTION).count() == 3
+        state = InvoiceDunning.objects.get(invoice=invoice)
+        assert (state.level, state.last_sent_on, state.next_level_on) == (3, day(30), None)
+        levels = AuditEvent.objects.filter(action="dunning.level_changed", object_id=str(invoice.pk))
+        assert [event.detail for event in levels.order_by("pk")] == ["0 → 1", "1 → 2", "2 → 3"]
+
+    def test_a_run_skipped_for_days_sends_the_right_level_once(self, policy, favre, user):
+        invoice = issued(favre, user)
+        assert self.run(favre.company, day(7)).sent[0].level == 1
+        # No run from day 8 to day 16: day 17 sends level 2 once, never level 2 twice nor level 3.
+        assert [r.level for r in self.run(favre.company, day(17)).sent] == [2]
+        assert self.run(favre.company, day(17)).sent == []
+        assert self.run(favre.company, day(18)).sent == []
+        # Level 3 keeps its 16 days after level 2 (day 33), not day 30.
+        assert self.run(favre.company, day(32)).sent == []
+        assert [r.level for r in self.run(favre.company, day(33)).sent] == [3]
+        assert list(invoice.reminders.values_list("level", "dunning_date")) == [(3, day(33)), (2, day(17)), (1, day(7))]
+
+    def test_three_days_missed_after_the_due_date_send_level_one_only(self, policy, favre, user):
+        issued(favre, user)
+        assert [r.level for r in self.run(favre.company, day(16)).sent] == [1]
+        assert InvoiceDunning.objects.get().next_level_on == day(23)
+
+    def test_two_runs_at_once_send_each_level_once(self, policy, favre, user, transactional_db):
+        invoice = issued(favre, user)
+        barrier, results, errors = threading.Barrier(2), [], []
+
+        def run():
+            try:
+                barrier.wait()
+                results.append(len(self.run(favre.company, day(7)).sent))
+            except Exception as error:  # surfaced below
+                errors.append(error)
+            finally:
+                db_connection.close()
+
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert sorted(results) == [0, 1]
+        assert Reminder.objects.filter(invoice=invoice).count() == 1
+        assert ActionRun.objects.filter(action=REMINDER_ACTION).count() == 1
+
+    def test_a_failed_reminder_leaves_its_level_to_the_next_run(self, policy, favre, user):
+        invoice = issued(favre, user)
+        reminder = self.run(favre.company, day(7)).sent[0]
+        Reminder.objects.filter(pk=reminder.pk).update(status=Reminder.Status.FAILED)
+        again = self.run(favre.company, day(8)).sent
+        assert [(r.level, r.dunning_date) for r in again] == [(1, day(8))]
+        assert invoice.reminders.exclude(status="failed").count() == 1
+
+    def test_the_preview_lists_what_the_run_would_send_and_why_not_the_rest(self, policy, favre, user, company_a):
+        due = issued(favre, user)
+        nobody = issued(ClientFactory(company=company_a, name="Sans Mail SA", email=""), user)
+        english = issued(ClientFactory(company=company_a, name="Acme Ltd", email="ap@acme.example", language="en"),
+                         user)  # fmt: skip
+        plan = {entry.situation.invoice.pk: entry for entry in dunning_service.dunning_plan(company_a, today=day(7))}
+        assert plan[due.pk].blocker == ""
+        assert plan[due.pk].situation.amount_due == D("1082.04")
+        assert plan[nobody.pk].blocker == "The client has no e-mail address."
+        assert plan[english.pk].blocker == "No Mautic e-mail is set for level 1 in english (dunning settings)."
+        assert Reminder.objects.count() == 0  # a preview sends nothing
+
+
+@pytest.mark.django_db
+class TestPauses:
+    def test_a_disputed_invoice_is_not_reminded_until_the_hold_is_lifted(self, policy, favre, user):
+        invoice = issued(favre, user)
+        dunning_service.dunning_hold_set(invoice=invoice, hold="disputed", until=None, note="Écran défectueux",
+                                         set_by=user, today=day(5))  # fmt: skip
+        result = dunning_service.dunning_run(company=favre.company, today=day(7), actor=None)
+        assert (result.sent, result.skipped) == ([], 1)
+        state = InvoiceDunning.objects.get(invoice=invoice)
+        assert state.paused_reason == "disputed"
+        dunning_service.dunning_hold_set(invoice=invoice, hold="", until=None, note="", set_by=user, today=day(9))
+        assert [r.level for r in dunning_service.dunning_run(company=favre.company, today=day(9), actor=None).sent] == [
+            1
+        ]
+        actions = list(AuditEvent.objects.filter(object_id=str(invoice.pk), action__startswith="dunning.")
+                       .order_by("pk").values_list("action", flat=True))  # fmt: skip
+        assert actions == ["dunning.hold_changed", "dunning.paused", "dunning.hold_changed", "dunning.resumed",
+                           "dunning.level_changed"]  # fmt: skip
+
+    def test_a_payment_plan_pauses_until_its_end(self, policy, favre, user):
+        invoice = issued(favre, user)
+        dunning_service.dunning_hold_set(invoice=invoice, hold="payment_plan", until=day(20), note="3 × 360",
+                                         set_by=user, today=day(1))  # fmt: skip
+        assert dunning_service.dunning_run(company=favre.company, today=day(20), actor=None).sent == []
+        assert [
+            r.level for r in dunning_service.dunning_run(company=favre.company, today=day(21), actor=None).sent
+        ] == [1]
+
+    def test_a_recent_partial_payment_pauses_and_lowers_the_amounts(self, policy, favre, user):
+        invoice = issued(favre, user)
+        payments.payment_record(client=favre, received_on=day(3), amount=D("400.00"), method="bank_transfer",
+                                reference="", allocations=[(invoice, D("400.00"))], recorded_by=user)  # fmt: skip
+        situation = dunning_service.dunning_situation(invoice, today=day(7))
+        assert situation.paused_reason == "partial_payment"  # paid 4 days ago, pause of 10 days
+        assert dunning_service.dunning_run(company=favre.company, today=day(12), actor=None).sent == []
+        (reminder,) = dunning_service.dunning_run(company=favre.company, today=day(13), actor=None).sent
+        # 1081 × 2 days (2–3 Oct… the 4th is the payment day) + 681 × 11 days: (2162 + 7491) × 5 % / 365 = 1.3223
+        assert (reminder.balance_due, reminder.interest, reminder.amount_due) == (D("681.00"), D("1.32"), D("682.32"))
+
+    def test_a_balance_below_the_minimum_is_not_reminded(self, policy, favre, user):
+        invoice = issued(favre, user)
+        payments.payment_record(client=favre, received_on=DUE, amount=D("1075.00"), method="bank_transfer",
+                                reference="", allocations=[(invoice, D("1075.00"))], recorded_by=user)  # fmt: skip
+        situation = dunning_service.dunning_situation(invoice, today=day(20))
+        assert (situation.balance_due, situation.paused_reason) == (D("6.00"), "below_minimum")
+        assert dunning_service.dunning_run(company=favre.company, today=day(20), actor=None).sent == []
+
+    def test_a_paid_invoice_leaves_dunning(self, policy, favre, user):
+        invoice = issued(favre, user)
+        payments.payment_record(client=favre, received_on=day(2), amount=D("1081.00"), method="bank_transfer",
+                                reference="", allocations=[(invoice, D("1081.00"))], recorded_by=user)  # fmt: skip
+        assert dunning_service.dunning_plan(favre.company, today=day(30)) == []
+
+
+@pytest.mark.django_db
+class TestByHand:
+    def test_the_next_level_goes_out_even_before_its_day_but_never_twice(self, policy, favre, user):
+        invoice = issued(favre, user)
+        reminder = dunning_service.reminder_send_start(invoice=invoice, today=day(2), requested_by=user,
+                                                       trigger="manual")  # fmt: skip
+        assert (reminder.level, reminder.trigger, reminder.requested_by) == (1, "manual", user)
+        second = dunning_service.reminder_send_start(invoice=invoice, today=day(2), requested_by=user,
+                                                     trigger="manual")  # fmt: skip
+        assert second.level == 2  # a click asks for the next level; the daily run would wait for day 9
+        with pytest.raises(Exception, match="Paused|not overdue|Every level"):
+            dunning_service.reminder_send_start(invoice=invoice, today=DUE, requested_by=user, trigger="manual")
+
+    def test_an_invoice_not_yet_overdue_is_refused_with_the_reason(self, policy, favre, user):
+        invoice = issued(favre, user)
+        assert dunning_service.reminder_blocker(invoice, today=DUE) == "The invoice is not overdue."
+
+    def test_without_mautic_the_reason_says_so(self, policy, favre, user, mautic_connected):
+        invoice = issued(favre, user)
+        mautic_connected.delete()
+        assert dunning_service.reminder_blocker(invoice, today=day(3)) == "Mautic is not connected for Alpha."
+
+
+@pytest.mark.django_db
+def test_the_reminder_qr_bill_asks_for_the_amount_with_fees_and_interest(policy, favre, user, monkeypatch):
+    invoice = issued(favre, user)
+    dunning_service.dunning_run(company=favre.company, today=day(7), actor=None)
+    reminder = dunning_service.dunning_run(company=favre.company, today=day(14), actor=None).sent[0]
+    assert reminder.amount_due == D("1103.07")
+    parts = []
+    real_svg = qrbill.payment_part_svg
+    monkeypatch.setattr(qrbill, "payment_part_svg", lambda part, **kw: parts.append(part) or real_svg(part, **kw))
+    html = pdf.reminder_html(reminder)
+    (part,) = parts
+    assert (part.amount, part.currency, part.reference) == (D("1103.07"), "CHF", invoice.qr_reference)
+    assert part.additional_information == f"{invoice.number} Rappel ferme"
+    amounts = ("1&#x27;103.07", "20.00", "2.07")
+    assert [amount in html for amount in amounts] == [True, True, True]
+    assert pdf.reminder_pdf(reminder)[:5] == b"%PDF-"
