@@ -35,6 +35,7 @@ from finance.models import (
     Contact,
     DepositRule,
     DocumentSequence,
+    DunningPolicy,
     FxRate,
     Invoice,
     InvoiceDunning,
@@ -757,6 +758,14 @@ def dunning_list(*, scope: CompanyScope, today: date, filters: DunningFilters = 
             | Q(title__icontains=filters.search)
         )  # fmt: skip
     return invoices.order_by("due_date", "pk")
+
+
+def dunning_policy_get(*, scope: CompanyScope, pk: int) -> DunningPolicy:
+    return scoped_get(DunningPolicy.objects.select_related("company"), scope=scope, pk=pk)
+
+
+def invoice_dunning_get(*, scope: CompanyScope, pk: int) -> InvoiceDunning:
+    return scoped_get(InvoiceDunning.objects.select_related("invoice", "company"), scope=scope, pk=pk)
 
 
 def reminder_get(*, scope: CompanyScope, pk: int) -> Reminder:

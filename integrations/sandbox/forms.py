@@ -55,3 +55,18 @@ class ApproveQuoteForm(forms.Form):
 
     company_id = forms.CharField(max_length=invoice_ninja.ID_LENGTH)
     quote_id = forms.CharField(max_length=invoice_ninja.ID_LENGTH)
+
+
+class MauticContactEmailForm(forms.Form):
+    """A contact's new e-mail address, as a marketer changes it in Mautic's contact form."""
+
+    username = forms.CharField(max_length=180)
+    contact_id = forms.IntegerField(min_value=1)
+    email = forms.EmailField(label=_("E-mail"))
+
+
+class MauticOpenEmailForm(forms.Form):
+    """The hidden fields of a sent e-mail's "Simulate the opening" button."""
+
+    username = forms.CharField(max_length=180)
+    stat_id = forms.IntegerField(min_value=1)

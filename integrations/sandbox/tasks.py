@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from integrations.clients.base import ProviderError
-from integrations.sandbox import invoice_ninja, revolut
+from integrations.sandbox import invoice_ninja, mautic, revolut
 from integrations.sandbox.webhooks import SandboxWebhookSender, post_webhook
 
 # Revolut tries a failed delivery 3 more times (10 minutes apart); the sandbox waits seconds, not minutes,
@@ -61,3 +61,23 @@ def deliver_invoice_ninja_webhook(self, token: str, webhook_id: str, event_id: s
             raise
         return
     invoice_ninja.settle_delivery(token, webhook, **attempt, status=response.status)
+
+
+@shared_task(ignore_result=True)
+def deliver_mautic_webhook(username: str, hook_id: int, event: str, body: str) -> None:
+    """POST one event's body to one hook, as Mautic's immediate queue mode does: once, never retried.
+
+    The hook is read when the attempt runs: one deleted or unpublished meanwhile gets nothing, and the body
+    is signed with the secret it has then. Non-2xx answers are logged; a 410 unpublishes the hook.
+    """
+    hook = mautic.find_hook(username, hook_id)
+    if hook is None or not hook["isPublished"]:
+        return
+    raw_body = body.encode()
+    try:
+        response = post_webhook(hook["webhookUrl"], raw_body, mautic.webhook_headers(raw_body, hook["secret"]),
+                                sandbox="mautic")  # fmt: skip
+    except ProviderError as error:
+        mautic.settle_delivery(username, hook, event=event, status=error.status, error=error.message)
+        return
+    mautic.settle_delivery(username, hook, event=event, status=response.status)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from integrations.sandbox.views import invoice_ninja, revolut
+from integrations.sandbox.views import invoice_ninja, mautic, revolut
 
 app_name = "sandbox"
 
@@ -57,4 +57,25 @@ urlpatterns = [
     path("invoice-ninja/api/v1/payments/<str:entity_id>", invoice_ninja.payment_detail, name="invoice-ninja-payment"),
     path("invoice-ninja/api/v1/webhooks", invoice_ninja.webhooks, name="invoice-ninja-webhooks"),
     path("invoice-ninja/api/v1/webhooks/<str:entity_id>", invoice_ninja.webhook_detail, name="invoice-ninja-webhook"),
+    path("mautic/", mautic.dashboard, name="mautic-dashboard"),
+    path("mautic/change-email", mautic.dashboard_change_email, name="mautic-change-email"),
+    path("mautic/open-email", mautic.dashboard_open_email, name="mautic-open-email"),
+    path("mautic/oauth/v2/token", mautic.token, name="mautic-token"),
+    path("mautic/api/contacts", mautic.contacts, name="mautic-contacts"),
+    path("mautic/api/contacts/new", mautic.contact_new, name="mautic-contact-new"),
+    path("mautic/api/contacts/<int:contact_id>", mautic.contact_detail, name="mautic-contact"),
+    path("mautic/api/contacts/<int:contact_id>/edit", mautic.contact_edit, name="mautic-contact-edit"),
+    path("mautic/api/emails", mautic.emails, name="mautic-emails"),
+    path("mautic/api/emails/<int:email_id>", mautic.email_detail, name="mautic-email"),
+    path(
+        "mautic/api/emails/<int:email_id>/contact/<int:contact_id>/send",
+        mautic.email_send,
+        name="mautic-email-send",
+    ),
+    path("mautic/api/hooks", mautic.hooks, name="mautic-hooks"),
+    path("mautic/api/hooks/new", mautic.hook_new, name="mautic-hook-new"),
+    path("mautic/api/hooks/triggers", mautic.hook_triggers, name="mautic-hook-triggers"),
+    path("mautic/api/hooks/<int:hook_id>", mautic.hook_detail, name="mautic-hook"),
+    path("mautic/api/hooks/<int:hook_id>/edit", mautic.hook_edit, name="mautic-hook-edit"),
+    path("mautic/api/hooks/<int:hook_id>/delete", mautic.hook_delete, name="mautic-hook-delete"),
 ]

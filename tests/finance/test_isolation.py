@@ -12,15 +12,18 @@ from finance.models import (
     Contact,
     DepositRule,
     DocumentSequence,
+    InvoiceDunning,
     Membership,
     Milestone,
     OutgoingPayment,
     Project,
+    Reminder,
     Role,
     SupplierInvoice,
 )
 from finance.scope import CompanyScope
 from finance.services.audit import audit_record
+from finance.services.dunning import dunning_policy_ensure
 from tests.factories import (
     BankAccountFactory,
     BankTransactionFactory,
@@ -50,6 +53,7 @@ def other_company_objects(company_b, member_of):
         due_date=date(2026, 12, 1), creditor_iban=supplier.iban, created_by=colleague,
     )  # fmt: skip
     account = BankAccountFactory(company=company_b)
+    invoice = InvoiceFactory(company=company_b, client=client)
     return {
         "company": company_b,
         "membership": membership,
@@ -57,7 +61,23 @@ def other_company_objects(company_b, member_of):
         "client": client,
         "contact": Contact.objects.create(client=client, name="Anne Rey"),
         "quote": QuoteFactory(company=company_b, client=client),
-        "invoice": InvoiceFactory(company=company_b, client=client),
+        "invoice": invoice,
+        "dunning_policy": dunning_policy_ensure(company_b),
+        "invoice_dunning": InvoiceDunning.objects.create(invoice=invoice, company=company_b),
+        "reminder": Reminder.objects.create(
+            company=company_b,
+            invoice=invoice,
+            level=1,
+            level_name="Rappel",
+            dunning_date=date(2026, 11, 20),
+            days_late=7,
+            balance_due=100,
+            amount_due=100,
+            currency="CHF",
+            recipient="compta@example.ch",
+            language="fr",
+            trigger="manual",
+        ),
         "payment": PaymentFactory(company=company_b, client=client),
         "deposit_rule": DepositRule.objects.create(company=company_b, percent=30),
         "document_sequence": DocumentSequence.objects.create(company=company_b, family="invoice", year=2026),
@@ -101,6 +121,9 @@ GETTERS = {
     "bank_account": lambda scope, obj: selectors.bank_account_get(scope=scope, pk=obj.pk),
     "bank_transaction": lambda scope, obj: selectors.bank_transaction_get(scope=scope, pk=obj.pk),
     "outgoing_payment": lambda scope, obj: selectors.outgoing_payment_get(scope=scope, pk=obj.pk),
+    "dunning_policy": lambda scope, obj: selectors.dunning_policy_get(scope=scope, pk=obj.pk),
+    "invoice_dunning": lambda scope, obj: selectors.invoice_dunning_get(scope=scope, pk=obj.pk),
+    "reminder": lambda scope, obj: selectors.reminder_get(scope=scope, pk=obj.pk),
 }
 
 
