@@ -244,6 +244,7 @@ def command_run(_: argparse.Namespace) -> int:
                 # Over real HTTP, as a person would on the Integrations page: the web server must be up.
                 manage(env, "revolut_connect_sandbox")
                 manage(env, "invoice_ninja_connect_sandbox")
+                manage(env, "mautic_connect_sandbox")
         except KeyboardInterrupt:
             stopped_early = True  # honcho received the Ctrl-C too and is stopping the Hub
         code, interrupted = wait_for(supervisor)
