@@ -59,7 +59,7 @@ def database_url_of_test_database() -> str:
     return f"postgres://{db['USER']}@{host}{port}/{db['NAME']}"
 
 
-def start_celery_worker() -> subprocess.Popen:
+def start_celery_worker(**extra_env: str) -> subprocess.Popen:
     """Start a real Celery worker on the test database; started again, it has the same node name."""
     from django.conf import settings
 
@@ -67,6 +67,7 @@ def start_celery_worker() -> subprocess.Popen:
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": database_url_of_test_database(),
+        **extra_env,
     }
     return subprocess.Popen(
         [str(Path(sys.executable).parent / "celery"), "--app", "hypervisual", "worker", "--pool", "solo",

@@ -396,6 +396,34 @@ def get_contact(username: str, contact_id: int) -> dict:
     return _contact_out(document, _find(document, "contacts", contact_id))
 
 
+def contact_activity(username: str, contact_id: int, params: Mapping[str, Any]) -> dict:
+    """GET /api/contacts/{id}/activity: the contact's e-mails sent, as `email.sent` timeline events.
+
+    Only `email.sent` is kept (the Hub asks for it with filters[includeEvents][]); filters[dateFrom] (`Y-m-d H:i:s`,
+    UTC) drops what was sent before. Each event carries the stat in details, with its `email_id` [UNCONFIRMED shape].
+    """
+    document = _instance(username)
+    _find(document, "contacts", contact_id)
+    included = params.getlist("filters[includeEvents][]") if hasattr(params, "getlist") else []
+    date_from = str(params.get("filters[dateFrom]") or "")
+    since = datetime.strptime(date_from, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC) if date_from else None
+    events = []
+    if not included or "email.sent" in included:
+        for stat in document["sent"]:
+            sent_at = datetime.fromisoformat(stat["dateSent"])
+            if stat["contact_id"] != contact_id or (since and sent_at < since):
+                continue
+            events.append({
+                "event": "email.sent", "eventId": f"email.sent{stat['id']}", "eventLabel": stat["subject"],
+                "eventType": "Email sent", "timestamp": stat["dateSent"],
+                "details": {"stat": {"id": stat["id"], "email_id": stat["email_id"], "dateSent": stat["dateSent"],
+                                     "subject": stat["subject"]}, "type": "sent"},
+            })  # fmt: skip
+    events.sort(key=lambda event: event["timestamp"], reverse=True)
+    return {"events": events, "filters": {}, "order": ["timestamp", "DESC"], "types": {}, "total": len(events),
+            "page": 1, "limit": len(events) or 25, "maxPages": 1}  # fmt: skip
+
+
 def create_contact(username: str, payload: Any) -> tuple[int, dict]:
     """POST /api/contacts/new: (201, new contact), or (200, the contact with that e-mail, merged) like
     LeadModel::checkForDuplicateContact."""

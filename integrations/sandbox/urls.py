@@ -65,6 +65,7 @@ urlpatterns = [
     path("mautic/api/contacts/new", mautic.contact_new, name="mautic-contact-new"),
     path("mautic/api/contacts/<int:contact_id>", mautic.contact_detail, name="mautic-contact"),
     path("mautic/api/contacts/<int:contact_id>/edit", mautic.contact_edit, name="mautic-contact-edit"),
+    path("mautic/api/contacts/<int:contact_id>/activity", mautic.contact_activity, name="mautic-contact-activity"),
     path("mautic/api/emails", mautic.emails, name="mautic-emails"),
     path("mautic/api/emails/<int:email_id>", mautic.email_detail, name="mautic-email"),
     path(

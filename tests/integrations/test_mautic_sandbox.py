@@ -444,6 +444,23 @@ def test_token_values_are_sanitised_as_mautic_cleans_html(api):
     assert entry["body"] == 'Kunde: <b>fett</b><a title="t">link</a> & Co'
 
 
+def test_the_contact_activity_lists_the_emails_sent_from_a_moment(api):
+    anna = add_contact(api)
+    email_id = add_email()
+    api.post("email-send", {"tokens": {}}, email_id=email_id, contact_id=anna["id"])
+    [entry] = mautic.sent_log(USERNAME)
+    params = {"filters[includeEvents][]": "email.sent", "filters[dateFrom]": "2000-01-01 00:00:00"}
+
+    activity = api.get("contact-activity", params, contact_id=anna["id"]).json()
+
+    assert [(e["event"], e["timestamp"], e["details"]["stat"]["email_id"]) for e in activity["events"]] == [
+        ("email.sent", entry["dateSent"], email_id)
+    ]
+    later = {**params, "filters[dateFrom]": "2999-01-01 00:00:00"}
+    assert api.get("contact-activity", later, contact_id=anna["id"]).json()["events"] == []
+    assert api.get("contact-activity", params, contact_id=99).status_code == 404
+
+
 def test_sending_refuses_unknown_emails_contacts_and_segment_emails(api):
     anna = add_contact(api)
     email_id = add_email()

@@ -131,6 +131,11 @@ def contact_detail(request: HttpRequest, username: str, contact_id: int) -> Json
     return _json({"contact": mautic.get_contact(username, contact_id)})
 
 
+@mautic_api("GET")
+def contact_activity(request: HttpRequest, username: str, contact_id: int) -> JsonResponse:
+    return _json(mautic.contact_activity(username, contact_id, request.GET))
+
+
 @mautic_api("PATCH", "PUT")
 def contact_edit(request: HttpRequest, username: str, contact_id: int) -> JsonResponse:
     replace = request.method == "PUT"
