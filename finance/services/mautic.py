@@ -31,7 +31,7 @@ from finance.services.audit import audit_record
 from finance.services.dunning import invoice_dunning_refresh
 from finance.services.parties import client_update, contact_update
 from finance.services.reconciliation import system_user
-from finance.templatetags.money import chf
+from finance.templatetags.money import chf, number
 from integrations import actions
 from integrations.clients import mautic as mautic_api
 from integrations.clients.base import PermanentProviderError, ProviderError
@@ -81,7 +81,7 @@ def reminder_tokens(reminder: Reminder) -> dict[str, str]:
         "balance_due": _amount(reminder, reminder.balance_due),
         "fees": _amount(reminder, reminder.fees_total),
         "interest": _amount(reminder, reminder.interest),
-        "interest_rate": f"{policy.interest_rate.normalize()} %",
+        "interest_rate": f"{number(policy.interest_rate)} %",
         "amount_due": _amount(reminder, reminder.amount_due),
         "client_name": invoice.client.name,
         "company_name": company.legal_name,
@@ -224,9 +224,13 @@ def _on_send(company: Company, item: dict) -> None:
     contact_id = (item.get("contact") or {}).get("id")
     with transaction.atomic():
         reminder = Reminder.objects.select_for_update().select_related("invoice", "company").get(pk=reminder.pk)
+        if reminder.status == Reminder.Status.FAILED and _reopen(reminder):
+            # Given up after its answers were lost, yet Mautic sent it: it counts, so its level is not sent again.
+            reminder.status = Reminder.Status.SENDING
         if reminder.status == Reminder.Status.SENDING:
             # Mautic sent it although the run never heard back: it is sent, whatever the run says next.
             _reminder_sent(reminder, contact_id=contact_id or reminder.mautic_contact_id)
+            invoice_dunning_refresh(invoice=reminder.invoice, today=timezone.localdate())
         if reminder.delivered_at is not None:
             return
         reminder.delivered_at = timezone.now()
@@ -249,7 +253,9 @@ def _on_open(company: Company, item: dict) -> None:
     opened_at = parse_datetime(str(stat.get("dateRead") or "")) or timezone.now()
     with transaction.atomic():
         reminder = Reminder.objects.select_for_update().select_related("invoice").get(pk=reminder.pk)
-        reminder.open_count = max(reminder.open_count + 1, int(stat.get("openCount") or 0))
+        # Mautic's own count when it gives one: a replayed delivery then counts no second opening.
+        counted = int(stat.get("openCount") or 0)
+        reminder.open_count = max(reminder.open_count, counted) if counted else reminder.open_count + 1
         first = reminder.opened_at is None
         if first:
             reminder.opened_at = opened_at
