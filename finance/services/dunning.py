@@ -299,7 +299,9 @@ def _blocker(situation: Situation, *, by_hand: bool) -> str:
         return _("Every level has been sent (last: level %(level)s).") % {"level": situation.level_reached}
     if situation.paused_reason:
         return _("Paused: %(reason)s.") % {"reason": InvoiceDunning.Pause(situation.paused_reason).label}
-    if not by_hand and not situation.level_due:
+    # By hand, the first reminder may go before its day; a later level always keeps its gap after the previous
+    # one, so a second click never sends the next level minutes after the first.
+    if not situation.level_due and (not by_hand or situation.level_reached > 0):
         return _("Level %(level)s is due on %(date)s.") % {
             "level": situation.next_rule.level, "date": f"{situation.next_on:%d.%m.%Y}",
         }  # fmt: skip

@@ -10,6 +10,7 @@ import threading
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection as db_connection
 from django.utils import translation
 
@@ -287,16 +288,19 @@ class TestPauses:
 
 @pytest.mark.django_db
 class TestByHand:
-    def test_the_next_level_goes_out_even_before_its_day_but_never_twice(self, policy, favre, user):
+    def test_the_first_reminder_goes_out_before_its_day_and_the_next_keeps_its_gap(self, policy, favre, user):
         invoice = issued(favre, user)
-        reminder = dunning_service.reminder_send_start(invoice=invoice, today=day(2), requested_by=user,
-                                                       trigger="manual")  # fmt: skip
+        reminder = dunning_service.reminder_send_start(
+            invoice=invoice, today=day(2), requested_by=user, trigger="manual"
+        )
         assert (reminder.level, reminder.trigger, reminder.requested_by) == (1, "manual", user)
-        second = dunning_service.reminder_send_start(invoice=invoice, today=day(2), requested_by=user,
-                                                     trigger="manual")  # fmt: skip
-        assert second.level == 2  # a click asks for the next level; the daily run would wait for day 9
-        with pytest.raises(Exception, match="Paused|not overdue|Every level"):
-            dunning_service.reminder_send_start(invoice=invoice, today=DUE, requested_by=user, trigger="manual")
+        with pytest.raises(ValidationError, match=r"^\['Level 2 is due on 15.10.2026.'\]$"):
+            dunning_service.reminder_send_start(invoice=invoice, today=day(2), requested_by=user, trigger="manual")
+        # Level 2: 14 days after the due date, and 7 days after level 1 (sent on day 2): day 14.
+        second = dunning_service.reminder_send_start(
+            invoice=invoice, today=day(14), requested_by=user, trigger="manual"
+        )
+        assert (second.level, second.fees_total) == (2, D("20.00"))
 
     def test_an_invoice_not_yet_overdue_is_refused_with_the_reason(self, policy, favre, user):
         invoice = issued(favre, user)

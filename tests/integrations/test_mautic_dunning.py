@@ -543,7 +543,7 @@ def test_oauth2_asks_for_a_token_once_reuses_it_and_renews_it_near_its_end(http,
     # The next reminder reuses the stored token: no second token request.
     http.get(f"{API}/contacts/47", json={"contact": contact_data(47)})
     http.post(f"{API}/emails/12/contact/47/send", json={"success": True})
-    assert run(start(invoice, user)[1]).status == "succeeded"
+    assert run(start(invoice, user, on=day(14))[1]).status == "succeeded"
     assert len(calls(http, "POST", "/oauth/v2/token")) == 1
     assert [call.request.headers["Authorization"] for call in http.calls[3:]] == ["Bearer tok-one"] * 2
 
@@ -562,7 +562,7 @@ def test_oauth2_asks_for_a_token_once_reuses_it_and_renews_it_near_its_end(http,
     })  # fmt: skip
     http.replace(responses.POST, f"{BASE}/oauth/v2/token", json=token_answer("tok-two"))
     http.post(f"{API}/emails/13/contact/47/send", json={"success": True})
-    assert run(start(invoice, user)[1]).status == "succeeded"
+    assert run(start(invoice, user, on=day(30))[1]).status == "succeeded"
     assert [(call.request.method, urlsplit(call.request.url).path) for call in http.calls[6:]] == [
         ("POST", "/oauth/v2/token"), ("GET", "/api/contacts/47"), ("POST", "/api/emails/13/contact/47/send"),
     ]  # fmt: skip
