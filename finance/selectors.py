@@ -11,6 +11,7 @@ from django.db.models import (
     Count,
     DecimalField,
     F,
+    Min,
     Model,
     OuterRef,
     Prefetch,
@@ -35,6 +36,7 @@ from finance.models import (
     Contact,
     DepositRule,
     DocumentSequence,
+    DunningLevel,
     DunningPolicy,
     FxRate,
     Invoice,
@@ -793,6 +795,12 @@ def invoice_dunning_panel(*, invoice: Invoice, today: date) -> dict | None:
         "state": InvoiceDunning.objects.filter(invoice=invoice).first(),
         "reminders": [(reminder, runs.get(reminder.pk)) for reminder in reminders],
     }
+
+
+def dunning_first_level_days(*, scope: CompanyScope) -> dict[int, int]:
+    """Per company, the days after the due date of its first dunning level."""
+    levels = DunningLevel.objects.filter(policy__company_id__in=scope.company_ids).values("policy__company_id")
+    return {row["policy__company_id"]: row["first"] for row in levels.annotate(first=Min("days_after_due"))}
 
 
 def dunning_summary(*, scope: CompanyScope, today: date) -> list[dict]:

@@ -307,12 +307,12 @@ def _blocker(situation: Situation, *, by_hand: bool) -> str:
         }  # fmt: skip
     if not invoice.client.email:
         return _("The client has no e-mail address.")
+    if usable_connection(invoice.company) is None:
+        return _("Mautic is not connected for %(company)s.") % {"company": invoice.company.name}
     if _text_for(invoice, situation.next_rule.level) is None:
         return _("No Mautic e-mail is set for level %(level)s in %(language)s (dunning settings).") % {
             "level": situation.next_rule.level, "language": invoice.client.get_language_display().lower(),
         }  # fmt: skip
-    if usable_connection(invoice.company) is None:
-        return _("Mautic is not connected for %(company)s.") % {"company": invoice.company.name}
     return ""
 
 

@@ -1,6 +1,8 @@
 """Dunning pages: the list of overdue invoices, the daily run's preview, each company's policy, and the invoice
 page's actions (send a reminder, put it on hold); the reminder PDF, also for clients through a signed link."""
 
+from datetime import timedelta
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
@@ -52,19 +54,19 @@ def dunning_list(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     filter_form = DunningFilterForm(request.GET, scope=scope)
     invoices = selectors.dunning_list(scope=scope, today=today, filters=filter_form.filters())
+    first_days = selectors.dunning_first_level_days(scope=scope)
     if request.GET.get("export") == "csv":
         return csv_response(
             "dunning",
             [_("Number"), _("Company"), _("Client"), _("E-mail"), _("Due date"), _("Days late"), _("Currency"),
              _("Balance due"), _("Level reached"), _("Last reminder"), _("Next reminder due"), _("Paused")],
             ([i.number, i.company.code, i.client.name, i.client.email, csv_date(i.due_date),
-              (today - i.due_date).days, i.currency, csv_amount(i.balance_due), _state(i).level,
-              csv_date(_state(i).last_sent_on), csv_date(_state(i).next_level_on), _state(i).get_paused_reason_display()
-              if _state(i).paused_reason else ""]
-             for i in invoices),
+              (today - i.due_date).days, i.currency, csv_amount(i.balance_due), s.level, csv_date(s.last_sent_on),
+              csv_date(s.next_level_on), s.get_paused_reason_display() if s.paused_reason else ""]
+             for i, s in ((i, _state(i, first_days)) for i in invoices)),
         )  # fmt: skip
     page = paginated(request, invoices)
-    rows = [(invoice, _state(invoice), (today - invoice.due_date).days) for invoice in page]
+    rows = [(invoice, _state(invoice, first_days), (today - invoice.due_date).days) for invoice in page]
     context = {
         "page": page, "rows": rows, "filter_form": filter_form, "page_query": query_without(request, "page"),
         "previewable": [company for company in scope.companies if can_bill(scope, company)],
@@ -72,12 +74,14 @@ def dunning_list(request: HttpRequest) -> HttpResponse:
     return render(request, "finance/dunning_list.html", context)
 
 
-def _state(invoice) -> InvoiceDunning:
-    """The stored state, or the state of an invoice no run has looked at yet (nothing sent, not paused)."""
+def _state(invoice, first_days: dict[int, int]) -> InvoiceDunning:
+    """The stored state, or that of an invoice no run has looked at yet: nothing sent, level 1 due on its day."""
     try:
         return invoice.dunning
     except InvoiceDunning.DoesNotExist:
-        return InvoiceDunning(invoice=invoice, company=invoice.company)
+        days = first_days.get(invoice.company_id)
+        next_on = invoice.due_date + timedelta(days=days) if days is not None else None
+        return InvoiceDunning(invoice=invoice, company=invoice.company, next_level_on=next_on)
 
 
 @require_GET
