@@ -386,6 +386,14 @@ class DunningLevelForm(TablerFormMixin, forms.Form):
     email_it = forms.IntegerField(label=_("Italian"), min_value=1, required=False)
 
     LANGUAGES = ("fr", "de", "en", "it")
+    # Widths of the inputs in the levels table, so that each shows its whole value on one line.
+    WIDTHS = {"level": "4rem", "name": "11rem", "days_after_due": "5rem", "fee": "6rem"}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            field.widget.attrs["style"] = f"min-width: {self.WIDTHS.get(name, '4.5rem')}"
+            field.widget.attrs["aria-label"] = field.label
 
     def clean(self) -> dict:
         data = super().clean()
