@@ -1,7 +1,6 @@
 """The buttons of a document page: what can be done now, and for what cannot, the reason shown to the user."""
 
 from dataclasses import dataclass
-from datetime import date
 
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -148,7 +147,8 @@ def _project_action(quote: Quote, *, scope: CompanyScope) -> Action:
     )  # fmt: skip
 
 
-def invoice_actions(invoice: Invoice, *, scope: CompanyScope, today: date) -> list[Action]:
+def invoice_actions(invoice: Invoice, *, scope: CompanyScope, dunning: dict | None) -> list[Action]:
+    """`dunning` is the invoice's dunning panel (selectors.invoice_dunning_panel): None where dunning does not apply."""
     bills = can_bill(scope, invoice.company)
     no_role = _("Only the CEO and finance change invoices.")
     status = invoice.get_status_display().lower()
@@ -191,14 +191,14 @@ def invoice_actions(invoice: Invoice, *, scope: CompanyScope, today: date) -> li
             ),
         ]  # fmt: skip
     actions += _invoice_ninja_actions(invoice, allowed=(bills, no_role), url=url("invoice-send-invoice-ninja"))
-    if not is_credit_note and not is_draft and invoice.status != Invoice.Status.CANCELLED:
+    if dunning is not None:
         actions.append(
             Action(
                 _("Send Mautic reminder"),
                 url("invoice-reminder-send"),
                 "ti-bell-ringing",
                 style="btn-outline-warning",
-                reason=_first_reason((bills, no_role)) or reminder_blocker(invoice, today=today),
+                reason=_first_reason((bills, no_role)) or reminder_blocker(dunning["situation"]),
             )
         )
     actions.append(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -238,10 +239,9 @@ def revolut_consent_connection(state: str, *, user: AbstractBaseUser) -> Connect
 
 
 def _store_grant(connection: Connection, grant: revolut.TokenGrant) -> None:
-    connection.set_secrets(access_token=grant.access_token, **({"refresh_token": grant.refresh_token}
-                                                             if grant.refresh_token else {}))  # fmt: skip
-    expires = timezone.now() + dt.timedelta(seconds=grant.expires_in)
-    connection.config = {**connection.config, "access_token_expires_at": expires.isoformat()}
+    access_token_store(connection, grant.access_token, grant.expires_in)
+    if grant.refresh_token:
+        connection.set_secrets(refresh_token=grant.refresh_token)
 
 
 def revolut_consent_complete(*, connection: Connection, code: str, user: AbstractBaseUser) -> Connection:
@@ -268,6 +268,39 @@ def _token_is_fresh(connection: Connection) -> bool:
     )
 
 
+def access_token_store(connection: Connection, access_token: str, expires_in: int) -> None:
+    """Keep an access token (encrypted) with the moment it ends; the caller saves the connection."""
+    connection.set_secrets(access_token=access_token)
+    expires = timezone.now() + dt.timedelta(seconds=expires_in)
+    connection.config = {**connection.config, "access_token_expires_at": expires.isoformat()}
+
+
+def fresh_access_token(connection: Connection, renew: Callable[[Connection], str]) -> str:
+    """The stored access token while it is fresh; else `renew(connection)` (which stores the new one and returns
+    it), under a Redis lock so that only one process ever renews a connection's token at a time."""
+    if _token_is_fresh(connection):
+        return connection.secret("access_token")
+    provider = Provider(connection.provider)
+    lock = redis_client().lock(
+        f"hv:{provider.value}:token-refresh:{connection.pk}", timeout=TOKEN_LOCK_TIMEOUT_SECONDS,
+        blocking_timeout=TOKEN_LOCK_WAIT_SECONDS,
+    )  # fmt: skip
+    if not lock.acquire():
+        # Transient: the action retries later and then finds the token the other process stored.
+        raise TransientProviderError(provider.value, _("Another process is refreshing the %(provider)s token.")
+                                     % {"provider": provider.label})  # fmt: skip
+    try:
+        # Another process may have renewed it while this one waited: its token is the valid one now.
+        connection.refresh_from_db()
+        if _token_is_fresh(connection):
+            return connection.secret("access_token")
+        return renew(connection)
+    finally:
+        # A lock that expired during a slow renewal cannot be released: the new token is stored all the same.
+        with contextlib.suppress(LockError):
+            lock.release()
+
+
 def _consent_lost(connection: Connection, detail: str) -> ConsentRequired:
     Connection.objects.filter(pk=connection.pk).update(consent_required=True, last_failure_at=Now(),
                                                        last_failure_detail=detail[:300])  # fmt: skip
@@ -280,37 +313,23 @@ def revolut_access_token(connection: Connection) -> str:
     if connection.consent_required or not connection.secret("refresh_token"):
         raise ConsentRequired(Provider.REVOLUT, _("Revolut is not authorised for %(company)s.")
                               % {"company": connection.company.name})  # fmt: skip
-    if _token_is_fresh(connection):
-        return connection.secret("access_token")
-    lock = redis_client().lock(
-        f"hv:revolut:token-refresh:{connection.pk}", timeout=TOKEN_LOCK_TIMEOUT_SECONDS,
-        blocking_timeout=TOKEN_LOCK_WAIT_SECONDS,
-    )  # fmt: skip
-    if not lock.acquire():
-        # Transient: the action retries later and then finds the token the other process stored.
-        raise TransientProviderError(Provider.REVOLUT, _("Another process is refreshing the Revolut token."))
+    return fresh_access_token(connection, _revolut_token_refresh)
+
+
+def _revolut_token_refresh(connection: Connection) -> str:
+    client = revolut.RevolutClient(connection.base_url, scope=connection.company.code,
+                                   on_outcome=_outcome_recorder(connection))  # fmt: skip
     try:
-        # Another process may have refreshed while this one waited: its token is the valid one now.
-        connection.refresh_from_db()
-        if _token_is_fresh(connection):
-            return connection.secret("access_token")
-        client = revolut.RevolutClient(connection.base_url, scope=connection.company.code,
-                                       on_outcome=_outcome_recorder(connection))  # fmt: skip
-        try:
-            grant = client.refresh_access_token(connection.secret("refresh_token"), assertion=_assertion(connection))
-        except AuthorizationError as error:
+        grant = client.refresh_access_token(connection.secret("refresh_token"), assertion=_assertion(connection))
+    except AuthorizationError as error:
+        raise _consent_lost(connection, error.message) from error
+    except PermanentProviderError as error:
+        if "invalid_grant" in error.message or error.status == 400:
             raise _consent_lost(connection, error.message) from error
-        except PermanentProviderError as error:
-            if "invalid_grant" in error.message or error.status == 400:
-                raise _consent_lost(connection, error.message) from error
-            raise
-        _store_grant(connection, grant)
-        connection.save(update_fields=["secrets_encrypted", "config"])
-        return grant.access_token
-    finally:
-        # A lock that expired during a slow refresh cannot be released: the new token is stored all the same.
-        with contextlib.suppress(LockError):
-            lock.release()
+        raise
+    _store_grant(connection, grant)
+    connection.save(update_fields=["secrets_encrypted", "config"])
+    return grant.access_token
 
 
 def revolut_client(connection: Connection) -> revolut.RevolutClient:

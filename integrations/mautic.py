@@ -9,8 +9,6 @@ base64 HMAC-SHA256 of the raw body (§3.3).
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
 import secrets
 
 from django.conf import settings
@@ -20,14 +18,18 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from redis.exceptions import LockError
 
 from finance.models import Company
 from finance.services.audit import audit_record
 from integrations.clients import mautic
-from integrations.clients.base import ProviderError, TransientProviderError
-from integrations.connections import _outcome_recorder, connection_for_update, connection_get
-from integrations.health import redis_client
+from integrations.clients.base import ProviderError
+from integrations.connections import (
+    _outcome_recorder,
+    access_token_store,
+    connection_for_update,
+    connection_get,
+    fresh_access_token,
+)
 from integrations.models import Connection, Provider
 
 AUTH_BASIC = "basic"
@@ -36,10 +38,6 @@ SUBSCRIBED_EVENTS = (
     mautic.WebhookEvent.EMAIL_ON_SEND, mautic.WebhookEvent.EMAIL_ON_OPEN, mautic.WebhookEvent.LEAD_POST_SAVE_UPDATE,
 )  # fmt: skip
 WEBHOOK_NAME = "HYPERVISUAL Hub"
-# A token this close to its end is replaced before use (Mautic's default lifetime: 60 minutes).
-TOKEN_REFRESH_MARGIN = dt.timedelta(minutes=5)
-TOKEN_LOCK_WAIT_SECONDS = 20
-TOKEN_LOCK_TIMEOUT_SECONDS = 30
 
 
 def webhook_url(company: Company) -> str:
@@ -100,42 +98,18 @@ def _client(connection: Connection, **auth) -> mautic.MauticClient:
     )
 
 
-def _token_is_fresh(connection: Connection) -> bool:
-    expires = connection.config.get("access_token_expires_at")
-    return bool(expires and connection.secret("access_token")) and (
-        dt.datetime.fromisoformat(expires) - timezone.now() > TOKEN_REFRESH_MARGIN
+def _token_renew(connection: Connection) -> str:
+    grant = _client(connection).token_client_credentials(
+        connection.config.get("client_id", ""), connection.secret("client_secret")
     )
-
-
-def access_token(connection: Connection) -> str:
-    """A valid OAuth2 access token (client credentials), asked for again near its end by one process at a time."""
-    if _token_is_fresh(connection):
-        return connection.secret("access_token")
-    lock = redis_client().lock(
-        f"hv:mautic:token:{connection.pk}", timeout=TOKEN_LOCK_TIMEOUT_SECONDS, blocking_timeout=TOKEN_LOCK_WAIT_SECONDS
-    )
-    if not lock.acquire():
-        raise TransientProviderError(Provider.MAUTIC, _("Another process is asking Mautic for a token."))
-    try:
-        connection.refresh_from_db()
-        if _token_is_fresh(connection):
-            return connection.secret("access_token")
-        grant = _client(connection).token_client_credentials(
-            connection.config.get("client_id", ""), connection.secret("client_secret")
-        )
-        connection.set_secrets(access_token=grant.access_token)
-        expires = timezone.now() + dt.timedelta(seconds=grant.expires_in)
-        connection.config = {**connection.config, "access_token_expires_at": expires.isoformat()}
-        connection.save(update_fields=["secrets_encrypted", "config"])
-        return grant.access_token
-    finally:
-        with contextlib.suppress(LockError):
-            lock.release()
+    access_token_store(connection, grant.access_token, grant.expires_in)
+    connection.save(update_fields=["secrets_encrypted", "config"])
+    return grant.access_token
 
 
 def mautic_client(connection: Connection) -> mautic.MauticClient:
     if connection.config.get("auth_method") == AUTH_OAUTH2:
-        return _client(connection, access_token=access_token(connection))
+        return _client(connection, access_token=fresh_access_token(connection, _token_renew))
     return _client(connection, username=connection.config.get("username", ""), password=connection.secret("password"))
 
 

@@ -316,9 +316,9 @@ def _blocker(situation: Situation, *, by_hand: bool) -> str:
     return ""
 
 
-def reminder_blocker(invoice: Invoice, *, today: date) -> str:
+def reminder_blocker(situation: Situation) -> str:
     """Why "Envoyer relance Mautic" cannot send now; empty when it can."""
-    return _blocker(dunning_situation(invoice, today=today), by_hand=True)
+    return _blocker(situation, by_hand=True)
 
 
 def _text_for(invoice: Invoice, level: int) -> DunningText | None:

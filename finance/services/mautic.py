@@ -210,7 +210,7 @@ def event_process(connection: Connection, payload: dict) -> None:
 def _reminder_by_reference(company: Company, tokens) -> Reminder | None:
     if not isinstance(tokens, dict):
         return None
-    reference = str(tokens.get("{reminder_reference}") or tokens.get("reminder_reference") or "")
+    reference = str(tokens.get("{reminder_reference}") or "")  # Mautic writes token names in braces
     match = REMINDER_REFERENCE.match(reference)
     if not match:
         return None

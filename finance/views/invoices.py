@@ -62,6 +62,7 @@ def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
     today = timezone.localdate()
     payments = list(selectors.payment_list(scope=scope, invoice=invoice))
     credit_notes = list(selectors.credit_note_list(invoice=invoice))
+    dunning = selectors.invoice_dunning_panel(invoice=invoice, today=today)
     context = {
         "invoice": invoice,
         "lines": invoice.lines.all(),
@@ -73,11 +74,11 @@ def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "payments": payments,
         "credit_notes": credit_notes,
         "timeline": selectors.document_timeline(documents=[invoice, *payments, *credit_notes]),
-        "actions": invoice_actions(invoice, scope=scope, today=today),
+        "actions": invoice_actions(invoice, scope=scope, dunning=dunning),
         "issue_form": InvoiceIssueForm(initial={"issue_date": today}),
         "can_bill": can_bill(scope, invoice.company),
         "invoice_ninja": selectors.invoice_ninja_panel(document=invoice),
-        "dunning": selectors.invoice_dunning_panel(invoice=invoice, today=today),
+        "dunning": dunning,
         "hold_choices": InvoiceDunning.Hold.choices,
     }
     return render(request, "finance/invoice_detail.html", context)

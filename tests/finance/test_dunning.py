@@ -304,12 +304,18 @@ class TestByHand:
 
     def test_an_invoice_not_yet_overdue_is_refused_with_the_reason(self, policy, favre, user):
         invoice = issued(favre, user)
-        assert dunning_service.reminder_blocker(invoice, today=DUE) == "The invoice is not overdue."
+        assert (
+            dunning_service.reminder_blocker(dunning_service.dunning_situation(invoice, today=DUE))
+            == "The invoice is not overdue."
+        )
 
     def test_without_mautic_the_reason_says_so(self, policy, favre, user, mautic_connected):
         invoice = issued(favre, user)
         mautic_connected.delete()
-        assert dunning_service.reminder_blocker(invoice, today=day(3)) == "Mautic is not connected for Alpha."
+        assert (
+            dunning_service.reminder_blocker(dunning_service.dunning_situation(invoice, today=day(3)))
+            == "Mautic is not connected for Alpha."
+        )
 
 
 @pytest.mark.django_db

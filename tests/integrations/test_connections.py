@@ -439,7 +439,7 @@ def test_a_lock_never_freed_in_time_is_a_transient_error(company_a, http, monkey
     finally:
         lock.release()
 
-    assert waited.value.message == "Another process is refreshing the Revolut token."
+    assert waited.value.message == "Another process is refreshing the Revolut Business token."
     assert len(http.calls) == 0
 
 
