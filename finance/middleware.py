@@ -1,5 +1,6 @@
 from collections.abc import Callable
 
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
 
@@ -17,3 +18,17 @@ class CompanyScopeMiddleware:
             lambda: CompanyScope(user=request.user, selected_code=request.session.get(SESSION_KEY))
         )
         return self.get_response(request)
+
+
+class IdleSessionMiddleware(SessionMiddleware):
+    """Django's session middleware, except that background refreshes do not count as the user's activity.
+
+    Sessions end after an idle time because every request renews them (SESSION_SAVE_EVERY_REQUEST);
+    a dashboard left open refreshes itself every minute and would otherwise never log out.
+    """
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        # Views set `is_background_refresh` on requests the page makes by itself (dashboard partials).
+        if getattr(request, "is_background_refresh", False) and not request.session.modified:
+            return response
+        return super().process_response(request, response)

@@ -153,6 +153,10 @@ class DocumentFilters:
     date_from: date | None = None
     date_to: date | None = None
     overdue: bool = False
+    open: bool = False  # invoices still owing, quotes still awaiting an answer, payables still to pay
+    bucket: str = ""  # an ageing bucket's key (AGEING_BUCKETS)
+    kind: str = ""
+    due_by: date | None = None
 
 
 def client_list(*, scope: CompanyScope, search: str = "", company_code: str = "") -> QuerySet[Client]:
@@ -175,8 +179,12 @@ def contact_list(*, client: Client) -> QuerySet[Contact]:
     return client.contacts.order_by("name")
 
 
-def quote_list(*, scope: CompanyScope, filters: DocumentFilters = DocumentFilters()) -> QuerySet[Quote]:
+def quote_list(
+    *, scope: CompanyScope, filters: DocumentFilters = DocumentFilters(), today: date | None = None
+) -> QuerySet[Quote]:
     quotes = scoped(Quote.objects.select_related("company", "client"), scope=scope)
+    if filters.open and today is not None:
+        quotes = quotes.filter(status__in=[Quote.Status.SENT, Quote.Status.VIEWED], valid_until__gte=today)
     if filters.company_code:
         quotes = quotes.filter(company__code=filters.company_code)
     if filters.status:
@@ -250,7 +258,15 @@ def invoice_list(
     if filters.status:
         invoices = invoices.filter(status=filters.status)
     if filters.overdue:
-        invoices = invoices.filter(OPEN_INVOICE, due_date__lt=today)
+        invoices = invoices.filter(OPEN_INVOICE, due_date__lt=today, balance_due__gt=ZERO)
+    if filters.open or filters.bucket:
+        invoices = invoices.filter(OPEN_INVOICE, balance_due__gt=ZERO)
+    if filters.bucket:
+        chosen = next((b for b in AGEING_BUCKETS if b.key == filters.bucket), None)
+        if chosen is not None:
+            invoices = invoices.filter(ageing_bucket_filter(chosen, today=today))
+    if filters.kind:
+        invoices = invoices.filter(kind=filters.kind)
     if filters.date_from:
         invoices = invoices.filter(issue_date__gte=filters.date_from)
     if filters.date_to:
@@ -386,6 +402,10 @@ def supplier_invoice_list(
         invoices = invoices.filter(invoice_date__lte=filters.date_to)
     if filters.overdue and today is not None:
         invoices = invoices.filter(status__in=PAYABLE_STATUSES, due_date__lt=today)
+    if filters.open or filters.due_by:
+        invoices = invoices.filter(status__in=PAYABLE_STATUSES)
+    if filters.due_by:
+        invoices = invoices.filter(due_date__lte=filters.due_by)
     if bucket and today is not None:
         chosen = next((b for b in AGEING_BUCKETS if b.key == bucket), None)
         if chosen is not None:

@@ -45,7 +45,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "finance.middleware.IdleSessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -152,6 +152,10 @@ CELERY_BEAT_SCHEDULE = {
     "action-runs-resume": {"task": "integrations.actions.action_runs_resume_task", "schedule": crontab(minute="*/5")},
     # Quotes past their validity date become expired shortly after midnight, Swiss time.
     "quotes-expire": {"task": "finance.tasks.quotes_expire_daily", "schedule": crontab(hour=0, minute=15)},
+    # The dashboard's history views follow the documents within five minutes (the cards of today read live).
+    "dashboard-figures": {"task": "dashboard.tasks.figures_refresh", "schedule": crontab(minute="*/5")},
+    # Pipeline and open projects keep no history of their own: written down every hour, the last one of a day stands.
+    "dashboard-snapshots": {"task": "dashboard.tasks.figure_snapshots_record", "schedule": crontab(minute=55)},
 }
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -13,8 +13,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from finance.forms import DateInput, TablerFormMixin
+from finance.models import Invoice
 from finance.scope import CompanyScope
-from finance.selectors import DocumentFilters
+from finance.selectors import AGEING_BUCKETS, DocumentFilters
 
 PAGE_SIZE = 25
 
@@ -28,6 +29,14 @@ class ListFilterForm(TablerFormMixin, forms.Form):
     date_from = forms.DateField(label=_("From"), required=False, widget=DateInput())
     date_to = forms.DateField(label=_("To"), required=False, widget=DateInput())
     overdue = forms.BooleanField(label=_("Overdue only"), required=False)
+    # Narrowings the dashboard's links add (a card shows exactly the rows of the list it links to).
+    open = forms.BooleanField(label=_("Open only"), required=False, widget=forms.HiddenInput)
+    bucket = forms.ChoiceField(
+        label=_("Age"), required=False, widget=forms.HiddenInput,
+        choices=[("", "")] + [(bucket.key, bucket.label) for bucket in AGEING_BUCKETS],
+    )  # fmt: skip
+    kind = forms.CharField(label=_("Kind"), required=False, max_length=16, widget=forms.HiddenInput)
+    due_by = forms.DateField(label=_("Due by"), required=False, widget=forms.HiddenInput)
 
     def __init__(self, data, *, scope: CompanyScope, statuses: Iterable[tuple[str, str]] = ()) -> None:
         super().__init__(data)
@@ -42,7 +51,23 @@ class ListFilterForm(TablerFormMixin, forms.Form):
         return DocumentFilters(
             search=data["q"].strip(), company_code=data["company"], status=data["status"],
             date_from=data["date_from"], date_to=data["date_to"], overdue=data["overdue"],
+            open=data["open"], bucket=data["bucket"], kind=data["kind"], due_by=data["due_by"],
         )  # fmt: skip
+
+    def narrowings(self) -> list[str]:
+        """What the hidden dashboard narrowings keep out, in words, for the notice above the list."""
+        if not self.is_valid():
+            return []
+        data, shown = self.cleaned_data, []
+        if data["open"]:
+            shown.append(str(_("open only")))
+        if data["bucket"]:
+            shown.append(str(dict(self.fields["bucket"].choices)[data["bucket"]]))
+        if data["kind"]:
+            shown.append(str(dict(Invoice.Kind.choices).get(data["kind"], data["kind"])))
+        if data["due_by"]:
+            shown.append(str(_("due by %(date)s")) % {"date": data["due_by"].strftime("%d.%m.%Y")})
+        return shown
 
 
 def sorted_by(request: HttpRequest, queryset: QuerySet, *, sorts: dict[str, tuple[str, ...]], default: str):

@@ -34,7 +34,7 @@ QUOTE_VALIDITY_DAYS = 30
 def quote_list(request: HttpRequest) -> HttpResponse:
     scope = request.company_scope
     filter_form = ListFilterForm(request.GET, scope=scope, statuses=Quote.Status.choices)
-    quotes = selectors.quote_list(scope=scope, filters=filter_form.filters())
+    quotes = selectors.quote_list(scope=scope, filters=filter_form.filters(), today=timezone.localdate())
     quotes, sort = sorted_by(request, quotes, sorts=QUOTE_SORTS, default="-date")
     if request.GET.get("export") == "csv":
         return csv_response(

@@ -1,0 +1,31 @@
+"""The dashboard's materialized views: refreshing them, and when that last happened."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
+
+# Refreshed in this order; each one is read alone, so no order is needed for consistency between them.
+VIEWS = ("dashboard_sales_day", "dashboard_receivable_day", "dashboard_purchase_day", "dashboard_bank_day")
+REFRESHED_AT_KEY = "hv:dashboard:figures-refreshed-at"
+
+
+def figures_refresh() -> datetime:
+    """Recompute every view from the documents; readers keep seeing the previous rows meanwhile."""
+    with connection.cursor() as cursor:
+        for view in VIEWS:
+            # CONCURRENTLY needs a populated view; a never-filled one (fresh database) is filled plainly.
+            cursor.execute("SELECT ispopulated FROM pg_matviews WHERE matviewname = %s", [view])
+            populated = cursor.fetchone()[0]
+            cursor.execute(f"REFRESH MATERIALIZED VIEW {'CONCURRENTLY ' if populated else ''}{view}")
+    refreshed_at = timezone.now()
+    cache.set(REFRESHED_AT_KEY, refreshed_at.isoformat(), timeout=None)
+    return refreshed_at
+
+
+def figures_refreshed_at() -> datetime | None:
+    stamp = cache.get(REFRESHED_AT_KEY)
+    return datetime.fromisoformat(stamp) if stamp else None

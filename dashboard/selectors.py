@@ -1,0 +1,924 @@
+"""Reads of the CEO dashboard: each function feeds one partial, in a handful of queries at any data size.
+
+History comes from the materialized views (dashboard.figures), today's figures from the documents
+themselves through the same rules as the list pages, so a card always equals the list it links to.
+Amounts are added per currency and converted to CHF once, at the latest stored rate, which the page names.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.db import connection as db
+from django.db.models import (
+    CharField,
+    Count,
+    DateField,
+    DecimalField,
+    Exists,
+    F,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+
+from dashboard.models import FigureSnapshot, UrgentSnooze
+from finance import selectors as finance
+from finance import vat
+from finance.models import (
+    BankAccount,
+    BankTransaction,
+    Company,
+    FxRate,
+    Invoice,
+    Milestone,
+    Project,
+    Quote,
+    SupplierInvoice,
+)
+from finance.scope import CompanyScope
+from integrations import connections as integration_connections
+from integrations.models import ActionRun, Connection, Provider, SyncDrift, WebhookDelivery
+
+ZERO = Decimal("0.00")
+MONEY = DecimalField(max_digits=14, decimal_places=2)
+HUNDRED = Decimal(100)
+
+# Quotes still waiting for the client's answer: the pipeline.
+OPEN_QUOTE_STATUSES = [Quote.Status.SENT, Quote.Status.VIEWED]
+# Supplier invoices approved for payment: what the cash forecast takes out.
+APPROVED_PAYABLE_STATUSES = [SupplierInvoice.Status.APPROVED, SupplierInvoice.Status.SCHEDULED]
+FORECAST_HORIZONS = (30, 60, 90)
+# Transfers nobody reconciled this many days after they arrived are an urgent item.
+UNMATCHED_AFTER_DAYS = 5
+# Quotes whose validity ends within this many days are an urgent item.
+QUOTE_EXPIRY_DAYS = 7
+
+
+# --- Dates --------------------------------------------------------------------------------------
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def add_months(first_of_month: date, months: int) -> date:
+    years, month_index = divmod(first_of_month.month - 1 + months, 12)
+    return date(first_of_month.year + years, month_index + 1, 1)
+
+
+def month_end(first_of_month: date) -> date:
+    return add_months(first_of_month, 1) - timedelta(days=1)
+
+
+def year_ago(day: date) -> date:
+    """The same day a year earlier; 29 February falls back to the 28th."""
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:
+        return day.replace(year=day.year - 1, day=28)
+
+
+def history_dates(today: date) -> list[date]:
+    """The 12 points of a stock figure's sparkline: the last 11 month ends, then today."""
+    this_month = month_start(today)
+    return [month_end(add_months(this_month, -back)) for back in range(11, 0, -1)] + [today]
+
+
+def _month_label(first_of_month: date) -> str:
+    return formats.date_format(first_of_month, "YEAR_MONTH_FORMAT")
+
+
+def _day_label(day: date) -> str:
+    return formats.date_format(day, "SHORT_DATE_FORMAT")
+
+
+# --- Currencies ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """CHF per unit of each foreign currency, at the latest rate the bank gave; the page names each rate."""
+
+    rates: dict[str, FxRate]
+
+    def chf(self, amounts: dict[str, Decimal]) -> Decimal:
+        """Francs plus each converted currency, rounded once per currency; a currency without rate is left out."""
+        total = amounts.get("CHF", ZERO)
+        for currency, amount in amounts.items():
+            if currency != "CHF" and currency in self.rates:
+                total += vat.quantize_chf(amount * self.rates[currency].rate)
+        return total
+
+    def missing(self, amounts: dict[str, Decimal]) -> list[str]:
+        return sorted(c for c, amount in amounts.items() if c != "CHF" and c not in self.rates and amount)
+
+
+def conversion() -> Conversion:
+    return Conversion(finance.fx_rate_latest(currencies=["EUR", "USD", "GBP"]))
+
+
+def _per_currency(rows, value: str) -> dict[str, Decimal]:
+    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for row in rows:
+        totals[row["currency"]] += row[value] or ZERO
+    return dict(totals)
+
+
+# --- KPI cards ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Point:
+    label: str
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class Kpi:
+    key: str
+    label: str
+    value: Decimal
+    unit: str  # "CHF", "%" or "" for a count
+    link: str
+    history: list[Point]
+    year_ago: Decimal | None  # the same figure a year earlier; None when nothing was recorded then
+    year_ago_label: str
+    note: str = ""
+    higher_is_better: bool = True
+    missing_currencies: list[str] = field(default_factory=list)
+
+    @property
+    def delta(self) -> Decimal | None:
+        """Change against a year ago: percentage points for a percentage, otherwise per cent."""
+        if self.year_ago is None:
+            return None
+        if self.unit == "%":
+            return (self.value - self.year_ago).quantize(Decimal("0.1"))
+        if not self.year_ago:
+            return None
+        return ((self.value - self.year_ago) / abs(self.year_ago) * HUNDRED).quantize(Decimal("0.1"))
+
+    @property
+    def delta_tone(self) -> str:
+        if not self.delta:
+            return "secondary"
+        return "green" if (self.delta > 0) == self.higher_is_better else "red"
+
+    @property
+    def sparkline(self) -> str:
+        """The history as SVG polyline points in a 100 × 30 box, drawn by the server (no script needed)."""
+        values = [point.value for point in self.history]
+        if len(values) < 2:
+            return ""
+        low, high = min(values), max(values)
+        span = (high - low) or Decimal(1)
+        step = Decimal(100) / (len(values) - 1)
+        points = []
+        for index, value in enumerate(values):
+            y = Decimal(28) - (value - low) / span * Decimal(26)
+            points.append(f"{(step * index):.1f},{y:.1f}")
+        return " ".join(points)
+
+
+def _as_of_rows(view: str, columns: list[str], company_ids: list[int], days: list[date]) -> list[dict]:
+    """Each running total of a day view as it stood at the end of each given day (the last change before)."""
+    selected = ", ".join(f"found.{column}" for column in columns)
+    inner = ", ".join(columns)
+    sql = f"""
+        SELECT company.id AS company_id, currency.code AS currency, asked.day AS day, {selected}
+        FROM unnest(%s::int[]) AS company(id)
+        CROSS JOIN unnest(%s::text[]) AS currency(code)
+        CROSS JOIN unnest(%s::date[]) AS asked(day)
+        CROSS JOIN LATERAL (
+            SELECT {inner} FROM {view} AS v
+            WHERE v.company_id = company.id AND v.currency = currency.code AND v.day <= asked.day
+            ORDER BY v.day DESC LIMIT 1
+        ) AS found
+    """  # noqa: S608 - view and column names are constants of this module
+    with db.cursor() as cursor:
+        cursor.execute(sql, [company_ids, ["CHF", "EUR"], days])
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _history_by_day(rows: list[dict], column: str, money: Conversion) -> dict[date, Decimal]:
+    per_day: dict[date, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    for row in rows:
+        per_day[row["day"]][row["currency"]] += row[column]
+    return {day: money.chf(amounts) for day, amounts in per_day.items()}
+
+
+def _query(sql: str, params: list) -> list[dict]:
+    with db.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _list_url(name: str, **params) -> str:
+    query = "&".join(f"{key}={value}" for key, value in params.items() if value not in ("", None))
+    return reverse(name) + (f"?{query}" if query else "")
+
+
+@dataclass(frozen=True)
+class MonthlyRevenue:
+    """Revenue (net of credit notes) per company, currency and month, from the sales view."""
+
+    rows: list[dict]  # company_id, currency, month, revenue
+
+    def per_month(self, money: Conversion, company_id: int | None = None) -> dict[date, Decimal]:
+        amounts: dict[date, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+        for row in self.rows:
+            if company_id is None or row["company_id"] == company_id:
+                amounts[row["month"]][row["currency"]] += row["revenue"]
+        return {month: money.chf(per_currency) for month, per_currency in amounts.items()}
+
+
+def monthly_revenue(*, company_ids: list[int], today: date) -> MonthlyRevenue:
+    """The last 24 months of revenue (the current one up to today), one query on the sales view."""
+    first = add_months(month_start(today), -23)
+    rows = _query(
+        """
+        SELECT company_id, currency, date_trunc('month', day)::date AS month,
+               SUM(invoiced_net - credited_net) AS revenue
+        FROM dashboard_sales_day
+        WHERE company_id = ANY(%s) AND day BETWEEN %s AND %s
+        GROUP BY company_id, currency, date_trunc('month', day)
+        """,
+        [company_ids, first, today],
+    )
+    return MonthlyRevenue(rows)
+
+
+def _monthly_costs(*, company_ids: list[int], today: date) -> dict[date, dict[str, Decimal]]:
+    rows = _query(
+        """
+        SELECT currency, date_trunc('month', day)::date AS month, SUM(cost_net) AS cost
+        FROM dashboard_purchase_day
+        WHERE company_id = ANY(%s) AND day BETWEEN %s AND %s
+        GROUP BY currency, date_trunc('month', day)
+        """,
+        [company_ids, add_months(month_start(today), -23), today],
+    )
+    costs: dict[date, dict[str, Decimal]] = defaultdict(dict)
+    for row in rows:
+        costs[row["month"]][row["currency"]] = row["cost"]
+    return costs
+
+
+def _last_year_to_date(*, company_ids: list[int], today: date) -> dict[str, dict[str, Decimal]]:
+    """Last year's month-to-date and year-to-date revenue and year-to-date costs, up to the same day."""
+    same_day = year_ago(today)
+    rows = _query(
+        """
+        SELECT 'revenue' AS figure, currency,
+               SUM(invoiced_net - credited_net) FILTER (WHERE day >= %(month_from)s) AS month_to_date,
+               SUM(invoiced_net - credited_net) AS year_to_date
+        FROM dashboard_sales_day
+        WHERE company_id = ANY(%(companies)s) AND day BETWEEN %(year_from)s AND %(until)s
+        GROUP BY currency
+        UNION ALL
+        SELECT 'cost', currency, NULL, SUM(cost_net)
+        FROM dashboard_purchase_day
+        WHERE company_id = ANY(%(companies)s) AND day BETWEEN %(year_from)s AND %(until)s
+        GROUP BY currency
+        """,
+        {"companies": company_ids, "month_from": month_start(same_day), "year_from": same_day.replace(month=1, day=1),
+         "until": same_day},
+    )  # fmt: skip
+    figures: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    for row in rows:
+        if row["figure"] == "revenue":
+            figures["month_to_date"][row["currency"]] = row["month_to_date"] or ZERO
+            figures["revenue_year_to_date"][row["currency"]] = row["year_to_date"] or ZERO
+        else:
+            figures["cost_year_to_date"][row["currency"]] = row["year_to_date"] or ZERO
+    return figures
+
+
+def _margin(revenue: Decimal, cost: Decimal) -> Decimal | None:
+    return ((revenue - cost) / revenue * HUNDRED).quantize(Decimal("0.1")) if revenue else None
+
+
+def revenue_kpis(*, scope: CompanyScope, today: date) -> list[Kpi]:
+    """Revenue of the month and of the year, and the year's margin: four queries on the day views."""
+    company_ids = scope.company_ids
+    money = conversion()
+    revenue = monthly_revenue(company_ids=company_ids, today=today).per_month(money)
+    monthly_cost = _monthly_costs(company_ids=company_ids, today=today)
+    cost = {month: money.chf(amounts) for month, amounts in monthly_cost.items()}
+    last_year = _last_year_to_date(company_ids=company_ids, today=today)
+    this_month = month_start(today)
+    months = [add_months(this_month, -back) for back in range(11, -1, -1)]
+
+    def year_to_date(figures: dict[date, Decimal], month: date) -> Decimal:
+        return sum((figures.get(m, ZERO) for m in _months_of_year_until(month)), ZERO)
+
+    same_day = year_ago(today)
+    month_label = _("vs %(start)s–%(end)s") % {
+        "start": formats.date_format(month_start(same_day), "d.m."), "end": _day_label(same_day)
+    }  # fmt: skip
+    year_label = _("vs %(start)s–%(end)s") % {
+        "start": formats.date_format(same_day.replace(month=1, day=1), "d.m."), "end": _day_label(same_day)
+    }  # fmt: skip
+    revenue_ytd = year_to_date(revenue, this_month)
+    cost_ytd = year_to_date(cost, this_month)
+    revenue_ytd_last_year = money.chf(last_year["revenue_year_to_date"])
+    margin_last_year = _margin(revenue_ytd_last_year, money.chf(last_year["cost_year_to_date"]))
+    date_from = this_month.isoformat()
+    return [
+        Kpi(
+            "revenue_month", _("Revenue this month"), revenue.get(this_month, ZERO), "CHF",
+            _list_url("finance:invoice-list", date_from=date_from, date_to=today.isoformat()),
+            [Point(_month_label(m), revenue.get(m, ZERO)) for m in months],
+            money.chf(last_year["month_to_date"]), month_label, note=_("Invoiced net of VAT, less credit notes"),
+        ),
+        Kpi(
+            "revenue_year", _("Revenue year to date"), revenue_ytd, "CHF",
+            _list_url("finance:invoice-list", date_from=today.replace(month=1, day=1).isoformat(),
+                      date_to=today.isoformat()),
+            [Point(_month_label(m), year_to_date(revenue, m)) for m in months],
+            revenue_ytd_last_year, year_label, note=_("Invoiced net of VAT, less credit notes"),
+        ),
+        Kpi(
+            "margin", _("Margin of the year"), _margin(revenue_ytd, cost_ytd) or ZERO, "%",
+            _list_url("finance:supplier-invoice-list", date_from=today.replace(month=1, day=1).isoformat()),
+            [Point(_month_label(m), _margin(year_to_date(revenue, m), year_to_date(cost, m)) or ZERO) for m in months],
+            margin_last_year, year_label,
+            note=_("Revenue less supplier costs %(cost)s, net of VAT")
+            % {"cost": f"CHF {_swiss(cost_ytd)}"},
+        ),
+    ]  # fmt: skip
+
+
+def _months_of_year_until(month: date) -> list[date]:
+    return [date(month.year, m, 1) for m in range(1, month.month + 1)]
+
+
+def _swiss(amount: Decimal) -> str:
+    from finance.templatetags.money import chf
+
+    return chf(amount)
+
+
+def _open_receivables(company_ids: list[int], today: date) -> list[dict]:
+    invoices = finance._with_balances(Invoice.objects.filter(finance.OPEN_INVOICE, company_id__in=company_ids))
+    return list(
+        invoices.values("currency").annotate(
+            open=Coalesce(Sum("balance_due"), ZERO, output_field=MONEY),
+            overdue=Coalesce(Sum("balance_due", filter=Q(due_date__lt=today)), ZERO, output_field=MONEY),
+            open_count=Count("pk", filter=Q(balance_due__gt=0)),
+            overdue_count=Count("pk", filter=Q(balance_due__gt=0, due_date__lt=today)),
+        ).order_by("currency")
+    )  # fmt: skip
+
+
+def _payables_due(company_ids: list[int], today: date) -> list[dict]:
+    invoices = SupplierInvoice.objects.filter(
+        company_id__in=company_ids, status__in=finance.PAYABLE_STATUSES, due_date__lte=today + timedelta(days=30)
+    )
+    return list(invoices.values("currency").annotate(total=Sum("gross_total"), count=Count("pk")).order_by("currency"))
+
+
+def receivable_kpis(*, scope: CompanyScope, today: date) -> list[Kpi]:
+    """Open and overdue receivables and payables due within 30 days: today's from the documents, history from views."""
+    company_ids = scope.company_ids
+    money = conversion()
+    receivables = _open_receivables(company_ids, today)
+    payables = _payables_due(company_ids, today)
+    days = history_dates(today)
+    same_day = year_ago(today)
+    past = days[:-1] + [same_day]
+    receivable_history = _as_of_rows("dashboard_receivable_day", ["open_total", "overdue_total"], company_ids, past)
+    payable_history = _as_of_rows("dashboard_purchase_day", ["due_30_total"], company_ids, past)
+    open_by_day = _history_by_day(receivable_history, "open_total", money)
+    overdue_by_day = _history_by_day(receivable_history, "overdue_total", money)
+    due_by_day = _history_by_day(payable_history, "due_30_total", money)
+    open_now = _per_currency(receivables, "open")
+    overdue_now = _per_currency(receivables, "overdue")
+    due_now = _per_currency(payables, "total")
+    labels = [_month_label(day) for day in days[:-1]] + [_day_label(today)]
+    compared = _("vs %(date)s") % {"date": _day_label(same_day)}
+
+    def history(by_day: dict[date, Decimal], now: Decimal) -> list[Point]:
+        return [Point(label, by_day.get(day, ZERO)) for label, day in zip(labels[:-1], days[:-1], strict=True)] + [
+            Point(labels[-1], now)
+        ]
+
+    open_total, overdue_total, due_total = money.chf(open_now), money.chf(overdue_now), money.chf(due_now)
+    open_count = sum(row["open_count"] for row in receivables)
+    overdue_count = sum(row["overdue_count"] for row in receivables)
+    due_count = sum(row["count"] for row in payables)
+    return [
+        Kpi(
+            "receivables_open", _("Receivables open"), open_total, "CHF",
+            _list_url("finance:invoice-list", open=1), history(open_by_day, open_total),
+            open_by_day.get(same_day, ZERO), compared, higher_is_better=False,
+            note=_("%(count)s invoices") % {"count": open_count}, missing_currencies=money.missing(open_now),
+        ),
+        Kpi(
+            "receivables_overdue", _("Receivables overdue"), overdue_total, "CHF",
+            _list_url("finance:invoice-list", overdue=1), history(overdue_by_day, overdue_total),
+            overdue_by_day.get(same_day, ZERO), compared, higher_is_better=False,
+            note=_("%(count)s invoices past their due date") % {"count": overdue_count},
+            missing_currencies=money.missing(overdue_now),
+        ),
+        Kpi(
+            "payables_due", _("Payables due within 30 days"), due_total, "CHF",
+            _list_url("finance:supplier-invoice-list", due_by=(today + timedelta(days=30)).isoformat()),
+            history(due_by_day, due_total), due_by_day.get(same_day, ZERO), compared, higher_is_better=False,
+            note=_("%(count)s supplier invoices, overdue ones included") % {"count": due_count},
+            missing_currencies=money.missing(due_now),
+        ),
+    ]  # fmt: skip
+
+
+def _late_milestone(today: date) -> Exists:
+    return Exists(
+        Milestone.objects.filter(
+            project=OuterRef("pk"), due_date__lt=today,
+            status__in=[Milestone.Status.PLANNED, Milestone.Status.IN_PROGRESS],
+        )
+    )  # fmt: skip
+
+
+def pipeline_now(company_ids: list[int], today: date) -> list[dict]:
+    quotes = Quote.objects.filter(company_id__in=company_ids, status__in=OPEN_QUOTE_STATUSES, valid_until__gte=today)
+    return list(quotes.values("company_id", "currency").annotate(total=Sum("net_total"), count=Count("pk")))
+
+
+def projects_now(company_ids: list[int], today: date) -> list[dict]:
+    projects = Project.objects.filter(company_id__in=company_ids, status__in=finance.OPEN_PROJECT_STATUSES)
+    return list(
+        projects.annotate(late=_late_milestone(today)).values("company_id").annotate(
+            active=Count("pk"), late=Count("pk", filter=Q(late=True))
+        ).order_by("company_id")
+    )  # fmt: skip
+
+
+def activity_kpis(*, scope: CompanyScope, today: date) -> list[Kpi]:
+    """Pipeline and open projects: today's from the documents, the past from the daily snapshots."""
+    company_ids = scope.company_ids
+    money = conversion()
+    pipeline = pipeline_now(company_ids, today)
+    projects = projects_now(company_ids, today)
+    days = history_dates(today)
+    same_day = year_ago(today)
+    snapshots = FigureSnapshot.objects.filter(company_id__in=company_ids, day__in=[*days[:-1], same_day])
+    recorded: dict[tuple[str, date], dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    for snapshot in snapshots.values("metric", "day", "currency", "value"):
+        recorded[(snapshot["metric"], snapshot["day"])][snapshot["currency"]] += snapshot["value"]
+    labels = [_month_label(day) for day in days[:-1]] + [_day_label(today)]
+    compared = _("vs %(date)s") % {"date": _day_label(same_day)}
+
+    def past(metric: str, day: date) -> Decimal | None:
+        amounts = recorded.get((metric, day))
+        if amounts is None:
+            return None
+        return money.chf(amounts) if metric == FigureSnapshot.Metric.PIPELINE else amounts[""]
+
+    def history(metric: str, now: Decimal) -> list[Point]:
+        # Days before the first snapshot have no figure: the line starts where the record does.
+        points = [Point(label, value) for label, day in zip(labels[:-1], days[:-1], strict=True)
+                  if (value := past(metric, day)) is not None]  # fmt: skip
+        return [*points, Point(labels[-1], now)]
+
+    pipeline_amounts = _per_currency(pipeline, "total")
+    pipeline_total = money.chf(pipeline_amounts)
+    active = Decimal(sum(row["active"] for row in projects))
+    late = sum(row["late"] for row in projects)
+    return [
+        Kpi(
+            "pipeline", _("Pipeline"), pipeline_total, "CHF", _list_url("finance:quote-list", open=1),
+            history(FigureSnapshot.Metric.PIPELINE, pipeline_total), past(FigureSnapshot.Metric.PIPELINE, same_day),
+            compared, note=_("%(count)s quotes awaiting an answer, net of VAT")
+            % {"count": sum(row["count"] for row in pipeline)},
+            missing_currencies=money.missing(pipeline_amounts),
+        ),
+        Kpi(
+            "projects", _("Open projects"), active, "", _list_url("finance:project-list"),
+            history(FigureSnapshot.Metric.PROJECTS_ACTIVE, active),
+            past(FigureSnapshot.Metric.PROJECTS_ACTIVE, same_day), compared,
+            note=_("%(late)s late (a milestone past its date)") % {"late": late},
+        ),
+    ]  # fmt: skip
+
+
+# --- Cash ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CashDay:
+    day: date
+    balance: Decimal
+
+
+@dataclass(frozen=True)
+class Forecast:
+    days: int
+    receivables: Decimal
+    payables: Decimal
+    balance: Decimal
+
+
+@dataclass(frozen=True)
+class Cash:
+    kpi: Kpi
+    accounts: list[BankAccount]
+    balances: dict[str, Decimal]  # per currency, never added before conversion
+    money: Conversion
+    last_30_days: list[CashDay]
+    forecast: list[Forecast]
+    monthly_outflow: Decimal  # average over the last 90 days, CHF
+    runway_months: Decimal | None  # None when nothing went out
+    balances_as_of: datetime | None
+
+
+def cash_overview(*, scope: CompanyScope, today: date) -> Cash:
+    """Revolut balances now, day by day over 30 days and at month ends, the 30/60/90-day forecast, the runway."""
+    company_ids = scope.company_ids
+    money = conversion()
+    accounts = list(
+        BankAccount.objects.filter(company_id__in=company_ids, is_active=True).select_related("company")
+        .order_by("company__code", "currency")
+    )  # fmt: skip
+    balances = _per_currency([{"currency": a.currency, "balance": a.balance} for a in accounts], "balance")
+    same_day = year_ago(today)
+    changes = _query(
+        """
+        SELECT currency, day, SUM(net_change) AS net_change, SUM(outflow) AS outflow,
+               (SELECT MIN(day) FROM dashboard_bank_day WHERE account_id = ANY(%(accounts)s)) AS first_day
+        FROM dashboard_bank_day WHERE account_id = ANY(%(accounts)s) AND day > %(since)s
+        GROUP BY currency, day
+        """,
+        {"accounts": [a.pk for a in accounts], "since": same_day},
+    )
+
+    def balance_at(day: date) -> dict[str, Decimal]:
+        """A balance at the end of a past day: today's balance less what moved after that day."""
+        amounts = dict(balances)
+        for row in changes:
+            if row["day"] > day:
+                amounts[row["currency"]] = amounts.get(row["currency"], ZERO) - row["net_change"]
+        return amounts
+
+    total = money.chf(balances)
+    days = history_dates(today)
+    history = [Point(_month_label(day), money.chf(balance_at(day))) for day in days[:-1]]
+    history.append(Point(_day_label(today), total))
+    # Without a movement on or before that day, the bank's history does not reach back a year.
+    reaches_a_year_back = bool(changes) and changes[0]["first_day"] is not None and changes[0]["first_day"] <= same_day
+    kpi = Kpi(
+        "cash", _("Cash"), total, "CHF", reverse("finance:bank-accounts"), history,
+        money.chf(balance_at(same_day)) if reaches_a_year_back else None,
+        _("vs %(date)s") % {"date": _day_label(same_day)},
+        note=_("%(count)s Revolut accounts") % {"count": len(accounts)}, missing_currencies=money.missing(balances),
+    )  # fmt: skip
+    last_30_days = [CashDay(today - timedelta(days=back), money.chf(balance_at(today - timedelta(days=back))))
+                    for back in range(29, -1, -1)]  # fmt: skip
+    outflow_90 = _per_currency([r for r in changes if r["day"] > today - timedelta(days=90)], "outflow")
+    monthly_outflow = -money.chf(outflow_90) / 3
+    monthly_outflow = vat.quantize_chf(monthly_outflow)
+    return Cash(
+        kpi=kpi, accounts=accounts, balances=balances, money=money, last_30_days=last_30_days,
+        forecast=_forecast(company_ids, today, total, money), monthly_outflow=monthly_outflow,
+        runway_months=(total / monthly_outflow).quantize(Decimal("0.1")) if monthly_outflow > 0 else None,
+        balances_as_of=max((a.balance_updated_at for a in accounts), default=None),
+    )  # fmt: skip
+
+
+def _forecast(company_ids: list[int], today: date, cash: Decimal, money: Conversion) -> list[Forecast]:
+    """Cash after 30, 60 and 90 days: today's balance, plus open receivables and less approved payables due by then
+    (overdue ones included: they are still expected)."""
+    horizons = {days: today + timedelta(days=days) for days in FORECAST_HORIZONS}
+    receivable = finance._with_balances(Invoice.objects.filter(finance.OPEN_INVOICE, company_id__in=company_ids))
+    receivable_rows = receivable.values("currency").annotate(**{
+        f"due_{days}": Coalesce(Sum("balance_due", filter=Q(due_date__lte=until)), ZERO, output_field=MONEY)
+        for days, until in horizons.items()
+    }).order_by("currency")  # fmt: skip
+    payable = SupplierInvoice.objects.filter(company_id__in=company_ids, status__in=APPROVED_PAYABLE_STATUSES)
+    payable_rows = payable.values("currency").annotate(**{
+        f"due_{days}": Coalesce(Sum("gross_total", filter=Q(due_date__lte=until)), ZERO, output_field=MONEY)
+        for days, until in horizons.items()
+    }).order_by("currency")  # fmt: skip
+    receivable_rows, payable_rows = list(receivable_rows), list(payable_rows)
+    forecast = []
+    for days in FORECAST_HORIZONS:
+        incoming = money.chf(_per_currency(receivable_rows, f"due_{days}"))
+        outgoing = money.chf(_per_currency(payable_rows, f"due_{days}"))
+        forecast.append(Forecast(days, incoming, outgoing, cash + incoming - outgoing))
+    return forecast
+
+
+# --- Charts -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RevenueCharts:
+    months: list[date]  # 24, oldest first
+    totals: list[Decimal]
+    trend: list[Decimal]  # least-squares line through the 24 totals
+    by_company: list[tuple[Company, Decimal]]  # year to date
+    stacked_months: list[date]  # the last 12
+    stacked: list[tuple[Company, list[Decimal]]]
+    money: Conversion
+
+
+def least_squares(values: list[Decimal]) -> list[Decimal]:
+    """The straight line closest to the values (ordinary least squares over their positions)."""
+    count = len(values)
+    if count < 2:
+        return list(values)
+    mean_x = Decimal(count - 1) / 2
+    mean_y = sum(values, ZERO) / count
+    spread = sum(((Decimal(x) - mean_x) ** 2 for x in range(count)), ZERO)
+    slope = sum(((Decimal(x) - mean_x) * (y - mean_y) for x, y in enumerate(values)), ZERO) / spread
+    return [vat.quantize_chf(mean_y + slope * (Decimal(x) - mean_x)) for x in range(count)]
+
+
+def revenue_charts(*, scope: CompanyScope, today: date) -> RevenueCharts:
+    money = conversion()
+    revenue = monthly_revenue(company_ids=scope.company_ids, today=today)
+    this_month = month_start(today)
+    months = [add_months(this_month, -back) for back in range(23, -1, -1)]
+    group = revenue.per_month(money)
+    totals = [group.get(month, ZERO) for month in months]
+    ytd_months = _months_of_year_until(this_month)
+    by_company, stacked = [], []
+    for company in scope.companies:
+        own = revenue.per_month(money, company.pk)
+        by_company.append((company, sum((own.get(m, ZERO) for m in ytd_months), ZERO)))
+        stacked.append((company, [own.get(month, ZERO) for month in months[-12:]]))
+    return RevenueCharts(months, totals, least_squares(totals), by_company, months[-12:], stacked, money)
+
+
+@dataclass(frozen=True)
+class AgeingBar:
+    key: str
+    label: str
+    count: int
+    total: Decimal
+    link: str
+
+
+def receivables_ageing(*, scope: CompanyScope, today: date) -> tuple[list[AgeingBar], Conversion]:
+    """Open receivables by how late they are, the invoice list's buckets, in one query."""
+    money = conversion()
+    invoices = finance._with_balances(
+        Invoice.objects.filter(finance.OPEN_INVOICE, company_id__in=scope.company_ids)
+    ).filter(balance_due__gt=0)
+    aggregates = {}
+    for bucket in finance.AGEING_BUCKETS:
+        condition = finance.ageing_bucket_filter(bucket, today=today)
+        aggregates[f"{bucket.key}_count"] = Count("pk", filter=condition)
+        aggregates[f"{bucket.key}_total"] = Coalesce(Sum("balance_due", filter=condition), ZERO, output_field=MONEY)
+    rows = list(invoices.values("currency").annotate(**aggregates).order_by("currency"))
+    bars = [
+        AgeingBar(
+            bucket.key, str(bucket.label), sum(row[f"{bucket.key}_count"] for row in rows),
+            money.chf(_per_currency(rows, f"{bucket.key}_total")),
+            _list_url("finance:invoice-list", open=1, bucket=bucket.key),
+        )
+        for bucket in finance.AGEING_BUCKETS
+    ]  # fmt: skip
+    return bars, money
+
+
+# --- Urgent actions -----------------------------------------------------------------------------
+
+
+class Severity:
+    CRITICAL, HIGH, MEDIUM, LOW = 0, 1, 2, 3
+    LABELS = {0: "critical", 1: "high", 2: "medium", 3: "low"}
+
+
+@dataclass(frozen=True)
+class UrgentItem:
+    key: str  # what a snooze names: the kind of item and the company
+    severity: int
+    company: Company
+    text: str
+    link: str
+
+    @property
+    def severity_name(self) -> str:
+        return Severity.LABELS[self.severity]
+
+
+def _urgent_counts(company_ids: list[int], today: date, now: datetime):
+    """Every urgent source counted per company in one statement: (kind, company, currency, count, total, date)."""
+    columns = {"currency": CharField(), "count": IntegerField(), "total": MONEY, "oldest": DateField()}
+
+    def shaped(queryset, kind: str, *, currency, count, total, oldest):
+        return queryset.values("company_id").annotate(
+            kind=Value(kind, output_field=CharField()), currency_code=currency,
+            number=count, amount=total, oldest_date=oldest,
+        ).values_list("kind", "company_id", "currency_code", "number", "amount", "oldest_date")  # fmt: skip
+
+    no_currency, no_total = Value("", output_field=columns["currency"]), Value(ZERO, output_field=MONEY)
+    overdue = (
+        finance._with_balances(
+            Invoice.objects.filter(finance.OPEN_INVOICE, company_id__in=company_ids, due_date__lt=today)
+        )
+        .filter(balance_due__gt=0)
+        .values("company_id", "currency")
+    )
+    deposits = (
+        finance._with_balances(
+            Invoice.objects.filter(finance.OPEN_INVOICE, company_id__in=company_ids, kind=Invoice.Kind.DEPOSIT)
+        )
+        .filter(balance_due__gt=0)
+        .values("company_id", "currency")
+    )
+    expiring = Quote.objects.filter(
+        company_id__in=company_ids, status__in=OPEN_QUOTE_STATUSES,
+        valid_until__lte=today + timedelta(days=QUOTE_EXPIRY_DAYS),
+    ).values("company_id", "currency")  # fmt: skip
+    approvals = SupplierInvoice.objects.filter(
+        company_id__in=company_ids, status=SupplierInvoice.Status.TO_APPROVE
+    ).values("company_id", "currency")
+    unmatched = BankTransaction.objects.filter(
+        company_id__in=company_ids, match_status__in=finance.TO_RECONCILE,
+        created_on_bank__lt=now - timedelta(days=UNMATCHED_AFTER_DAYS),
+    ).values("company_id", "currency")  # fmt: skip
+    failed_runs = ActionRun.objects.filter(company_id__in=company_ids, status=ActionRun.Status.FAILED)
+    rejected = WebhookDelivery.objects.filter(
+        company_id__in=company_ids, status=WebhookDelivery.Status.REJECTED, received_at__gte=now - timedelta(days=7)
+    )
+    consent = Connection.objects.filter(company_id__in=company_ids, provider=Provider.REVOLUT).filter(
+        Q(consent_required=True)
+        | Q(consent_expires_at__lt=now + timedelta(days=integration_connections.CONSENT_WARNING_DAYS))
+    )
+    parts = [
+        shaped(overdue, "overdue", currency=F("currency"), count=Count("pk"), total=Sum("balance_due"),
+               oldest=Min("due_date")),
+        shaped(deposits, "deposits", currency=F("currency"), count=Count("pk"), total=Sum("balance_due"),
+               oldest=Min("due_date")),
+        shaped(expiring, "quotes", currency=F("currency"), count=Count("pk"), total=Sum("net_total"),
+               oldest=Min("valid_until")),
+        shaped(approvals, "approvals", currency=F("currency"), count=Count("pk"), total=Sum("gross_total"),
+               oldest=Min("due_date")),
+        shaped(unmatched, "unmatched", currency=F("currency"), count=Count("pk"), total=Sum("amount"),
+               oldest=Min("created_on_bank__date")),
+        shaped(failed_runs, "failed_runs", currency=no_currency, count=Count("pk"), total=no_total,
+               oldest=Min("created_at__date")),
+        shaped(rejected, "rejected_webhooks", currency=no_currency, count=Count("pk"), total=no_total,
+               oldest=Min("received_at__date")),
+        shaped(consent, "consent", currency=no_currency, count=Count("pk"), total=no_total,
+               oldest=Min("consent_expires_at__date")),
+    ]  # fmt: skip
+    first, *others = parts
+    return list(first.union(*others, all=True))
+
+
+def _urgent_text(kind: str, count: int, amounts: dict[str, Decimal], oldest: date | None, today: date) -> str:
+    total = " + ".join(f"{currency} {_swiss(amount)}" for currency, amount in sorted(amounts.items()) if amount)
+    if kind == "overdue":
+        days = (today - oldest).days if oldest else 0
+        return _("%(count)s overdue invoices · %(total)s · oldest %(days)s days late") % {
+            "count": count, "total": total, "days": days}  # fmt: skip
+    if kind == "deposits":
+        return _("%(count)s deposit invoices awaiting payment · %(total)s") % {"count": count, "total": total}
+    if kind == "quotes":
+        return _("%(count)s quotes expire by %(date)s · %(total)s net") % {
+            "count": count, "total": total, "date": _day_label(today + timedelta(days=QUOTE_EXPIRY_DAYS))}  # fmt: skip
+    if kind == "approvals":
+        return _("%(count)s supplier invoices awaiting approval · %(total)s") % {"count": count, "total": total}
+    if kind == "unmatched":
+        return _("%(count)s bank transactions unmatched for more than %(days)s days · %(total)s") % {
+            "count": count, "days": UNMATCHED_AFTER_DAYS, "total": total}  # fmt: skip
+    if kind == "failed_runs":
+        return _("%(count)s actions failed (Revolut, Invoice Ninja, Mautic…)") % {"count": count}
+    if kind == "rejected_webhooks":
+        return _("%(count)s webhooks rejected in the last 7 days (bad signature)") % {"count": count}
+    if oldest is None or oldest <= today:
+        return _("Revolut consent expired: authorise the Hub again")
+    return _("Revolut consent expires on %(date)s") % {"date": _day_label(oldest)}
+
+
+def _urgent_severity(kind: str, oldest: date | None, today: date) -> int:
+    if kind == "overdue":
+        return Severity.CRITICAL if oldest and (today - oldest).days > 30 else Severity.HIGH
+    if kind == "consent":
+        return Severity.CRITICAL if oldest is None or oldest <= today else Severity.HIGH
+    if kind == "quotes":
+        return Severity.HIGH if oldest and oldest < today else Severity.MEDIUM
+    if kind == "deposits":
+        return Severity.HIGH if oldest and oldest < today else Severity.MEDIUM
+    if kind in ("unmatched", "failed_runs", "rejected_webhooks"):
+        return Severity.HIGH
+    return Severity.MEDIUM
+
+
+def _urgent_link(kind: str, company: Company) -> str:
+    links = {
+        "overdue": _list_url("finance:dunning-list", company=company.code),
+        "deposits": _list_url("finance:invoice-list", company=company.code, open=1, kind=Invoice.Kind.DEPOSIT),
+        "quotes": _list_url("finance:quote-list", company=company.code, open=1),
+        "approvals": reverse("finance:approval-queue"),
+        "unmatched": reverse("finance:reconciliation"),
+        "failed_runs": _list_url("dashboard:failed-actions", company=company.code),
+        "rejected_webhooks": _list_url("integrations:webhook-list", company=company.code, status="rejected"),
+        "consent": reverse("integrations:connection", kwargs={"provider": "revolut", "company_code": company.code}),
+    }
+    return links[kind]
+
+
+def urgent_items(*, scope: CompanyScope, user, today: date, now: datetime) -> list[UrgentItem]:
+    """What needs doing, most severe first, without the items this user snoozed: three queries."""
+    companies = {company.pk: company for company in scope.companies}
+    grouped: dict[tuple[str, int], dict] = {}
+    for kind, company_id, currency, count, total, oldest in _urgent_counts(list(companies), today, now):
+        entry = grouped.setdefault((kind, company_id), {"count": 0, "amounts": {}, "oldest": oldest})
+        entry["count"] += count
+        if currency:
+            entry["amounts"][currency] = total
+        if oldest and (entry["oldest"] is None or oldest < entry["oldest"]):
+            entry["oldest"] = oldest
+    items = [
+        UrgentItem(
+            f"{kind}:{companies[company_id].code}", _urgent_severity(kind, entry["oldest"], today),
+            companies[company_id], _urgent_text(kind, entry["count"], entry["amounts"], entry["oldest"], today),
+            _urgent_link(kind, companies[company_id]),
+        )
+        for (kind, company_id), entry in grouped.items()
+    ]  # fmt: skip
+    drifts = SyncDrift.objects.filter(company_id__in=list(companies), resolved_at__isnull=True)
+    for drift in drifts.select_related("target_type").order_by("-detected_at")[:20]:
+        items.append(UrgentItem(
+            f"drift:{drift.pk}", Severity.MEDIUM, companies[drift.company_id],
+            f"{drift.get_provider_display()} · {drift.detail}", drift.target.get_absolute_url() if drift.target else "",
+        ))  # fmt: skip
+    snoozed = set(UrgentSnooze.objects.filter(user=user, until__gt=now).values_list("key", flat=True))
+    visible = [item for item in items if item.key not in snoozed]
+    return sorted(visible, key=lambda item: (item.severity, item.company.code, item.key))
+
+
+# --- Integration status -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusPill:
+    provider: str
+    label: str
+    company: Company
+    status: integration_connections.ConnectionStatus
+    link: str
+
+    @property
+    def state(self) -> str:
+        """The bar's four states; a Revolut consent to renew is a connection that cannot work: down."""
+        return "down" if self.status.code == "consent_required" else self.status.code
+
+
+# Every provider the group works with, in the bar's order; those the Hub has no settings page for yet
+# are shown as not configured rather than left out.
+STATUS_PROVIDERS = (
+    ("revolut", "Revolut"), ("invoice_ninja", "Invoice Ninja"), ("mautic", "Mautic"), ("docuseal", "DocuSeal"),
+    ("erpnext", "ERPNext"), ("openai", "OpenAI"), ("directus", "Directus"),
+)  # fmt: skip
+
+
+def integration_status(*, scope: CompanyScope) -> list[tuple[Company, list[StatusPill]]]:
+    """One pill per provider and company, from the last real probe and call (one query, Redis for circuits)."""
+    found: dict[tuple[int, str], Connection] = {
+        (c.company_id, c.provider): c
+        for c in Connection.objects.filter(company_id__in=scope.company_ids).select_related("company")
+    }
+    configurable = {"revolut", "invoice_ninja", "mautic"}
+    rows = []
+    for company in scope.companies:
+        pills = []
+        for provider, label in STATUS_PROVIDERS:
+            link = (
+                reverse("integrations:connection", kwargs={"provider": provider, "company_code": company.code})
+                if provider in configurable
+                else reverse("integrations:connection-list")
+            )
+            status = integration_connections.connection_status(found.get((company.pk, provider)))
+            pills.append(StatusPill(provider, label, company, status, link))
+        rows.append((company, pills))
+    return rows
+
+
+def failed_action_list(*, scope: CompanyScope, company_code: str = ""):
+    runs = ActionRun.objects.filter(company_id__in=scope.company_ids, status=ActionRun.Status.FAILED)
+    if company_code:
+        runs = runs.filter(company__code=company_code)
+    return runs.select_related("company", "target_type").order_by("-finished_at", "-pk")[:200]
+
+
+def now_local() -> tuple[date, datetime]:
+    now = timezone.now()
+    return timezone.localdate(now), now
