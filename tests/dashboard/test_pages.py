@@ -1,0 +1,183 @@
+"""The dashboard page and its partials over HTTP: rendering alone or inside the page, snoozing, the status bar."""
+
+import datetime as dt
+import re
+
+import pytest
+from django.utils import timezone
+
+from dashboard.models import UrgentSnooze
+from dashboard.views import PARTIALS
+from finance.models import FxRate
+from integrations.models import Connection, Provider
+from integrations.resilience import FAILURE_THRESHOLD, CircuitBreaker
+from tests.factories import MembershipFactory, UserFactory
+
+PARTIAL_IDS = {name: f"dashboard-{name}" for name in PARTIALS}
+
+
+@pytest.fixture
+def browser(client, ceo):
+    client.force_login(ceo)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+def html_of(response) -> str:
+    return response.content.decode()
+
+
+@pytest.mark.django_db
+def test_full_page_renders_every_partial_server_side(dataset, browser, django_assert_max_num_queries):
+    with django_assert_max_num_queries(45):
+        response = browser.get("/")
+    page = html_of(response)
+    assert response.status_code == 200
+    for element_id in PARTIAL_IDS.values():
+        assert page.count(f'id="{element_id}"') == 1, element_id
+    # The figures are in the HTML itself, not fetched by script: the page works without JavaScript.
+    assert 'data-kpi="receivables_open"' in page
+    assert "3&#x27;853.75" in page
+    assert "CHF <strong>" not in page
+    assert 'hx-trigger="every 60s, hv:figures-refreshed from:body"' in page  # cash
+    assert page.count('hx-trigger="every 300s, hv:figures-refreshed from:body"') == len(PARTIALS) - 1
+    assert "1 EUR = 0.9500 CHF (20.11.2026)" in page
+    assert "TODO" not in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", list(PARTIALS))
+def test_each_partial_renders_alone_for_htmx_in_few_queries(
+    name, dataset, browser, django_assert_max_num_queries
+):  # fmt: skip
+    with django_assert_max_num_queries(10):
+        response = browser.get(f"/dashboard/parts/{name}/", HTTP_HX_REQUEST="true")
+    fragment = html_of(response)
+    assert response.status_code == 200
+    assert fragment.lstrip().startswith("<div")
+    assert "<html" not in fragment
+    assert f'id="{PARTIAL_IDS[name]}"' in fragment
+    # A background refresh does not renew the session: a dashboard left open still logs out when idle.
+    assert "sessionid" not in response.cookies
+
+
+@pytest.mark.django_db
+def test_partial_without_htmx_gets_the_whole_page(browser):
+    response = browser.get("/dashboard/parts/revenue/")
+    assert (response.status_code, response["Location"]) == (302, "/")
+    assert browser.get("/dashboard/parts/nothing/", HTTP_HX_REQUEST="true").status_code == 404
+
+
+@pytest.mark.django_db
+def test_user_activity_still_renews_the_session(browser):
+    assert "sessionid" in browser.get("/").cookies
+
+
+@pytest.mark.django_db
+def test_snoozed_item_stays_hidden_on_refresh_for_this_user_only(dataset, browser, ceo, company_a):
+    before = html_of(browser.get("/dashboard/parts/urgent/", HTTP_HX_REQUEST="true"))
+    assert 'data-urgent="overdue:QA"' in before
+
+    response = browser.post("/dashboard/urgent/snooze/", {"key": "overdue:QA", "for": "tomorrow"},
+                            HTTP_HX_REQUEST="true")  # fmt: skip
+    assert response.status_code == 200
+    assert 'data-urgent="overdue:QA"' not in html_of(response)
+    assert 'data-urgent="overdue:QB"' in html_of(response)
+    snooze = UrgentSnooze.objects.get(user=ceo, key="overdue:QA")
+    tomorrow_morning = dt.datetime.combine(timezone.localdate() + dt.timedelta(days=1), dt.time(7, 0))
+    assert timezone.localtime(snooze.until).replace(tzinfo=None) == tomorrow_morning
+
+    # The next automatic refresh and a full reload keep it hidden.
+    assert 'data-urgent="overdue:QA"' not in html_of(browser.get("/dashboard/parts/urgent/", HTTP_HX_REQUEST="true"))
+    assert 'data-urgent="overdue:QA"' not in html_of(browser.get("/"))
+
+    # Another user still sees it; once the time is over, it comes back.
+    other = UserFactory()
+    MembershipFactory(user=other, company=company_a, role="ceo")
+    browser.force_login(other)
+    assert 'data-urgent="overdue:QA"' in html_of(browser.get("/dashboard/parts/urgent/", HTTP_HX_REQUEST="true"))
+    browser.force_login(ceo)
+    UrgentSnooze.objects.filter(pk=snooze.pk).update(until=timezone.now() - dt.timedelta(seconds=1))
+    assert 'data-urgent="overdue:QA"' in html_of(browser.get("/dashboard/parts/urgent/", HTTP_HX_REQUEST="true"))
+
+
+@pytest.mark.django_db
+def test_snooze_refuses_unknown_durations_and_keys(browser, ceo):
+    response = browser.post("/dashboard/urgent/snooze/", {"key": "overdue:QA", "for": "forever"},
+                            HTTP_HX_REQUEST="true")  # fmt: skip
+    assert response.status_code == 400
+    assert html_of(response) == "Choose how long to hide the item: one hour, until tomorrow or one week."
+    response = browser.post("/dashboard/urgent/snooze/", {"key": "<script>", "for": "1h"}, HTTP_HX_REQUEST="true")
+    assert (response.status_code, html_of(response)) == (400, "This item cannot be hidden.")
+    assert not UrgentSnooze.objects.exists()
+    # Without JavaScript: back to the page with the error as a message.
+    response = browser.post("/dashboard/urgent/snooze/", {"key": "overdue:QA", "for": "forever"}, follow=True)
+    assert "Choose how long to hide the item" in html_of(response)
+
+
+def connection(company, provider, **fields) -> Connection:
+    made = Connection(company=company, provider=provider, base_url="https://provider.example/api", **fields)
+    made.set_secrets(api_token="secret-token")
+    made.save()
+    return made
+
+
+def pills(page: str) -> dict[tuple[str, str], str]:
+    found = re.findall(r'data-provider="([a-z_]+)" data-company="([A-Z]+)" data-state="([a-z_]+)"', page)
+    return {(company, provider): state for provider, company, state in found}
+
+
+@pytest.mark.django_db
+def test_status_bar_states_come_from_probes_and_calls(browser, company_a, company_b):
+    now = timezone.now()
+    connection(company_a, Provider.INVOICE_NINJA, last_probe_at=now, last_probe_ok=True)
+    connection(company_a, Provider.MAUTIC, last_probe_at=now - dt.timedelta(hours=1), last_probe_ok=True,
+               last_failure_at=now, last_failure_detail="HTTP 503")  # fmt: skip
+    connection(company_b, Provider.INVOICE_NINJA, last_success_at=now)
+    for _ in range(FAILURE_THRESHOLD):
+        CircuitBreaker(Provider.INVOICE_NINJA, company_b.code).record_failure()
+    connection(company_b, Provider.MAUTIC)  # saved but never tested: a setting is not a connection
+    connection(company_a, Provider.REVOLUT, last_success_at=now, consent_granted_at=now - dt.timedelta(days=85),
+               consent_expires_at=now + dt.timedelta(days=5))  # fmt: skip
+    connection(company_b, Provider.REVOLUT, consent_required=True, last_success_at=now)
+
+    page = html_of(browser.get("/dashboard/parts/status/", HTTP_HX_REQUEST="true"))
+    states = pills(page)
+    assert states[("QA", "invoice_ninja")] == "connected"
+    assert states[("QA", "mautic")] == "down"
+    assert states[("QB", "invoice_ninja")] == "degraded"
+    assert states[("QB", "mautic")] == "down"
+    assert states[("QA", "revolut")] == "degraded"  # consent ending within 7 days
+    assert states[("QB", "revolut")] == "down"  # consent to renew
+    for provider in ("docuseal", "erpnext", "openai", "directus"):
+        assert states[("QA", provider)] == states[("QB", provider)] == "not_configured"
+    assert len(states) == 14
+    assert 'href="/integrations/mautic/QA/"' in page
+    assert "Mautic: Down — HTTP 503" in page
+
+
+@pytest.mark.django_db
+def test_refresh_recomputes_and_tells_the_partials(dataset, browser, member_of, company_a):
+    response = browser.post("/dashboard/refresh/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 204
+    assert response["HX-Trigger"] == '{"hv:figures-refreshed": {}}'
+    assert "History as of" in html_of(browser.get("/"))
+    sales = member_of(company_a, "sales")
+    browser.force_login(sales)
+    assert browser.post("/dashboard/refresh/", HTTP_HX_REQUEST="true").status_code == 403
+
+
+@pytest.mark.django_db
+def test_missing_rate_leaves_euros_out_and_says_so(dataset, browser):
+    FxRate.objects.all().delete()
+    page = html_of(browser.get("/"))
+    assert "EUR not included: no exchange rate stored" in page
+    assert "No exchange rate stored: amounts in other currencies are not converted." in page
+
+
+@pytest.mark.django_db
+def test_failed_actions_page_lists_them_with_retry(dataset, browser):
+    page = html_of(browser.get("/dashboard/failed-actions/?company=QA"))
+    assert "revolut.payout" in page
+    assert "HTTP 500" in page
+    assert "Retry" in page
