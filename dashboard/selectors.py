@@ -14,18 +14,12 @@ from decimal import Decimal
 
 from django.db import connection as db
 from django.db.models import (
-    CharField,
     Count,
-    DateField,
     DecimalField,
     Exists,
-    F,
-    IntegerField,
-    Min,
     OuterRef,
     Q,
     Sum,
-    Value,
 )
 from django.db.models.functions import Coalesce
 from django.urls import reverse
@@ -37,7 +31,6 @@ from finance import selectors as finance
 from finance import vat
 from finance.models import (
     BankAccount,
-    BankTransaction,
     Company,
     FxRate,
     Invoice,
@@ -48,7 +41,7 @@ from finance.models import (
 )
 from finance.scope import CompanyScope
 from integrations import connections as integration_connections
-from integrations.models import ActionRun, Connection, Provider, SyncDrift, WebhookDelivery
+from integrations.models import ActionRun, Connection, SyncDrift
 
 ZERO = Decimal("0.00")
 MONEY = DecimalField(max_digits=14, decimal_places=2)
@@ -372,16 +365,40 @@ def _swiss(amount: Decimal) -> str:
     return chf(amount)
 
 
+# The open invoices with what they still owe, computed once per statement: the same rules as the
+# invoice list (finance.selectors._with_balances) — payments not undone and issued credit notes come off,
+# never below zero. Written in SQL so each figure reads the balance once, not once per aggregate.
+OPEN_INVOICES = """
+WITH open_invoice AS (
+    SELECT invoice.id, invoice.company_id, invoice.currency, invoice.kind, invoice.due_date,
+           GREATEST(
+               invoice.payable_total
+               - COALESCE((SELECT SUM(allocation.amount) FROM finance_paymentallocation allocation
+                           JOIN finance_payment payment ON payment.id = allocation.payment_id
+                           WHERE allocation.invoice_id = invoice.id AND payment.undone_at IS NULL), 0)
+               - COALESCE((SELECT SUM(credit.payable_total) FROM finance_invoice credit
+                           WHERE credit.credited_invoice_id = invoice.id
+                             AND credit.status NOT IN ('draft', 'cancelled')), 0),
+               0) AS balance_due
+    FROM finance_invoice invoice
+    WHERE invoice.company_id = ANY(%(companies)s) AND invoice.status IN ('issued', 'partially_paid')
+      AND invoice.kind <> 'credit_note'
+)
+"""
+
+
 def _open_receivables(company_ids: list[int], today: date) -> list[dict]:
-    invoices = finance._with_balances(Invoice.objects.filter(finance.OPEN_INVOICE, company_id__in=company_ids))
-    return list(
-        invoices.values("currency").annotate(
-            open=Coalesce(Sum("balance_due"), ZERO, output_field=MONEY),
-            overdue=Coalesce(Sum("balance_due", filter=Q(due_date__lt=today)), ZERO, output_field=MONEY),
-            open_count=Count("pk", filter=Q(balance_due__gt=0)),
-            overdue_count=Count("pk", filter=Q(balance_due__gt=0, due_date__lt=today)),
-        ).order_by("currency")
-    )  # fmt: skip
+    return _query(
+        OPEN_INVOICES  # noqa: S608 - constant SQL, the values are parameters
+        + """
+        SELECT currency, COALESCE(SUM(balance_due), 0) AS open,
+               COALESCE(SUM(balance_due) FILTER (WHERE due_date < %(today)s), 0) AS overdue,
+               COUNT(*) FILTER (WHERE balance_due > 0) AS open_count,
+               COUNT(*) FILTER (WHERE balance_due > 0 AND due_date < %(today)s) AS overdue_count
+        FROM open_invoice GROUP BY currency
+        """,
+        {"companies": company_ids, "today": today},
+    )
 
 
 def _payables_due(company_ids: list[int], today: date) -> list[dict]:
@@ -602,17 +619,19 @@ def _forecast(company_ids: list[int], today: date, cash: Decimal, money: Convers
     """Cash after 30, 60 and 90 days: today's balance, plus open receivables and less approved payables due by then
     (overdue ones included: they are still expected)."""
     horizons = {days: today + timedelta(days=days) for days in FORECAST_HORIZONS}
-    receivable = finance._with_balances(Invoice.objects.filter(finance.OPEN_INVOICE, company_id__in=company_ids))
-    receivable_rows = receivable.values("currency").annotate(**{
-        f"due_{days}": Coalesce(Sum("balance_due", filter=Q(due_date__lte=until)), ZERO, output_field=MONEY)
-        for days, until in horizons.items()
-    }).order_by("currency")  # fmt: skip
+    receivable_rows = _query(
+        OPEN_INVOICES + "SELECT currency, "  # noqa: S608 - constant SQL, the values are parameters
+        + ", ".join(f"COALESCE(SUM(balance_due) FILTER (WHERE due_date <= %(until_{days})s), 0) AS due_{days}"
+                    for days in horizons)
+        + " FROM open_invoice GROUP BY currency",
+        {"companies": company_ids, **{f"until_{days}": until for days, until in horizons.items()}},
+    )  # fmt: skip
     payable = SupplierInvoice.objects.filter(company_id__in=company_ids, status__in=APPROVED_PAYABLE_STATUSES)
     payable_rows = payable.values("currency").annotate(**{
         f"due_{days}": Coalesce(Sum("gross_total", filter=Q(due_date__lte=until)), ZERO, output_field=MONEY)
         for days, until in horizons.items()
     }).order_by("currency")  # fmt: skip
-    receivable_rows, payable_rows = list(receivable_rows), list(payable_rows)
+    payable_rows = list(payable_rows)
     forecast = []
     for days in FORECAST_HORIZONS:
         incoming = money.chf(_per_currency(receivable_rows, f"due_{days}"))
@@ -672,22 +691,35 @@ class AgeingBar:
     link: str
 
 
+def _ageing_condition(bucket: finance.AgeingBucket, today: date, params: dict) -> str:
+    """The SQL of finance.selectors.ageing_bucket_filter, with its dates added to the parameters."""
+    if bucket.days_from is None:
+        params["today"] = today
+        return "due_date >= %(today)s"
+    params[f"{bucket.key}_from"] = today - timedelta(days=bucket.days_from)
+    condition = f"due_date <= %({bucket.key}_from)s"
+    if bucket.days_to is not None:
+        params[f"{bucket.key}_to"] = today - timedelta(days=bucket.days_to)
+        condition += f" AND due_date >= %({bucket.key}_to)s"
+    return condition
+
+
 def receivables_ageing(*, scope: CompanyScope, today: date) -> tuple[list[AgeingBar], Conversion]:
     """Open receivables by how late they are, the invoice list's buckets, in one query."""
     money = conversion()
-    invoices = finance._with_balances(
-        Invoice.objects.filter(finance.OPEN_INVOICE, company_id__in=scope.company_ids)
-    ).filter(balance_due__gt=0)
-    aggregates = {}
+    params: dict = {"companies": scope.company_ids}
+    columns = []
     for bucket in finance.AGEING_BUCKETS:
-        condition = finance.ageing_bucket_filter(bucket, today=today)
-        aggregates[f"{bucket.key}_count"] = Count("pk", filter=condition)
-        aggregates[f"{bucket.key}_total"] = Coalesce(Sum("balance_due", filter=condition), ZERO, output_field=MONEY)
-    rows = list(invoices.values("currency").annotate(**aggregates).order_by("currency"))
+        condition = _ageing_condition(bucket, today, params)
+        columns.append(f"COUNT(*) FILTER (WHERE {condition}) AS count_{bucket.key}, "
+                       f"COALESCE(SUM(balance_due) FILTER (WHERE {condition}), 0) AS total_{bucket.key}")  # fmt: skip
+    # Constant SQL built from the bucket definitions; the dates are parameters.
+    sql = f"SELECT currency, {', '.join(columns)} FROM open_invoice WHERE balance_due > 0 GROUP BY currency"  # noqa: S608
+    rows = _query(OPEN_INVOICES + sql, params)
     bars = [
         AgeingBar(
-            bucket.key, str(bucket.label), sum(row[f"{bucket.key}_count"] for row in rows),
-            money.chf(_per_currency(rows, f"{bucket.key}_total")),
+            bucket.key, str(bucket.label), sum(row[f"count_{bucket.key}"] for row in rows),
+            money.chf(_per_currency(rows, f"total_{bucket.key}")),
             _list_url("finance:invoice-list", open=1, bucket=bucket.key),
         )
         for bucket in finance.AGEING_BUCKETS
@@ -716,70 +748,56 @@ class UrgentItem:
         return Severity.LABELS[self.severity]
 
 
-def _urgent_counts(company_ids: list[int], today: date, now: datetime):
-    """Every urgent source counted per company in one statement: (kind, company, currency, count, total, date)."""
-    columns = {"currency": CharField(), "count": IntegerField(), "total": MONEY, "oldest": DateField()}
+URGENT_COUNTS = (
+    OPEN_INVOICES
+    + """
+SELECT 'overdue' AS kind, company_id, currency, COUNT(*) AS number, SUM(balance_due) AS amount,
+       MIN(due_date) AS oldest
+FROM open_invoice WHERE balance_due > 0 AND due_date < %(today)s GROUP BY company_id, currency
+UNION ALL
+SELECT 'deposits', company_id, currency, COUNT(*), SUM(balance_due), MIN(due_date)
+FROM open_invoice WHERE balance_due > 0 AND kind = 'deposit' GROUP BY company_id, currency
+UNION ALL
+SELECT 'quotes', company_id, currency, COUNT(*), SUM(net_total), MIN(valid_until)
+FROM finance_quote WHERE company_id = ANY(%(companies)s) AND status IN ('sent', 'viewed')
+  AND valid_until <= %(quotes_until)s
+GROUP BY company_id, currency
+UNION ALL
+SELECT 'approvals', company_id, currency, COUNT(*), SUM(gross_total), MIN(due_date)
+FROM finance_supplierinvoice WHERE company_id = ANY(%(companies)s) AND status = 'to_approve'
+GROUP BY company_id, currency
+UNION ALL
+SELECT 'unmatched', company_id, currency, COUNT(*), SUM(amount), MIN(created_on_bank AT TIME ZONE %(zone)s)::date
+FROM finance_banktransaction WHERE company_id = ANY(%(companies)s) AND match_status IN ('unmatched', 'suggested')
+  AND created_on_bank < %(unmatched_before)s
+GROUP BY company_id, currency
+UNION ALL
+SELECT 'failed_runs', company_id, '', COUNT(*), 0, MIN(created_at AT TIME ZONE %(zone)s)::date
+FROM integrations_actionrun WHERE company_id = ANY(%(companies)s) AND status = 'failed'
+GROUP BY company_id
+UNION ALL
+SELECT 'rejected_webhooks', company_id, '', COUNT(*), 0, MIN(received_at AT TIME ZONE %(zone)s)::date
+FROM integrations_webhookdelivery WHERE company_id = ANY(%(companies)s) AND status = 'rejected'
+  AND received_at >= %(webhooks_since)s
+GROUP BY company_id
+UNION ALL
+SELECT 'consent', company_id, '', COUNT(*), 0, MIN(consent_expires_at AT TIME ZONE %(zone)s)::date
+FROM integrations_connection WHERE company_id = ANY(%(companies)s) AND provider = 'revolut'
+  AND (consent_required OR consent_expires_at < %(consent_before)s)
+GROUP BY company_id
+"""
+)
 
-    def shaped(queryset, kind: str, *, currency, count, total, oldest):
-        return queryset.values("company_id").annotate(
-            kind=Value(kind, output_field=CharField()), currency_code=currency,
-            number=count, amount=total, oldest_date=oldest,
-        ).values_list("kind", "company_id", "currency_code", "number", "amount", "oldest_date")  # fmt: skip
 
-    no_currency, no_total = Value("", output_field=columns["currency"]), Value(ZERO, output_field=MONEY)
-    overdue = (
-        finance._with_balances(
-            Invoice.objects.filter(finance.OPEN_INVOICE, company_id__in=company_ids, due_date__lt=today)
-        )
-        .filter(balance_due__gt=0)
-        .values("company_id", "currency")
-    )
-    deposits = (
-        finance._with_balances(
-            Invoice.objects.filter(finance.OPEN_INVOICE, company_id__in=company_ids, kind=Invoice.Kind.DEPOSIT)
-        )
-        .filter(balance_due__gt=0)
-        .values("company_id", "currency")
-    )
-    expiring = Quote.objects.filter(
-        company_id__in=company_ids, status__in=OPEN_QUOTE_STATUSES,
-        valid_until__lte=today + timedelta(days=QUOTE_EXPIRY_DAYS),
-    ).values("company_id", "currency")  # fmt: skip
-    approvals = SupplierInvoice.objects.filter(
-        company_id__in=company_ids, status=SupplierInvoice.Status.TO_APPROVE
-    ).values("company_id", "currency")
-    unmatched = BankTransaction.objects.filter(
-        company_id__in=company_ids, match_status__in=finance.TO_RECONCILE,
-        created_on_bank__lt=now - timedelta(days=UNMATCHED_AFTER_DAYS),
-    ).values("company_id", "currency")  # fmt: skip
-    failed_runs = ActionRun.objects.filter(company_id__in=company_ids, status=ActionRun.Status.FAILED)
-    rejected = WebhookDelivery.objects.filter(
-        company_id__in=company_ids, status=WebhookDelivery.Status.REJECTED, received_at__gte=now - timedelta(days=7)
-    )
-    consent = Connection.objects.filter(company_id__in=company_ids, provider=Provider.REVOLUT).filter(
-        Q(consent_required=True)
-        | Q(consent_expires_at__lt=now + timedelta(days=integration_connections.CONSENT_WARNING_DAYS))
-    )
-    parts = [
-        shaped(overdue, "overdue", currency=F("currency"), count=Count("pk"), total=Sum("balance_due"),
-               oldest=Min("due_date")),
-        shaped(deposits, "deposits", currency=F("currency"), count=Count("pk"), total=Sum("balance_due"),
-               oldest=Min("due_date")),
-        shaped(expiring, "quotes", currency=F("currency"), count=Count("pk"), total=Sum("net_total"),
-               oldest=Min("valid_until")),
-        shaped(approvals, "approvals", currency=F("currency"), count=Count("pk"), total=Sum("gross_total"),
-               oldest=Min("due_date")),
-        shaped(unmatched, "unmatched", currency=F("currency"), count=Count("pk"), total=Sum("amount"),
-               oldest=Min("created_on_bank__date")),
-        shaped(failed_runs, "failed_runs", currency=no_currency, count=Count("pk"), total=no_total,
-               oldest=Min("created_at__date")),
-        shaped(rejected, "rejected_webhooks", currency=no_currency, count=Count("pk"), total=no_total,
-               oldest=Min("received_at__date")),
-        shaped(consent, "consent", currency=no_currency, count=Count("pk"), total=no_total,
-               oldest=Min("consent_expires_at__date")),
-    ]  # fmt: skip
-    first, *others = parts
-    return list(first.union(*others, all=True))
+def _urgent_counts(company_ids: list[int], today: date, now: datetime) -> list[dict]:
+    """Every urgent source counted per company (and currency) in one statement."""
+    return _query(URGENT_COUNTS, {
+        "companies": company_ids, "today": today, "zone": timezone.get_current_timezone_name(),
+        "quotes_until": today + timedelta(days=QUOTE_EXPIRY_DAYS),
+        "unmatched_before": now - timedelta(days=UNMATCHED_AFTER_DAYS),
+        "webhooks_since": now - timedelta(days=7),
+        "consent_before": now + timedelta(days=integration_connections.CONSENT_WARNING_DAYS),
+    })  # fmt: skip
 
 
 def _urgent_text(kind: str, count: int, amounts: dict[str, Decimal], oldest: date | None, today: date) -> str:
@@ -839,7 +857,15 @@ def urgent_items(*, scope: CompanyScope, user, today: date, now: datetime) -> li
     """What needs doing, most severe first, without the items this user snoozed: three queries."""
     companies = {company.pk: company for company in scope.companies}
     grouped: dict[tuple[str, int], dict] = {}
-    for kind, company_id, currency, count, total, oldest in _urgent_counts(list(companies), today, now):
+    for row in _urgent_counts(list(companies), today, now):
+        kind, company_id, currency, count, total, oldest = (
+            row["kind"],
+            row["company_id"],
+            row["currency"],
+            row["number"],
+            row["amount"],
+            row["oldest"],
+        )
         entry = grouped.setdefault((kind, company_id), {"count": 0, "amounts": {}, "oldest": oldest})
         entry["count"] += count
         if currency:
