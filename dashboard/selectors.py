@@ -742,6 +742,7 @@ class UrgentItem:
     company: Company
     text: str
     link: str
+    detail: str = ""  # what the overdue invoices' reminders stand at
 
     @property
     def severity_name(self) -> str:
@@ -751,37 +752,45 @@ class UrgentItem:
 URGENT_COUNTS = (
     OPEN_INVOICES
     + """
-SELECT 'overdue' AS kind, company_id, currency, COUNT(*) AS number, SUM(balance_due) AS amount,
-       MIN(due_date) AS oldest
-FROM open_invoice WHERE balance_due > 0 AND due_date < %(today)s GROUP BY company_id, currency
+SELECT 'overdue' AS kind, open_invoice.company_id, currency, COUNT(*) AS number, SUM(balance_due) AS amount,
+       MIN(due_date) AS oldest, COUNT(*) FILTER (WHERE COALESCE(dunning.level, 0) = 0) AS not_reminded,
+       COUNT(*) FILTER (WHERE dunning.level = 1) AS level_1, COUNT(*) FILTER (WHERE dunning.level = 2) AS level_2,
+       COUNT(*) FILTER (WHERE dunning.level >= 3) AS level_3,
+       COUNT(*) FILTER (WHERE dunning.paused_reason <> '') AS paused
+FROM open_invoice LEFT JOIN finance_invoicedunning dunning ON dunning.invoice_id = open_invoice.id
+WHERE balance_due > 0 AND due_date < %(today)s GROUP BY open_invoice.company_id, currency
 UNION ALL
-SELECT 'deposits', company_id, currency, COUNT(*), SUM(balance_due), MIN(due_date)
+SELECT 'deposits', company_id, currency, COUNT(*), SUM(balance_due), MIN(due_date), NULL, NULL, NULL, NULL, NULL
 FROM open_invoice WHERE balance_due > 0 AND kind = 'deposit' GROUP BY company_id, currency
 UNION ALL
-SELECT 'quotes', company_id, currency, COUNT(*), SUM(net_total), MIN(valid_until)
+SELECT 'quotes', company_id, currency, COUNT(*), SUM(net_total), MIN(valid_until), NULL, NULL, NULL, NULL, NULL
 FROM finance_quote WHERE company_id = ANY(%(companies)s) AND status IN ('sent', 'viewed')
   AND valid_until <= %(quotes_until)s
 GROUP BY company_id, currency
 UNION ALL
-SELECT 'approvals', company_id, currency, COUNT(*), SUM(gross_total), MIN(due_date)
+SELECT 'approvals', company_id, currency, COUNT(*), SUM(gross_total), MIN(due_date), NULL, NULL, NULL, NULL, NULL
 FROM finance_supplierinvoice WHERE company_id = ANY(%(companies)s) AND status = 'to_approve'
 GROUP BY company_id, currency
 UNION ALL
-SELECT 'unmatched', company_id, currency, COUNT(*), SUM(amount), MIN(created_on_bank AT TIME ZONE %(zone)s)::date
+SELECT 'unmatched', company_id, currency, COUNT(*), SUM(amount), MIN(created_on_bank AT TIME ZONE %(zone)s)::date,
+       NULL, NULL, NULL, NULL, NULL
 FROM finance_banktransaction WHERE company_id = ANY(%(companies)s) AND match_status IN ('unmatched', 'suggested')
   AND created_on_bank < %(unmatched_before)s
 GROUP BY company_id, currency
 UNION ALL
-SELECT 'failed_runs', company_id, '', COUNT(*), 0, MIN(created_at AT TIME ZONE %(zone)s)::date
+SELECT 'failed_runs', company_id, '', COUNT(*), 0, MIN(created_at AT TIME ZONE %(zone)s)::date,
+       NULL, NULL, NULL, NULL, NULL
 FROM integrations_actionrun WHERE company_id = ANY(%(companies)s) AND status = 'failed'
 GROUP BY company_id
 UNION ALL
-SELECT 'rejected_webhooks', company_id, '', COUNT(*), 0, MIN(received_at AT TIME ZONE %(zone)s)::date
+SELECT 'rejected_webhooks', company_id, '', COUNT(*), 0, MIN(received_at AT TIME ZONE %(zone)s)::date,
+       NULL, NULL, NULL, NULL, NULL
 FROM integrations_webhookdelivery WHERE company_id = ANY(%(companies)s) AND status = 'rejected'
   AND received_at >= %(webhooks_since)s
 GROUP BY company_id
 UNION ALL
-SELECT 'consent', company_id, '', COUNT(*), 0, MIN(consent_expires_at AT TIME ZONE %(zone)s)::date
+SELECT 'consent', company_id, '', COUNT(*), 0, MIN(consent_expires_at AT TIME ZONE %(zone)s)::date,
+       NULL, NULL, NULL, NULL, NULL
 FROM integrations_connection WHERE company_id = ANY(%(companies)s) AND provider = 'revolut'
   AND (consent_required OR consent_expires_at < %(consent_before)s)
 GROUP BY company_id
@@ -825,6 +834,18 @@ def _urgent_text(kind: str, count: int, amounts: dict[str, Decimal], oldest: dat
     return _("Revolut consent expires on %(date)s") % {"date": _day_label(oldest)}
 
 
+def _dunning_detail(levels: dict[str, int]) -> str:
+    detail = _("not reminded %(none)s · level 1: %(one)s · level 2: %(two)s · level 3: %(three)s") % {
+        "none": levels["not_reminded"],
+        "one": levels["level_1"],
+        "two": levels["level_2"],
+        "three": levels["level_3"],
+    }
+    if levels["paused"]:
+        detail += " · " + _("paused %(paused)s") % {"paused": levels["paused"]}
+    return detail
+
+
 def _urgent_severity(kind: str, oldest: date | None, today: date) -> int:
     if kind == "overdue":
         return Severity.CRITICAL if oldest and (today - oldest).days > 30 else Severity.HIGH
@@ -866,8 +887,12 @@ def urgent_items(*, scope: CompanyScope, user, today: date, now: datetime) -> li
             row["amount"],
             row["oldest"],
         )
-        entry = grouped.setdefault((kind, company_id), {"count": 0, "amounts": {}, "oldest": oldest})
+        entry = grouped.setdefault(
+            (kind, company_id), {"count": 0, "amounts": {}, "oldest": oldest, "levels": defaultdict(int)}
+        )
         entry["count"] += count
+        for level in ("not_reminded", "level_1", "level_2", "level_3", "paused"):
+            entry["levels"][level] += row[level] or 0
         if currency:
             entry["amounts"][currency] = total
         if oldest and (entry["oldest"] is None or oldest < entry["oldest"]):
@@ -876,7 +901,7 @@ def urgent_items(*, scope: CompanyScope, user, today: date, now: datetime) -> li
         UrgentItem(
             f"{kind}:{companies[company_id].code}", _urgent_severity(kind, entry["oldest"], today),
             companies[company_id], _urgent_text(kind, entry["count"], entry["amounts"], entry["oldest"], today),
-            _urgent_link(kind, companies[company_id]),
+            _urgent_link(kind, companies[company_id]), _dunning_detail(entry["levels"]) if kind == "overdue" else "",
         )
         for (kind, company_id), entry in grouped.items()
     ]  # fmt: skip

@@ -24,7 +24,7 @@ def test_ceo_signs_in_sees_the_group_and_switches_to_one_company(page, demo_grou
 
     page.wait_for_url(f"{page.base_url}/")
     assert page.locator(".page-title").inner_text() == "Vue du groupe"
-    assert page.locator(".hv-company-card").count() == 5
+    assert page.locator("[data-testid=status-bar] .hv-status-company").count() == 5
     assert "x-csrftoken" in page.get_attribute("body", "hx-headers")
     screenshot(page, "home-group")
 
@@ -44,7 +44,7 @@ def test_ceo_signs_in_sees_the_group_and_switches_to_one_company(page, demo_grou
 
     page.wait_for_url(f"{page.base_url}/")
     assert page.locator(".page-title").inner_text() == "DAINAMICS"
-    assert page.locator(".hv-company-card").count() == 1
+    assert page.locator("[data-testid=status-bar] .hv-status-company").count() == 1
     page.click("text=Sociétés")
     assert page.locator("tbody tr").count() == 1
     assert page.broken == []
@@ -53,7 +53,7 @@ def test_ceo_signs_in_sees_the_group_and_switches_to_one_company(page, demo_grou
 def test_staff_user_sees_only_their_company_and_a_clear_form_error(page, demo_group):
     sign_in(page, "hv.finance", settings.HV_DEMO_PASSWORD)
     page.wait_for_url(f"{page.base_url}/")
-    assert page.locator(".hv-company-card").count() == 1
+    assert page.locator("[data-testid=status-bar] .hv-status-company").count() == 1
     assert page.locator("[data-testid=company-switcher] button[name=company]").count() == 1
 
     page.goto(f"{page.base_url}/companies/HV/edit/")

@@ -149,7 +149,12 @@ def test_the_preview_and_the_dashboard_list_the_overdue_invoice(finance_web, ove
     assert Reminder.objects.count() == 0
 
     dashboard = finance_web.get(reverse("dashboard:home"))
-    (row,) = dashboard.context["overdue"]
-    assert (row["company__code"], row["count"], row["total"], row["none"], row["paused"]) == (
-        "QA", 1, D("1081.00"), 1, 0)  # fmt: skip
+    (item,) = [item for item in dashboard.context["urgent"] if item.key.startswith("overdue:")]
+    assert (item.key, item.severity_name, item.link, item.detail) == (
+        "overdue:QA",
+        "high",
+        "/dunning/?company=QA",
+        "not reminded 1 · level 1: 0 · level 2: 0 · level 3: 0",
+    )
+    assert item.text.startswith("1 overdue invoices · CHF 1'081.00 · oldest ")
     assert 'href="/dunning/?company=QA"' in dashboard.content.decode()

@@ -549,14 +549,16 @@ def test_reconciliation_raises_an_amount_it_cannot_repair_once_and_closes_it_whe
         ContentType.objects.get_for_model(Invoice),
     )  # fmt: skip
     dashboard = admin_web.get(reverse("dashboard:home"))
-    assert [d.detail for d in dashboard.context["drifts"]] == [drift.detail]
+    drifts = [item for item in dashboard.context["urgent"] if item.key.startswith("drift:")]
+    assert [(item.key, item.text) for item in drifts] == [(f"drift:{drift.pk}", f"Invoice Ninja · {drift.detail}")]
     assert f'href="{invoice.get_absolute_url()}"' in dashboard.content.decode()
 
     http.replace(responses.GET, f"{API}/invoices", json=listing(ninja_document(number=invoice.number, status_id="2")))
     invoice_ninja.reconcile(connection)
     drift.refresh_from_db()
     assert drift.resolved_at is not None
-    assert admin_web.get(reverse("dashboard:home")).context["drifts"] == []
+    urgent = admin_web.get(reverse("dashboard:home")).context["urgent"]
+    assert [item for item in urgent if item.key.startswith("drift:")] == []
 
 
 def test_reconciliation_sends_a_hub_payment_invoice_ninja_lacks_again(http, connection, favre, user):
