@@ -152,7 +152,7 @@ def test_the_preview_and_the_dashboard_list_the_overdue_invoice(finance_web, ove
     (item,) = [item for item in dashboard.context["urgent"] if item.key.startswith("overdue:")]
     assert (item.key, item.severity_name, item.link, item.detail) == (
         "overdue:QA",
-        "high",
+        "critical",  # 31 days late
         "/dunning/?company=QA",
         "not reminded 1 · level 1: 0 · level 2: 0 · level 3: 0",
     )
