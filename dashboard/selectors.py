@@ -25,6 +25,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from dashboard.models import FigureSnapshot, UrgentSnooze
 from finance import selectors as finance
@@ -442,20 +443,23 @@ def receivable_kpis(*, scope: CompanyScope, today: date) -> list[Kpi]:
             "receivables_open", _("Receivables open"), open_total, "CHF",
             _list_url("finance:invoice-list", open=1), history(open_by_day, open_total),
             open_by_day.get(same_day, ZERO), compared, higher_is_better=False,
-            note=_("%(count)s invoices") % {"count": open_count}, missing_currencies=money.missing(open_now),
+            note=ngettext("%(count)s invoice", "%(count)s invoices", open_count) % {"count": open_count},
+            missing_currencies=money.missing(open_now),
         ),
         Kpi(
             "receivables_overdue", _("Receivables overdue"), overdue_total, "CHF",
             _list_url("finance:invoice-list", overdue=1), history(overdue_by_day, overdue_total),
             overdue_by_day.get(same_day, ZERO), compared, higher_is_better=False,
-            note=_("%(count)s invoices past their due date") % {"count": overdue_count},
+            note=ngettext("%(count)s invoice past its due date", "%(count)s invoices past their due date",
+                          overdue_count) % {"count": overdue_count},
             missing_currencies=money.missing(overdue_now),
         ),
         Kpi(
             "payables_due", _("Payables due within 30 days"), due_total, "CHF",
             _list_url("finance:supplier-invoice-list", due_by=(today + timedelta(days=30)).isoformat()),
             history(due_by_day, due_total), due_by_day.get(same_day, ZERO), compared, higher_is_better=False,
-            note=_("%(count)s supplier invoices, overdue ones included") % {"count": due_count},
+            note=ngettext("%(count)s supplier invoice, overdue ones included",
+                          "%(count)s supplier invoices, overdue ones included", due_count) % {"count": due_count},
             missing_currencies=money.missing(due_now),
         ),
     ]  # fmt: skip
@@ -511,6 +515,7 @@ def activity_kpis(*, scope: CompanyScope, today: date) -> list[Kpi]:
                   if (value := past(metric, day)) is not None]  # fmt: skip
         return [*points, Point(labels[-1], now)]
 
+    quote_count = sum(row["count"] for row in pipeline)
     pipeline_amounts = _per_currency(pipeline, "total")
     pipeline_total = money.chf(pipeline_amounts)
     active = Decimal(sum(row["active"] for row in projects))
@@ -519,8 +524,9 @@ def activity_kpis(*, scope: CompanyScope, today: date) -> list[Kpi]:
         Kpi(
             "pipeline", _("Pipeline"), pipeline_total, "CHF", _list_url("finance:quote-list", open=1),
             history(FigureSnapshot.Metric.PIPELINE, pipeline_total), past(FigureSnapshot.Metric.PIPELINE, same_day),
-            compared, note=_("%(count)s quotes awaiting an answer, net of VAT")
-            % {"count": sum(row["count"] for row in pipeline)},
+            compared, note=ngettext("%(count)s quote awaiting an answer, net of VAT",
+                                    "%(count)s quotes awaiting an answer, net of VAT", quote_count)
+            % {"count": quote_count},
             missing_currencies=money.missing(pipeline_amounts),
         ),
         Kpi(
@@ -600,7 +606,8 @@ def cash_overview(*, scope: CompanyScope, today: date) -> Cash:
         "cash", _("Cash"), total, "CHF", reverse("finance:bank-accounts"), history,
         money.chf(balance_at(same_day)) if reaches_a_year_back else None,
         _("vs %(date)s") % {"date": _day_label(same_day)},
-        note=_("%(count)s Revolut accounts") % {"count": len(accounts)}, missing_currencies=money.missing(balances),
+        note=ngettext("%(count)s Revolut account", "%(count)s Revolut accounts", len(accounts))
+        % {"count": len(accounts)}, missing_currencies=money.missing(balances),
     )  # fmt: skip
     last_30_days = [CashDay(today - timedelta(days=back), money.chf(balance_at(today - timedelta(days=back))))
                     for back in range(29, -1, -1)]  # fmt: skip
@@ -813,22 +820,41 @@ def _urgent_text(kind: str, count: int, amounts: dict[str, Decimal], oldest: dat
     total = " + ".join(f"{currency} {_swiss(amount)}" for currency, amount in sorted(amounts.items()) if amount)
     if kind == "overdue":
         days = (today - oldest).days if oldest else 0
-        return _("%(count)s overdue invoices · %(total)s · oldest %(days)s days late") % {
+        return ngettext("%(count)s overdue invoice · %(total)s · oldest %(days)s days late",
+                        "%(count)s overdue invoices · %(total)s · oldest %(days)s days late", count) % {
             "count": count, "total": total, "days": days}  # fmt: skip
     if kind == "deposits":
-        return _("%(count)s deposit invoices awaiting payment · %(total)s") % {"count": count, "total": total}
+        return ngettext(
+            "%(count)s deposit invoice awaiting payment · %(total)s",
+            "%(count)s deposit invoices awaiting payment · %(total)s",
+            count,
+        ) % {"count": count, "total": total}
     if kind == "quotes":
-        return _("%(count)s quotes expire by %(date)s · %(total)s net") % {
+        return ngettext("%(count)s quote expires by %(date)s · %(total)s net",
+                        "%(count)s quotes expire by %(date)s · %(total)s net", count) % {
             "count": count, "total": total, "date": _day_label(today + timedelta(days=QUOTE_EXPIRY_DAYS))}  # fmt: skip
     if kind == "approvals":
-        return _("%(count)s supplier invoices awaiting approval · %(total)s") % {"count": count, "total": total}
+        return ngettext(
+            "%(count)s supplier invoice awaiting approval · %(total)s",
+            "%(count)s supplier invoices awaiting approval · %(total)s",
+            count,
+        ) % {"count": count, "total": total}
     if kind == "unmatched":
-        return _("%(count)s bank transactions unmatched for more than %(days)s days · %(total)s") % {
+        return ngettext("%(count)s bank transaction unmatched for more than %(days)s days · %(total)s",
+                        "%(count)s bank transactions unmatched for more than %(days)s days · %(total)s", count) % {
             "count": count, "days": UNMATCHED_AFTER_DAYS, "total": total}  # fmt: skip
     if kind == "failed_runs":
-        return _("%(count)s actions failed (Revolut, Invoice Ninja, Mautic…)") % {"count": count}
+        return ngettext(
+            "%(count)s action failed (Revolut, Invoice Ninja, Mautic…)",
+            "%(count)s actions failed (Revolut, Invoice Ninja, Mautic…)",
+            count,
+        ) % {"count": count}
     if kind == "rejected_webhooks":
-        return _("%(count)s webhooks rejected in the last 7 days (bad signature)") % {"count": count}
+        return ngettext(
+            "%(count)s webhook rejected in the last 7 days (bad signature)",
+            "%(count)s webhooks rejected in the last 7 days (bad signature)",
+            count,
+        ) % {"count": count}
     if oldest is None or oldest <= today:
         return _("Revolut consent expired: authorise the Hub again")
     return _("Revolut consent expires on %(date)s") % {"date": _day_label(oldest)}

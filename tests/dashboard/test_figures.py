@@ -330,9 +330,9 @@ def test_urgent_items_sorted_by_severity(dataset, scope, ceo):
         ("deposits:QA", "medium"), ("approvals:QB", "medium"),
     ]  # fmt: skip
     texts = {item.key: item.text for item in items}
-    assert texts["overdue:QA"] == "1 overdue invoices · CHF 232.40 · oldest 51 days late"
-    assert texts["overdue:QB"] == "1 overdue invoices · EUR 1'081.00 · oldest 6 days late"
+    assert texts["overdue:QA"] == "1 overdue invoice · CHF 232.40 · oldest 51 days late"
+    assert texts["overdue:QB"] == "1 overdue invoice · EUR 1'081.00 · oldest 6 days late"
     assert texts["quotes:QA"] == "2 quotes expire by 28.11.2026 · CHF 8'000.00 net"
-    assert texts["unmatched:QA"] == "1 bank transactions unmatched for more than 5 days · CHF 120.00"
+    assert texts["unmatched:QA"] == "1 bank transaction unmatched for more than 5 days · CHF 120.00"
     assert texts["consent:QA"] == "Revolut consent expires on 24.11.2026"
     assert {item.key: item.link for item in items}["overdue:QA"] == "/dunning/?company=QA"

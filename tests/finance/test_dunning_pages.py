@@ -156,5 +156,5 @@ def test_the_preview_and_the_dashboard_list_the_overdue_invoice(finance_web, ove
         "/dunning/?company=QA",
         "not reminded 1 · level 1: 0 · level 2: 0 · level 3: 0",
     )
-    assert item.text.startswith("1 overdue invoices · CHF 1'081.00 · oldest ")
+    assert item.text.startswith("1 overdue invoice · CHF 1'081.00 · oldest ")
     assert 'href="/dunning/?company=QA"' in dashboard.content.decode()
