@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from importlib import import_module
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -298,6 +299,8 @@ TABLES = tuple(COLUMNS)
 
 # Issued invoices and their lines are frozen by triggers (migration 0007); loading history writes lines of
 # issued invoices, and replacing it deletes issued invoices, so both triggers are off for that transaction.
+# Row by row, the dashboard's open-invoice triggers would recompute a balance per loaded payment.
+OPEN_INVOICE_TRIGGERS = import_module("dashboard.migrations.0003_open_invoices").TRIGGERS
 FROZEN_INVOICE_TRIGGERS = (
     ("finance_invoice", "finance_invoice_frozen_once_issued"),
     ("finance_invoiceline", "finance_invoiceline_frozen_once_issued"),
@@ -367,7 +370,6 @@ GROUP BY 1, 2, 3
 @dataclass
 class DatasetResult:
     rows: dict[str, int]
-    replaced: dict[str, int]
     seconds: float
 
 
@@ -383,7 +385,7 @@ def dataset_generate(
         with connection.cursor() as cursor:
             cursor.execute(f"LOCK TABLE {', '.join(TABLES)}, finance_documentsequence IN EXCLUSIVE MODE")
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # checked per COPY: no queue of millions of checks
-            for table, trigger in FROZEN_INVOICE_TRIGGERS:
+            for table, trigger in FROZEN_INVOICE_TRIGGERS + OPEN_INVOICE_TRIGGERS:
                 cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
             replaced = _generated_rows_delete(cursor, entry=entry, replace=replace)
             if replaced:
@@ -412,13 +414,16 @@ def dataset_generate(
                         [table],
                     )
                     cursor.execute(f"ANALYZE {table}")
-            for table, trigger in FROZEN_INVOICE_TRIGGERS:
+            for table, trigger in FROZEN_INVOICE_TRIGGERS + OPEN_INVOICE_TRIGGERS:
                 cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
+            # The open-invoice triggers were off: their table is rebuilt in one statement instead.
+            cursor.execute("SELECT dashboard_open_invoice_rebuild()")
     _figures_refresh()
-    return DatasetResult(rows=loader.rows, replaced=replaced, seconds=time.perf_counter() - started)
+    return DatasetResult(rows=loader.rows, seconds=time.perf_counter() - started)
 
 
-def _dataset_users():
+def _dataset_users() -> list:
+    """Who the generated documents say entered them, and approved the supplier invoices: nobody can sign in."""
     user_model = get_user_model()
     users = []
     for username, last_name in ((ENTRY_USERNAME, "Entry"), (APPROVER_USERNAME, "Approver")):
@@ -522,7 +527,7 @@ def _figures_refresh() -> None:
         figures.figures_refresh()
 
 
-def _prefetched(chunks: Iterator):
+def _prefetched(chunks: Iterator) -> Iterator:
     """Yield from `chunks` while a thread generates the next item: Python generates as PostgreSQL loads."""
     ready: queue.Queue = queue.Queue(maxsize=1)
     done = object()
@@ -665,7 +670,9 @@ class Movement(NamedTuple):
 
 
 class SignedQuote(NamedTuple):
-    id: int
+    """What a project starts from: a signed quote, or a handshake (no id) for the amount of a typical one."""
+
+    id: int | None
     client: ClientRecord
     signed_on: date
     net: int
@@ -697,7 +704,6 @@ class CompanyState:
 @dataclass
 class Chunk:
     state: CompanyState
-    year: int
     days: list[date]
     cumulative_weights: list[float]
     invoices: int
@@ -750,7 +756,6 @@ class DatasetBuilder:
         accounts: dict[tuple[int, str], int], first_ids: dict[str, int],
         numbers_in_use: dict[tuple[int, str, int], int],
     ) -> None:  # fmt: skip
-        self.size = size
         self.rng = rng
         self.today = today
         self.entry_id = entry.pk
@@ -832,7 +837,7 @@ class DatasetBuilder:
                     rate_text,
                     net,
                     divide_rounded(net * rate, 10_000),
-                )  # fmt: skip
+                )
             )
         return lines
 
@@ -895,12 +900,12 @@ class DatasetBuilder:
         for serial in range(max(self.company_counts["suppliers"][state.company.code], 3)):
             abroad = rng.random() < EUR_SHARE
             category_index = rng.randrange(len(profile.supplier_categories))
-            account_number = f"{rng.randrange(10**9):09d}"
             if abroad:
                 iban = IBAN.generate("DE", bank_code=GERMAN_BANK_CODE, account_code=f"{rng.randrange(10**10):010d}")
                 country, postal_code, town, _language = rng.choice(FOREIGN_TOWNS[:2])
                 name = f"{rng.choice(FOREIGN_NAMES)} {rng.choice(SUPPLIER_ACTIVITIES)} GmbH"
             else:
+                account_number = f"{rng.randrange(10**9):09d}"
                 iban = IBAN.generate("CH", bank_code=rng.choice(CLEARING_NUMBERS), account_code=account_number)
                 postal_code, town, _language = rng.choice(SWISS_TOWNS)
                 country = "CH"
@@ -948,7 +953,7 @@ class DatasetBuilder:
             for index, year in enumerate(years):
                 positions = [i for i, day in enumerate(self.days) if day.year == year]
                 chunk = Chunk(
-                    state=state, year=year, days=self.days[positions[0] : positions[-1] + 1],
+                    state=state, days=self.days[positions[0] : positions[-1] + 1],
                     cumulative_weights=list(itertools.accumulate(weights[positions[0] : positions[-1] + 1])),
                     invoices=per_year["invoices"][index], quotes=per_year["quotes"][index],
                     projects=per_year["projects"][index], supplier_invoices=per_year["supplier_invoices"][index],
@@ -999,7 +1004,7 @@ class DatasetBuilder:
             number, sent_at, signed_at = "", None, None
             if status != "draft":
                 number = self._number(company, DocumentSequence.Family.QUOTE, quote_date.year)
-                sent_at = created + timedelta(minutes=rng.randint(5, 240))
+                sent_at = min(created + timedelta(minutes=rng.randint(5, 240)), self.now)
                 updated = sent_at
             if status in ("signed", "converted"):
                 signed_on = quote_date + timedelta(days=rng.randint(0, min(25, (today - quote_date).days)))
@@ -1030,7 +1035,7 @@ class DatasetBuilder:
             lines = self._priced_lines(chunk.profile.offers, day, abroad=client.abroad, count=3)
             title = f"{rng.choice(chunk.profile.titles)} – {client.name}"[:200]
             quotes.append(
-                SignedQuote(0, client, day, sum(line.net for line in lines), client.currency,
+                SignedQuote(None, client, day, sum(line.net for line in lines), client.currency,
                             chunk.profile.project_type, title)
             )  # fmt: skip
         for quote in sorted(quotes, key=lambda q: q.signed_on):
@@ -1057,7 +1062,7 @@ class DatasetBuilder:
         if status not in ("signed", "cancelled"):
             activated = min(created + timedelta(days=rng.randint(3, 20)), self.now)
         chunk.rows["finance_project"].append(
-            (project_id, chunk.company.pk, quote.client.id, quote.id or None, quote.title, quote.project_type,
+            (project_id, chunk.company.pk, quote.client.id, quote.id, quote.title, quote.project_type,
              quote.currency, money(quote.net), status,
              rng.choice(("in_preparation", "ordering", "installing")) if status == "on_hold" else "", activated,
              self.entry_id, created, activated or created)
@@ -1262,7 +1267,7 @@ class DatasetBuilder:
         reference = f"Facture {supplier_number}"
         entered_on = min(invoice_date + timedelta(days=rng.randint(0, 4)), today)
         created = self._office_hours(entered_on)
-        submitted = created + timedelta(minutes=rng.randint(5, 120)) if status != "draft" else None
+        submitted = min(created + timedelta(minutes=rng.randint(5, 120)), self.now) if status != "draft" else None
         approved_by = approved_at = paid_on = None
         fingerprint = ""
         if status in ("approved", "scheduled", "paid"):

@@ -54,3 +54,29 @@ class FigureSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.metric} {self.currency} {self.value}"
+
+
+class OpenInvoice(models.Model):
+    """An invoice that still owes money, with its balance: kept by database triggers, never written by Django.
+
+    The triggers (migration 0003) recompute an invoice's row whenever it, one of its payment
+    allocations, a payment's undo or one of its credit notes changes — Directus edits included — with
+    the invoice list's rules. The dashboard then sums balances without recomputing them per invoice.
+    """
+
+    invoice = models.OneToOneField(
+        "finance.Invoice", primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    company = models.ForeignKey("finance.Company", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    currency = models.CharField(max_length=3)
+    kind = models.CharField(max_length=16)
+    due_date = models.DateField(null=True)
+    balance_due = models.DecimalField(max_digits=12, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("open invoice")
+        verbose_name_plural = _("open invoices")
+        indexes = [models.Index(fields=["company", "due_date"], name="openinvoice_company_due")]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id}: {self.balance_due} {self.currency}"

@@ -7,6 +7,7 @@ Amounts are added per currency and converted to CHF once, at the latest stored r
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -366,24 +367,12 @@ def _swiss(amount: Decimal) -> str:
     return chf(amount)
 
 
-# The open invoices with what they still owe, computed once per statement: the same rules as the
-# invoice list (finance.selectors._with_balances) — payments not undone and issued credit notes come off,
-# never below zero. Written in SQL so each figure reads the balance once, not once per aggregate.
+# The invoices still owing money and how much, as the triggers of dashboard.models.OpenInvoice keep them
+# (the invoice list's rules): reading a balance costs one index entry, however many payments made it.
 OPEN_INVOICES = """
 WITH open_invoice AS (
-    SELECT invoice.id, invoice.company_id, invoice.currency, invoice.kind, invoice.due_date,
-           GREATEST(
-               invoice.payable_total
-               - COALESCE((SELECT SUM(allocation.amount) FROM finance_paymentallocation allocation
-                           JOIN finance_payment payment ON payment.id = allocation.payment_id
-                           WHERE allocation.invoice_id = invoice.id AND payment.undone_at IS NULL), 0)
-               - COALESCE((SELECT SUM(credit.payable_total) FROM finance_invoice credit
-                           WHERE credit.credited_invoice_id = invoice.id
-                             AND credit.status NOT IN ('draft', 'cancelled')), 0),
-               0) AS balance_due
-    FROM finance_invoice invoice
-    WHERE invoice.company_id = ANY(%(companies)s) AND invoice.status IN ('issued', 'partially_paid')
-      AND invoice.kind <> 'credit_note'
+    SELECT invoice_id AS id, company_id, currency, kind, due_date, balance_due
+    FROM dashboard_openinvoice WHERE company_id = ANY(%(companies)s)
 )
 """
 
@@ -588,13 +577,22 @@ def cash_overview(*, scope: CompanyScope, today: date) -> Cash:
         {"accounts": [a.pk for a in accounts], "since": same_day},
     )
 
+    # What moved after each day, newest first, so that each past balance is one lookup.
+    moved_days: list[date] = sorted({row["day"] for row in changes})
+    per_day: dict[date, dict[str, Decimal]] = defaultdict(dict)
+    for row in changes:
+        per_day[row["day"]][row["currency"]] = row["net_change"]
+    moved_after: list[dict[str, Decimal]] = [{}] * (len(moved_days) + 1)
+    running: dict[str, Decimal] = {}
+    for index in range(len(moved_days) - 1, -1, -1):
+        for currency, change in per_day[moved_days[index]].items():
+            running[currency] = running.get(currency, ZERO) + change
+        moved_after[index] = dict(running)
+
     def balance_at(day: date) -> dict[str, Decimal]:
         """A balance at the end of a past day: today's balance less what moved after that day."""
-        amounts = dict(balances)
-        for row in changes:
-            if row["day"] > day:
-                amounts[row["currency"]] = amounts.get(row["currency"], ZERO) - row["net_change"]
-        return amounts
+        later = moved_after[bisect.bisect_right(moved_days, day)]
+        return {currency: amount - later.get(currency, ZERO) for currency, amount in balances.items()}
 
     total = money.chf(balances)
     days = history_dates(today)
@@ -765,10 +763,10 @@ SELECT 'overdue' AS kind, open_invoice.company_id, currency, COUNT(*) AS number,
        COUNT(*) FILTER (WHERE dunning.level >= 3) AS level_3,
        COUNT(*) FILTER (WHERE dunning.paused_reason <> '') AS paused
 FROM open_invoice LEFT JOIN finance_invoicedunning dunning ON dunning.invoice_id = open_invoice.id
-WHERE balance_due > 0 AND due_date < %(today)s GROUP BY open_invoice.company_id, currency
+WHERE due_date < %(today)s GROUP BY open_invoice.company_id, currency
 UNION ALL
 SELECT 'deposits', company_id, currency, COUNT(*), SUM(balance_due), MIN(due_date), NULL, NULL, NULL, NULL, NULL
-FROM open_invoice WHERE balance_due > 0 AND kind = 'deposit' GROUP BY company_id, currency
+FROM open_invoice WHERE kind = 'deposit' GROUP BY company_id, currency
 UNION ALL
 SELECT 'quotes', company_id, currency, COUNT(*), SUM(net_total), MIN(valid_until), NULL, NULL, NULL, NULL, NULL
 FROM finance_quote WHERE company_id = ANY(%(companies)s) AND status IN ('sent', 'viewed')

@@ -87,6 +87,8 @@ VAR_DIR = Path(env.str("HV_VAR_DIR", default=str(BASE_DIR / "var")))
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"postgres://postgres@/{VAR_DIR}/pgdata/hypervisual")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# PostgreSQL's JIT compiles every larger query for hundreds of milliseconds: a loss for short web queries.
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: Django cache, Celery broker, locks. A unix-socket URL (embedded Redis) is accepted.

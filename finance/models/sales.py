@@ -155,6 +155,8 @@ class Quote(SalesDocument):
         ordering = ["-quote_date", "-id"]
         verbose_name = _("quote")
         verbose_name_plural = _("quotes")
+        # The pipeline and the quotes about to expire: open quotes by validity.
+        indexes = [models.Index(fields=["company", "status", "valid_until"], name="quote_company_status_valid")]
         constraints = [
             *total_constraints("quote"),
             models.UniqueConstraint(

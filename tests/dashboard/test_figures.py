@@ -336,3 +336,32 @@ def test_urgent_items_sorted_by_severity(dataset, scope, ceo):
     assert texts["unmatched:QA"] == "1 bank transaction unmatched for more than 5 days · CHF 120.00"
     assert texts["consent:QA"] == "Revolut consent expires on 24.11.2026"
     assert {item.key: item.link for item in items}["overdue:QA"] == "/dunning/?company=QA"
+
+
+@pytest.mark.django_db
+def test_open_invoice_table_follows_payments_credit_notes_and_undo(dataset, scope, ceo):
+    from django.db import connection
+
+    from dashboard.models import OpenInvoice
+    from finance.selectors import invoice_list
+
+    def kept():
+        return {row.invoice.number: row.balance_due for row in OpenInvoice.objects.select_related("invoice")}
+
+    def listed():
+        invoices = invoice_list(scope=scope, today=TODAY).filter(status__in=["issued", "partially_paid"])
+        return {i.number: i.balance_due for i in invoices.exclude(kind="credit_note") if i.balance_due > 0}
+
+    assert kept() == listed() == {
+        "QA-2": D("2162.00"), "QA-3": D("232.40"), "QA-D1": D("432.40"), "QB-4": D("1081.00")
+    }  # fmt: skip
+    payment = pay(Invoice.objects.get(number="QA-2"), dataset["user"], "162.00", "2026-11-20")
+    assert kept()["QA-2"] == D("2000.00")
+    type(payment).objects.filter(pk=payment.pk).update(undone_at=NOW, undone_by=ceo)
+    assert kept()["QA-2"] == D("2162.00")
+    Invoice.objects.filter(number="QA-D1").update(status="paid")
+    assert "QA-D1" not in kept()
+    assert kept() == listed()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT dashboard_open_invoice_rebuild()")
+    assert kept() == listed()
