@@ -5,15 +5,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('finance', '0016_dunning'),
+        ("finance", "0016_dunning"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='quote',
-            index=models.Index(fields=['company', 'status', 'valid_until'], name='quote_company_status_valid'),
+            model_name="quote",
+            index=models.Index(fields=["company", "status", "valid_until"], name="quote_company_status_valid"),
         ),
     ]
