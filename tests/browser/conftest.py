@@ -34,7 +34,11 @@ def page(chromium, live_server):
     page = context.new_page()
     page.set_default_timeout(10_000)
     page.broken = []
-    page.on("requestfailed", lambda request: page.broken.append(f"failed {request.url}"))
+    # A load the browser abandoned because the page moved on (net::ERR_ABORTED) is not a broken page.
+    page.on(
+        "requestfailed",
+        lambda request: request.failure != "net::ERR_ABORTED" and page.broken.append(f"failed {request.url}"),
+    )
     page.on(
         "response", lambda response: response.status >= 400 and page.broken.append(f"{response.status} {response.url}")
     )
