@@ -42,6 +42,7 @@ from finance.models import (
     SupplierInvoice,
 )
 from finance.scope import CompanyScope
+from finance.templatetags import money as money_format
 from integrations import connections as integration_connections
 from integrations.models import ActionRun, Connection, SyncDrift
 
@@ -362,9 +363,7 @@ def _months_of_year_until(month: date) -> list[date]:
 
 
 def _swiss(amount: Decimal) -> str:
-    from finance.templatetags.money import chf
-
-    return chf(amount)
+    return money_format.chf(amount)
 
 
 # The invoices still owing money and how much, as the triggers of dashboard.models.OpenInvoice keep them
