@@ -929,7 +929,7 @@ def urgent_items(*, scope: CompanyScope, user, today: date, now: datetime) -> li
         for (kind, company_id), entry in grouped.items()
     ]  # fmt: skip
     drifts = SyncDrift.objects.filter(company_id__in=list(companies), resolved_at__isnull=True)
-    for drift in drifts.select_related("target_type").order_by("-detected_at")[:20]:
+    for drift in drifts.prefetch_related("target").order_by("-detected_at")[:20]:
         items.append(UrgentItem(
             f"drift:{drift.pk}", Severity.MEDIUM, companies[drift.company_id],
             f"{drift.get_provider_display()} · {drift.detail}", drift.target.get_absolute_url() if drift.target else "",
@@ -990,7 +990,8 @@ def failed_action_list(*, scope: CompanyScope, company_code: str = ""):
     runs = ActionRun.objects.filter(company_id__in=scope.company_ids, status=ActionRun.Status.FAILED)
     if company_code:
         runs = runs.filter(company__code=company_code)
-    return runs.select_related("company", "target_type").order_by("-finished_at", "-pk")[:200]
+    runs = runs.select_related("company", "target_type").prefetch_related("target")
+    return runs.order_by("-finished_at", "-pk")[:200]
 
 
 def now_local() -> tuple[date, datetime]:

@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -55,9 +56,10 @@ def figure_snapshots_record(*, day: date) -> int:
                                    value=counts["active"]))  # fmt: skip
         rows.append(FigureSnapshot(company_id=company_id, day=day, metric=FigureSnapshot.Metric.PROJECTS_LATE,
                                    value=counts["late"]))  # fmt: skip
-    # A pipeline that emptied since the last record of the day must not keep its earlier value.
-    FigureSnapshot.objects.filter(day=day, metric=FigureSnapshot.Metric.PIPELINE).delete()
-    FigureSnapshot.objects.bulk_create(
-        rows, update_conflicts=True, unique_fields=["company", "day", "metric", "currency"], update_fields=["value"]
-    )
+    with transaction.atomic():
+        # A pipeline that emptied since the last record of the day must not keep its earlier value.
+        FigureSnapshot.objects.filter(day=day, metric=FigureSnapshot.Metric.PIPELINE).delete()
+        FigureSnapshot.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["company", "day", "metric", "currency"], update_fields=["value"]
+        )
     return len(rows)

@@ -40,23 +40,11 @@ BEGIN
     END IF;
 END $$;
 
+-- Every open invoice through the same function: one definition of the balance.
 CREATE FUNCTION dashboard_open_invoice_rebuild() RETURNS void LANGUAGE sql AS $$
     DELETE FROM dashboard_openinvoice;
-    INSERT INTO dashboard_openinvoice (invoice_id, company_id, currency, kind, due_date, balance_due)
-    SELECT id, company_id, currency, kind, due_date, owed FROM (
-        SELECT invoice.id, invoice.company_id, invoice.currency, invoice.kind, invoice.due_date,
-               GREATEST(invoice.payable_total - COALESCE(paid.total, 0) - COALESCE(credited.total, 0), 0) AS owed
-        FROM finance_invoice invoice
-        LEFT JOIN (SELECT allocation.invoice_id, SUM(allocation.amount) AS total
-                   FROM finance_paymentallocation allocation
-                   JOIN finance_payment payment ON payment.id = allocation.payment_id
-                   WHERE payment.undone_at IS NULL GROUP BY allocation.invoice_id) paid ON paid.invoice_id = invoice.id
-        LEFT JOIN (SELECT credited_invoice_id, SUM(payable_total) AS total FROM finance_invoice
-                   WHERE kind = 'credit_note' AND status NOT IN ('draft', 'cancelled')
-                   GROUP BY credited_invoice_id) credited ON credited.credited_invoice_id = invoice.id
-        WHERE invoice.status IN ('issued', 'partially_paid') AND invoice.kind <> 'credit_note'
-    ) balances
-    WHERE owed > 0;
+    SELECT dashboard_open_invoice_sync(id) FROM finance_invoice
+    WHERE status IN ('issued', 'partially_paid') AND kind <> 'credit_note';
 $$;
 
 CREATE FUNCTION dashboard_open_invoice_from_invoice() RETURNS trigger LANGUAGE plpgsql AS $$

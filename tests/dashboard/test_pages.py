@@ -181,3 +181,35 @@ def test_failed_actions_page_lists_them_with_retry(dataset, browser):
     assert "revolut.payout" in page
     assert "HTTP 500" in page
     assert "Retry" in page
+
+
+@pytest.mark.django_db
+def test_failed_actions_and_drifts_cost_the_same_queries_for_more_rows(dataset, browser, company_a):
+    from django.contrib.contenttypes.models import ContentType
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from finance.models import Invoice
+    from integrations.models import ActionRun, SyncDrift
+
+    def counts():
+        with CaptureQueriesContext(connection) as failed_page:
+            browser.get("/dashboard/failed-actions/")
+        with CaptureQueriesContext(connection) as urgent:
+            browser.get("/dashboard/parts/urgent/", HTTP_HX_REQUEST="true")
+        return len(failed_page), len(urgent)
+
+    invoice_type = ContentType.objects.get_for_model(Invoice)
+
+    def add(count: int, start: int) -> None:
+        for index, invoice in enumerate(Invoice.objects.exclude(number="")[:count], start=start):
+            ActionRun.objects.create(action="mautic.reminder", company=invoice.company, target_type=invoice_type,
+                                     target_id=invoice.pk, idempotency_key=f"more-{index}", status="failed",
+                                     finished_at=timezone.now())  # fmt: skip
+            SyncDrift.objects.create(company=invoice.company, provider="invoice_ninja", target_type=invoice_type,
+                                     target_id=invoice.pk, kind=f"amount-{index}", detail=f"drift {index}")  # fmt: skip
+
+    add(2, 0)
+    few = counts()
+    add(6, 10)
+    assert counts() == few
