@@ -44,7 +44,7 @@ from finance.models import (
 from finance.scope import CompanyScope
 from finance.templatetags import money as money_format
 from integrations import connections as integration_connections
-from integrations.models import ActionRun, Connection, SyncDrift
+from integrations.models import ActionRun, Connection, Provider, SyncDrift
 
 ZERO = Decimal("0.00")
 MONEY = DecimalField(max_digits=14, decimal_places=2)
@@ -930,9 +930,12 @@ def urgent_items(*, scope: CompanyScope, user, today: date, now: datetime) -> li
     ]  # fmt: skip
     drifts = SyncDrift.objects.filter(company_id__in=list(companies), resolved_at__isnull=True)
     for drift in drifts.prefetch_related("target").order_by("-detected_at")[:20]:
+        # An edit made in Directus that breaks a rule is wrong data in the Hub now, not a difference to check.
+        severity = Severity.HIGH if drift.provider == Provider.DIRECTUS else Severity.MEDIUM
+        link = getattr(drift.target, "get_absolute_url", None)
         items.append(UrgentItem(
-            f"drift:{drift.pk}", Severity.MEDIUM, companies[drift.company_id],
-            f"{drift.get_provider_display()} · {drift.detail}", drift.target.get_absolute_url() if drift.target else "",
+            f"drift:{drift.pk}", severity, companies[drift.company_id],
+            f"{drift.get_provider_display()} · {drift.detail}", link() if link else "",
         ))  # fmt: skip
     snoozed = set(UrgentSnooze.objects.filter(user=user, until__gt=now).values_list("key", flat=True))
     visible = [item for item in items if item.key not in snoozed]

@@ -89,6 +89,10 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # PostgreSQL's JIT compiles every larger query for hundreds of milliseconds: a loss for short web queries.
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+# The Hub's connections name themselves: PostgreSQL triggers note every write to a shared table made by
+# another writer (Directus, psql) so the Hub processes it (integrations.models.OutsideEdit).
+DATABASE_APPLICATION_NAME = "hypervisual-hub"
+DATABASES["default"]["OPTIONS"]["application_name"] = DATABASE_APPLICATION_NAME
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: Django cache, Celery broker, locks. A unix-socket URL (embedded Redis) is accepted.
@@ -158,6 +162,8 @@ CELERY_BEAT_SCHEDULE = {
     "dashboard-figures": {"task": "dashboard.tasks.figures_refresh", "schedule": crontab(minute="*/5")},
     # Pipeline and open projects keep no history of their own: written down every hour, the last one of a day stands.
     "dashboard-snapshots": {"task": "dashboard.tasks.figure_snapshots_record", "schedule": crontab(minute=55)},
+    # Safety net: edits made in Directus (or psql) whose event never reached the Hub are processed anyway.
+    "outside-edits-sweep": {"task": "integrations.tasks.outside_edits_sweep", "schedule": crontab(minute="*")},
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -237,6 +243,13 @@ REST_FRAMEWORK = {
 HV_SECRETS_KEYS = env.list("HV_SECRETS_KEYS", default=[])
 # Where providers reach this Hub: webhook URLs and OAuth redirect URIs are built on it.
 HV_PUBLIC_URL = env.str("HV_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Directus, the admin layer on the same database (DESIGN.md §8): where it answers, the static admin token
+# `manage.py directus_configure` uses, and the secret its Flow sends in X-Hub-Secret with every event.
+HV_DIRECTUS_URL = env.str("HV_DIRECTUS_URL", default="http://127.0.0.1:8055").rstrip("/")
+HV_DIRECTUS_TOKEN = env.str("HV_DIRECTUS_TOKEN", default="")
+HV_DIRECTUS_WEBHOOK_SECRET = env.str("HV_DIRECTUS_WEBHOOK_SECRET", default="")
+# Seconds an outside edit may wait for its Directus event before the safety net processes it itself.
+HV_OUTSIDE_EDIT_GRACE_SECONDS = env.int("HV_OUTSIDE_EDIT_GRACE_SECONDS", default=60)
 # Provider emulators under /sandbox/<provider>/ (DESIGN.md §7); demo mode switches them on.
 HV_SANDBOX = env.bool("HV_SANDBOX", default=HV_DEMO)
 

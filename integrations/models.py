@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
@@ -237,3 +238,53 @@ class SyncDrift(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_provider_display()} {self.kind}: {self.detail}"
+
+
+class DecimalDecoder(json.JSONDecoder):
+    """Numbers with a fraction read as Decimal: amounts keep their exact digits and scale ("1.000", not 1.0)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, parse_float=Decimal, **kwargs)
+
+
+class OutsideEdit(models.Model):
+    """A write to a shared table by another writer than the Hub (Directus, psql), noted by PostgreSQL itself.
+
+    A trigger on each shared table appends one row per written row whenever the connection is not the
+    Hub's (`application_name`, settings.DATABASE_APPLICATION_NAME). The Hub processes it when Directus'
+    event arrives, or, if the event was lost, when the safety-net job finds it still pending.
+    """
+
+    class Operation(models.TextChoices):
+        INSERT = "INSERT", _("Created")
+        UPDATE = "UPDATE", _("Changed")
+        DELETE = "DELETE", _("Deleted")
+
+    table_name = models.CharField(_("table"), max_length=63)
+    row_id = models.CharField(_("row"), max_length=64)
+    operation = models.CharField(_("operation"), max_length=6, choices=Operation.choices)
+    # UPDATE: {column: [before, after]} of the columns that changed; INSERT: the new row; DELETE: the old row.
+    changes = models.JSONField(_("changes"), default=dict, db_default={}, decoder=DecimalDecoder)
+    database_user = models.CharField(_("database user"), max_length=63)
+    application_name = models.CharField(_("application"), max_length=64, blank=True)
+    changed_at = models.DateTimeField(_("changed"), db_default=Now(), editable=False)
+    processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
+    # The Directus event that covered it; empty when the safety net processed it.
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.SET_NULL, null=True, blank=True, related_name="outside_edits"
+    )
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+        verbose_name = _("edit outside the Hub")
+        verbose_name_plural = _("edits outside the Hub")
+        indexes = [
+            models.Index(fields=["table_name", "row_id"], name="outside_edit_row"),
+            models.Index(fields=["changed_at"], condition=Q(processed_at__isnull=True), name="outside_edit_pending"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(operation__in=["INSERT", "UPDATE", "DELETE"]), name="outside_edit_op")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.table_name}#{self.row_id}"

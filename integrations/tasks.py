@@ -1,8 +1,10 @@
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.db.models import Q
 from redis.exceptions import LockError
 
@@ -92,3 +94,17 @@ def invoice_ninja_reconcile_company(connection_id: int) -> None:
             logger.warning("Invoice Ninja reconciliation of %s failed: %s", connection.company.code, error)
         else:
             logger.info("Invoice Ninja reconciliation of %s: %s", connection.company.code, result)
+
+
+@shared_task(ignore_result=True)
+def outside_edits_sweep() -> int:
+    """Beat (every minute): the safety net for Directus edits whose Flow event never reached the Hub."""
+    from finance.services.outside_edits import outside_edits_sweep as sweep
+
+    with run_alone("outside-edits-sweep") as alone:
+        if not alone:
+            return 0
+        processed = sweep(grace=timedelta(seconds=settings.HV_OUTSIDE_EDIT_GRACE_SECONDS))
+    if processed:
+        logger.warning("safety net processed %d row(s) edited outside the Hub without an event", processed)
+    return processed

@@ -1,4 +1,7 @@
+import io
 import os
+import secrets
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -91,3 +94,52 @@ def http():
     """Provider HTTP faked with `responses`; a registered answer no call asked for fails the test."""
     with responses.RequestsMock() as mock:
         yield mock
+
+
+# --- A real Directus on the test database (tests/directus, tests/browser/test_directus.py) -----------------
+
+DIRECTUS_ADMIN_EMAIL = "admin@example.com"
+DIRECTUS_ADMIN_PASSWORD = "directus-admin-tests"  # noqa: S105 - a throwaway instance on the test database
+DIRECTUS_ADMIN_TOKEN = "tests-directus-admin-token"  # noqa: S105
+DIRECTUS_WEBHOOK_SECRET = "tests-directus-webhook-secret"  # noqa: S105
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def directus(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Directus bootstrapped into the test database and started; stopped before the database is dropped."""
+    from scripts import directus_server
+
+    if not directus_server.is_installed():
+        pytest.fail("Directus is not installed: run `make directus` (make test does it first)")
+    with django_db_blocker.unblock():
+        database_url = database_url_of_test_database()
+    folder = tmp_path_factory.mktemp("directus")
+    instance = directus_server.configure(
+        config=folder / "directus.env", database_url=database_url, port=free_port(), secret=secrets.token_hex(32),
+        admin_email=DIRECTUS_ADMIN_EMAIL, admin_password=DIRECTUS_ADMIN_PASSWORD, admin_token=DIRECTUS_ADMIN_TOKEN,
+    )  # fmt: skip
+    directus_server.bootstrap(instance)
+    process = directus_server.start(instance, folder / "directus.log")
+    yield instance
+    # Its connection pool holds the test database open: Django could not drop it.
+    directus_server.stop(process)
+
+
+@pytest.fixture(scope="session")
+def directus_hub(directus, live_server, django_db_blocker):
+    """Directus configured by the Hub's own command, its Flow posting to the live server."""
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    with django_db_blocker.unblock(), override_settings(
+        HV_DIRECTUS_URL=directus.url, HV_DIRECTUS_TOKEN=DIRECTUS_ADMIN_TOKEN,
+        HV_DIRECTUS_WEBHOOK_SECRET=DIRECTUS_WEBHOOK_SECRET,
+    ):  # fmt: skip
+        call_command("directus_configure", hub_url=live_server.url, stdout=io.StringIO())
+    return directus

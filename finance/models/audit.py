@@ -78,6 +78,8 @@ class AuditEvent(models.Model):
         REMINDER_DELIVERED = "dunning.reminder_delivered", _("Mautic confirmed the reminder e-mail")
         REMINDER_OPENED = "dunning.reminder_opened", _("Reminder opened by the client")
         REMINDER_FAILED = "dunning.reminder_failed", _("Reminder not sent")
+        DIRECTUS_EDITED = "directus.edited", _("Edited in Directus")
+        DIRECTUS_RULE_BROKEN = "directus.rule_broken", _("Directus edit breaks a rule")
 
     company = models.ForeignKey(
         "finance.Company", on_delete=models.PROTECT, null=True, blank=True, related_name="audit_events"
@@ -122,6 +124,8 @@ class AuditEvent(models.Model):
             before, after = changes["state_from"], changes["state_to"]
             moved = f"{labels.get(before, before)} → {labels.get(after, after)}"
             return f"{moved} · {changes['reason']}" if changes.get("reason") else moved
+        if self.action == self.Action.DIRECTUS_EDITED:
+            return self._directus_edit_detail()
         if "summary" in changes:
             return str(changes["summary"])
         if "pause" in changes:
@@ -141,6 +145,21 @@ class AuditEvent(models.Model):
         if "credits" in changes:
             return str(changes["credits"])
         return ", ".join(self.changed_field_labels)
+
+    def _directus_edit_detail(self) -> str:
+        """ "Quote line #12 · quantity: 1.000 → 11.000", or "Client #3 created"."""
+        changes = self.changes
+        model = apps.get_model(changes["model"])
+        name = str(model._meta.verbose_name)
+        row = f"{name[:1].upper()}{name[1:]} #{changes['row']}"
+        if changes["operation"] == "create":
+            return f"{row} · {_('created')}"
+        if changes["operation"] == "delete":
+            return f"{row} · {_('deleted')}"
+        labels = {model_field.column: model_field.verbose_name for model_field in model._meta.concrete_fields}
+        moved = [f"{labels.get(column, column)}: {change['from']} → {change['to']}"
+                 for column, change in changes["fields"].items()]  # fmt: skip
+        return f"{row} · " + "; ".join(moved)
 
     @property
     def changed_field_labels(self) -> list[str]:

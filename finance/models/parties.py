@@ -28,12 +28,12 @@ class Client(models.Model):
     )
     name = models.CharField(_("name"), max_length=70, help_text=_("As printed on documents and QR-bills."))
     street = models.CharField(_("street"), max_length=70)
-    building_number = models.CharField(_("building number"), max_length=16, blank=True)
+    building_number = models.CharField(_("building number"), max_length=16, blank=True, default="", db_default="")
     postal_code = models.CharField(_("postal code"), max_length=16)
     town = models.CharField(_("town"), max_length=35)
     country = models.CharField(_("country"), max_length=2, default="CH", db_default="CH")
-    che_uid = models.CharField(_("UID"), max_length=15, blank=True)
-    email = models.EmailField(_("e-mail"), blank=True)
+    che_uid = models.CharField(_("UID"), max_length=15, blank=True, default="", db_default="")
+    email = models.EmailField(_("e-mail"), blank=True, default="", db_default="")
     language = models.CharField(
         _("language"), max_length=2, choices=Language.choices, default=Language.FRENCH, db_default=Language.FRENCH
     )
@@ -88,10 +88,10 @@ class Contact(models.Model):
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="contacts")
     name = models.CharField(_("name"), max_length=120)
-    email = models.EmailField(_("e-mail"), blank=True)
-    phone = models.CharField(_("phone"), max_length=32, blank=True)
-    role = models.CharField(_("role"), max_length=80, blank=True)
-    mautic_id = models.CharField(_("Mautic id"), max_length=32, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True, default="", db_default="")
+    phone = models.CharField(_("phone"), max_length=32, blank=True, default="", db_default="")
+    role = models.CharField(_("role"), max_length=80, blank=True, default="", db_default="")
+    mautic_id = models.CharField(_("Mautic id"), max_length=32, blank=True, default="", db_default="")
     created_at = models.DateTimeField(_("created"), db_default=Now(), editable=False)
 
     class Meta:
@@ -101,3 +101,6 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def get_absolute_url(self) -> str:
+        return self.client.get_absolute_url()

@@ -41,9 +41,15 @@ class Project(models.Model):
     )
     name = models.CharField(_("name"), max_length=200)
     project_type = models.CharField(
-        _("project type"), max_length=32, choices=ProjectType.choices, default=ProjectType.OTHER
+        _("project type"),
+        max_length=32,
+        choices=ProjectType.choices,
+        default=ProjectType.OTHER,
+        db_default=ProjectType.OTHER,
     )
-    currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices, default=Currency.CHF)
+    currency = models.CharField(
+        _("currency"), max_length=3, choices=Currency.choices, default=Currency.CHF, db_default=Currency.CHF
+    )
     budget = models.DecimalField(
         _("budget (net)"), max_digits=12, decimal_places=2, default=ZERO, db_default=ZERO,
         help_text=_("The signed quote's net total; for a project without a quote, the agreed net amount."),
@@ -52,7 +58,9 @@ class Project(models.Model):
         _("status"), max_length=20, choices=Status.choices, default=Status.QUOTE_SENT, db_default=Status.QUOTE_SENT
     )
     # The status a project on hold goes back to when it resumes.
-    status_before_hold = models.CharField(_("status before the hold"), max_length=20, blank=True)
+    status_before_hold = models.CharField(
+        _("status before the hold"), max_length=20, blank=True, default="", db_default=""
+    )
     manager = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
         verbose_name=_("project manager"),
@@ -126,6 +134,9 @@ class Milestone(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def get_absolute_url(self) -> str:
+        return self.project.get_absolute_url()
 
 
 class ProviderAssignment(models.Model):

@@ -35,28 +35,33 @@ class Supplier(models.Model):
     company = models.ForeignKey("finance.Company", on_delete=models.PROTECT, related_name="suppliers")
     name = models.CharField(_("legal name"), max_length=70, help_text=_("As on their invoices and bank account."))
     street = models.CharField(_("street"), max_length=70)
-    building_number = models.CharField(_("building number"), max_length=16, blank=True)
+    building_number = models.CharField(_("building number"), max_length=16, blank=True, default="", db_default="")
     postal_code = models.CharField(_("postal code"), max_length=16)
     town = models.CharField(_("town"), max_length=35)
     country = models.CharField(_("country"), max_length=2, default="CH", db_default="CH")
-    che_uid = models.CharField(_("UID"), max_length=15, blank=True)
+    che_uid = models.CharField(_("UID"), max_length=15, blank=True, default="", db_default="")
     iban = models.CharField(
         _("IBAN"), max_length=34, help_text=_("Their account for transfers; a QR-IBAN is accepted for QR-bills.")
     )
     # Set from the IBAN, by clean() and by a PostgreSQL trigger for rows Directus writes.
-    bank_country = models.CharField(_("bank country"), max_length=2, editable=False)
+    bank_country = models.CharField(_("bank country"), max_length=2, editable=False, default="", db_default="")
     currency = models.CharField(
         _("currency"), max_length=3, choices=Currency.choices, default=Currency.CHF, db_default=Currency.CHF
     )
-    contact_name = models.CharField(_("contact"), max_length=120, blank=True)
-    email = models.EmailField(_("e-mail"), blank=True)
-    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    contact_name = models.CharField(_("contact"), max_length=120, blank=True, default="", db_default="")
+    email = models.EmailField(_("e-mail"), blank=True, default="", db_default="")
+    phone = models.CharField(_("phone"), max_length=32, blank=True, default="", db_default="")
     categories = ArrayField(
         models.CharField(max_length=32, choices=SupplierCategory.choices),
         verbose_name=_("categories"), default=list, db_default=[], blank=True,
     )  # fmt: skip
     revolut_counterparty_id = models.CharField(
-        _("Revolut counterparty id"), max_length=64, blank=True, help_text=_("Filled in when paid via Revolut.")
+        _("Revolut counterparty id"),
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("Filled in when paid via Revolut."),
     )
     # The counterparty's bank account at Revolut and the IBAN it was created for: a new IBAN needs a new one.
     revolut_counterparty_account_id = models.CharField(max_length=64, blank=True, default="", db_default="")

@@ -28,7 +28,9 @@ class DepositRule(models.Model):
     """How much deposit a signed quote asks for: per company and project type (blank = the default rule)."""
 
     company = models.ForeignKey("finance.Company", on_delete=models.CASCADE, related_name="deposit_rules")
-    project_type = models.CharField(_("project type"), max_length=32, choices=ProjectType.choices, blank=True)
+    project_type = models.CharField(
+        _("project type"), max_length=32, choices=ProjectType.choices, blank=True, default="", db_default=""
+    )
     percent = models.DecimalField(_("deposit (%)"), max_digits=5, decimal_places=2)
     min_quote_total = models.DecimalField(
         _("from a quote total of"), max_digits=12, decimal_places=2, default=ZERO, db_default=ZERO
@@ -54,10 +56,14 @@ class DocumentLine(models.Model):
     position = models.PositiveSmallIntegerField(_("position"))
     description = models.CharField(_("description"), max_length=300)
     quantity = models.DecimalField(_("quantity"), max_digits=12, decimal_places=3)
-    unit = models.CharField(_("unit"), max_length=16, blank=True)
+    unit = models.CharField(_("unit"), max_length=16, blank=True, default="", db_default="")
     unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
-    discount_percent = models.DecimalField(_("discount (%)"), max_digits=5, decimal_places=2, default=ZERO)
-    vat_code = models.CharField(_("VAT"), max_length=16, choices=VatCode.choices, default=VatCode.STANDARD)
+    discount_percent = models.DecimalField(
+        _("discount (%)"), max_digits=5, decimal_places=2, default=ZERO, db_default=ZERO
+    )
+    vat_code = models.CharField(
+        _("VAT"), max_length=16, choices=VatCode.choices, default=VatCode.STANDARD, db_default=VatCode.STANDARD
+    )
     # The rate in force on the document's date, frozen with the line.
     vat_rate = models.DecimalField(_("VAT rate (%)"), max_digits=5, decimal_places=2)
 
@@ -101,13 +107,15 @@ class SalesDocument(models.Model):
 
     company = models.ForeignKey("finance.Company", on_delete=models.PROTECT, related_name="%(class)ss")
     client = models.ForeignKey("finance.Client", on_delete=models.PROTECT, related_name="%(class)ss")
-    number = models.CharField(_("number"), max_length=32, blank=True)
+    number = models.CharField(_("number"), max_length=32, blank=True, default="", db_default="")
     title = models.CharField(_("title"), max_length=200)
-    notes = models.TextField(_("notes"), blank=True)
+    notes = models.TextField(_("notes"), blank=True, default="", db_default="")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(_("created"), db_default=Now(), editable=False)
     updated_at = models.DateTimeField(_("updated"), db_default=Now(), editable=False)
-    currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices, default=Currency.CHF)
+    currency = models.CharField(
+        _("currency"), max_length=3, choices=Currency.choices, default=Currency.CHF, db_default=Currency.CHF
+    )
     net_total = models.DecimalField(_("net"), max_digits=12, decimal_places=2, default=ZERO, db_default=ZERO)
     vat_total = models.DecimalField(_("VAT"), max_digits=12, decimal_places=2, default=ZERO, db_default=ZERO)
     gross_total = models.DecimalField(_("total"), max_digits=12, decimal_places=2, default=ZERO, db_default=ZERO)
@@ -145,9 +153,15 @@ class Quote(SalesDocument):
     quote_date = models.DateField(_("date"))
     valid_until = models.DateField(_("valid until"))
     project_type = models.CharField(
-        _("project type"), max_length=32, choices=ProjectType.choices, default=ProjectType.OTHER
+        _("project type"),
+        max_length=32,
+        choices=ProjectType.choices,
+        default=ProjectType.OTHER,
+        db_default=ProjectType.OTHER,
     )
-    deposit_percent = models.DecimalField(_("deposit (%)"), max_digits=5, decimal_places=2, default=ZERO)
+    deposit_percent = models.DecimalField(
+        _("deposit (%)"), max_digits=5, decimal_places=2, default=ZERO, db_default=ZERO
+    )
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     signed_at = models.DateTimeField(_("signed"), null=True, blank=True)
 
@@ -204,13 +218,15 @@ class Invoice(SalesDocument):
     credited_invoice = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="credit_notes"
     )
-    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.STANDARD)
+    kind = models.CharField(
+        _("kind"), max_length=16, choices=Kind.choices, default=Kind.STANDARD, db_default=Kind.STANDARD
+    )
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT, db_default=Status.DRAFT
     )
     issue_date = models.DateField(_("issue date"), null=True, blank=True)
     due_date = models.DateField(_("due date"), null=True, blank=True)
-    qr_reference = models.CharField(_("QR reference"), max_length=27, blank=True)
+    qr_reference = models.CharField(_("QR reference"), max_length=27, blank=True, default="", db_default="")
     issued_at = models.DateTimeField(_("issued"), null=True, blank=True)
 
     class Meta:
