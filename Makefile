@@ -24,12 +24,16 @@ node_modules/.installed: package.json
 install: $(VENV)/.installed node_modules/.installed ## Install Python and front-end dependencies
 	$(HUB) assets
 
+.PHONY: directus
+directus: $(VENV)/.installed ## Install the pinned Directus and Node 22 into .directus/ (once; reused)
+	$(HUB) directus
+
 .PHONY: run
-run: install ## Run the Hub (web, worker, beat) on http://127.0.0.1:8000/
+run: install ## Run the Hub (web, worker, beat) on http://127.0.0.1:8000/, with Directus on :8055 when installed
 	$(HUB) run
 
 .PHONY: test
-test: install lint ## Run the whole test suite, as CI does
+test: install directus lint ## Run the whole test suite (a real Directus included), as CI does
 	$(HUB) test $(ARGS)
 
 .PHONY: lint

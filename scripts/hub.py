@@ -6,6 +6,7 @@ and are stopped when the command ends. Their URLs are handed to every child proc
 environment, so settings never start anything. Variables may also come from a `.env` file.
 
     python scripts/hub.py assets      copy front-end assets into static/vendor, compile translations
+    python scripts/hub.py directus    install the pinned Directus (and Node 22) into .directus/, once
     python scripts/hub.py run         migrate, seed an empty database, start web + worker + beat
     python scripts/hub.py test [ARGS] run pytest
     python scripts/hub.py manage ARGS run a management command
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import json
 import os
 import secrets
 import shutil
@@ -27,6 +29,9 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+# A sibling module: run as a script, this file's folder is the first entry of sys.path.
+import directus_server
+
 ROOT = Path(__file__).resolve().parent.parent
 # Local state of the embedded servers; tests of this script point it at a temporary directory.
 VAR = Path(os.environ.get("HV_VAR_DIR", ROOT / "var"))
@@ -35,6 +40,9 @@ EMBEDDED_DATABASE = "hypervisual"
 WEB_ADDRESS = "127.0.0.1:8000"
 # Seconds the embedded Redis gets to open its socket before the run gives up.
 REDIS_START_TIMEOUT = 10
+# Where `make run` serves Directus (HV_DIRECTUS_PORT), and the admin it creates there.
+DIRECTUS_PORT = 8055
+DIRECTUS_ADMIN_EMAIL = "admin@example.com"
 # Seconds the web server gets to answer before the demo gives up connecting the sandboxes.
 WEB_START_TIMEOUT = 60
 
@@ -189,6 +197,53 @@ def local_environment(env: dict[str, str]) -> None:
     env.setdefault("HV_SECRETS_KEYS", local_secrets_key())
 
 
+def local_directus_secrets() -> dict[str, str]:
+    """This checkout's Directus secrets (its key, admin password and token, the Flow's secret), made once."""
+    VAR.mkdir(exist_ok=True)
+    secrets_file = VAR / "directus.json"
+    if not secrets_file.exists():
+        names = ("secret", "admin_password", "admin_token", "webhook_secret")
+        secrets_file.write_text(json.dumps({name: secrets.token_urlsafe(32) for name in names}))
+        secrets_file.chmod(0o600)
+    return json.loads(secrets_file.read_text())
+
+
+def directus_wanted(env: dict[str, str]) -> bool:
+    """HV_DIRECTUS=1 or 0; unset, Directus runs whenever `make directus` installed it."""
+    value = env.get("HV_DIRECTUS")
+    if value is None:
+        return directus_server.is_installed()
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+@contextmanager
+def directus_beside(env: dict[str, str]) -> Iterator[None]:
+    """Run Directus on the Hub's database, configured by the Hub, while the Hub runs; fill in its settings."""
+    if not directus_wanted(env):
+        yield
+        return
+    if not directus_server.is_installed():
+        raise SystemExit("HV_DIRECTUS=1 but Directus is not installed: run `make directus`")
+    local = local_directus_secrets()
+    instance = directus_server.configure(
+        config=VAR / "directus.env", database_url=env["DATABASE_URL"],
+        port=int(env.get("HV_DIRECTUS_PORT", DIRECTUS_PORT)), secret=local["secret"],
+        admin_email=DIRECTUS_ADMIN_EMAIL, admin_password=local["admin_password"], admin_token=local["admin_token"],
+    )  # fmt: skip
+    directus_server.bootstrap(instance)
+    process = directus_server.start(instance, VAR / "directus.log")
+    env.update(HV_DIRECTUS_URL=instance.url, HV_DIRECTUS_TOKEN=instance.admin_token,
+               HV_DIRECTUS_WEBHOOK_SECRET=local["webhook_secret"])  # fmt: skip
+    try:
+        if manage(env, "directus_configure") != 0:
+            raise SystemExit("directus_configure failed; Directus' log: " + str(VAR / "directus.log"))
+        log(f"Directus admin on {instance.url}/admin  login {instance.admin_email} / {instance.admin_password}")
+        yield
+    finally:
+        directus_server.stop(process)
+        log("Directus stopped")
+
+
 def manage(env: dict[str, str], *arguments: str) -> int:
     return subprocess.call([sys.executable, str(ROOT / "manage.py"), *arguments], env=env, cwd=ROOT)
 
@@ -222,8 +277,13 @@ def command_assets(_: argparse.Namespace) -> int:
     return subprocess.call([str(BIN / "pybabel"), "compile", "--statistics", "-D", "django", "-d", "locale"], cwd=ROOT)
 
 
+def command_directus(_: argparse.Namespace) -> int:
+    directus_server.install()
+    return 0
+
+
 def command_run(_: argparse.Namespace) -> int:
-    with backing_services() as env:
+    with backing_services() as env, ExitStack() as stack:
         local_environment(env)
         # `make run` serves plain HTTP on the loopback; behind TLS, HV_HTTPS stays on.
         env.setdefault("HV_HTTPS", "0")
@@ -236,6 +296,8 @@ def command_run(_: argparse.Namespace) -> int:
                 return 1
         if manage(env, "seed_demo", "--if-empty") != 0:
             return 1
+        # Stopped when the Hub stops (the stack closes after the supervisor's wait).
+        stack.enter_context(directus_beside(env))
         log(f"the Hub is starting on http://{env['HV_WEB_ADDRESS']}/  (Ctrl-C stops everything)")
         supervisor = subprocess.Popen([str(BIN / "honcho"), "start", "-f", str(ROOT / "Procfile")], env=env, cwd=ROOT)
         stopped_early = False
@@ -291,6 +353,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("assets").set_defaults(handler=command_assets)
+    commands.add_parser("directus").set_defaults(handler=command_directus)
     commands.add_parser("run").set_defaults(handler=command_run)
     for name, handler in (("test", command_test), ("manage", command_manage)):
         sub = commands.add_parser(name)

@@ -29,6 +29,9 @@ APP_ENVIRONMENT = {
     "HV_MEDIA_ROOT": "/app/var/media",
     "HV_SECRETS_KEYS": "${HV_SECRETS_KEYS:?set HV_SECRETS_KEYS}",
     "HV_PUBLIC_URL": "${HV_PUBLIC_URL:?set HV_PUBLIC_URL}",
+    "HV_DIRECTUS_URL": "http://directus:8055",
+    "HV_DIRECTUS_TOKEN": "${HV_DIRECTUS_TOKEN:?set HV_DIRECTUS_TOKEN}",
+    "HV_DIRECTUS_WEBHOOK_SECRET": "${HV_DIRECTUS_WEBHOOK_SECRET:?set HV_DIRECTUS_WEBHOOK_SECRET}",
 }
 SCRIPT_COMMANDS = {
     "start-web.sh": 'exec gunicorn hypervisual.wsgi --bind 0.0.0.0:8000 --workers "${WEB_CONCURRENCY:-3}" '
@@ -100,8 +103,8 @@ def script_path(container_path: str) -> Path:
 # --- compose.yaml ---------------------------------------------------------------------------------
 
 
-def test_compose_has_the_five_services_with_their_images_and_commands(services):
-    assert sorted(services) == ["beat", "postgres", "redis", "web", "worker"]
+def test_compose_has_the_services_with_their_images_and_commands(services):
+    assert sorted(services) == ["beat", "directus", "directus-configure", "postgres", "redis", "web", "worker"]
     assert services["postgres"]["image"] == "postgres:15-alpine"
     assert services["redis"]["image"] == "redis:7-alpine"
     assert services["redis"]["command"] == ["redis-server", "--appendonly", "yes"]
@@ -124,11 +127,13 @@ def test_compose_shares_the_app_definition_through_the_anchor(compose, services)
 
 
 def test_every_service_restarts_unless_stopped(services):
-    assert {name: service["restart"] for name, service in services.items()} == dict.fromkeys(services, "unless-stopped")
+    restarts = {name: service["restart"] for name, service in services.items()}
+    # The configuration step runs once per start of the stack; it is repeated only when it failed.
+    assert restarts == {**dict.fromkeys(services, "unless-stopped"), "directus-configure": "on-failure"}
 
 
 def test_every_service_has_a_healthcheck(services):
-    tests = {name: service["healthcheck"]["test"] for name, service in services.items()}
+    tests = {name: service["healthcheck"].get("test") for name, service in services.items()}
     assert tests["postgres"] == ["CMD", "pg_isready", "--username", "hub", "--dbname", "hypervisual"]
     assert tests["redis"] == ["CMD-SHELL", "redis-cli ping | grep -qx PONG"]
     assert tests["web"][:3] == ["CMD", "python", "-c"]
@@ -141,8 +146,11 @@ def test_every_service_has_a_healthcheck(services):
         "CMD-SHELL",
         "celery --app hypervisual inspect ping --destination celerybeat@$$HOSTNAME --timeout 10",
     ]
-    for service in services.values():
-        assert set(service["healthcheck"]) == {"test", "interval", "timeout", "retries", "start_period"}
+    assert tests["directus"] == ["CMD-SHELL", "wget -qO- http://127.0.0.1:8055/server/ping | grep -qx pong"]
+    assert services["directus-configure"]["healthcheck"] == {"disable": True}
+    for name, service in services.items():
+        if name != "directus-configure":
+            assert set(service["healthcheck"]) == {"test", "interval", "timeout", "retries", "start_period"}
 
 
 def test_app_services_wait_for_healthy_postgres_and_redis(services):
@@ -178,12 +186,14 @@ def test_backing_services_environment(services):
 
 def test_web_is_published_on_the_loopback_only(services):
     assert services["web"]["ports"] == ["127.0.0.1:8000:8000"]
+    assert services["directus"]["ports"] == ["127.0.0.1:8055:8055"]
     for name in ("postgres", "redis", "worker", "beat"):
         assert "ports" not in services[name]
 
 
 def test_volumes(compose, services):
-    assert compose["volumes"] == {"postgres-data": None, "redis-data": None, "media": None}
+    assert compose["volumes"] == {"postgres-data": None, "redis-data": None, "media": None, "directus-uploads": None}
+    assert services["directus"]["volumes"] == ["directus-uploads:/directus/uploads"]
     assert services["postgres"]["volumes"] == ["postgres-data:/var/lib/postgresql/data"]
     assert services["redis"]["volumes"] == ["redis-data:/data"]
     for name in APP_SERVICES:
@@ -200,6 +210,12 @@ def test_compose_variables_are_exactly_these(compose):
         "WEB_CONCURRENCY",
         "HV_SECRETS_KEYS",
         "HV_PUBLIC_URL",
+        "HV_DIRECTUS_TOKEN",
+        "HV_DIRECTUS_WEBHOOK_SECRET",
+        "DIRECTUS_SECRET",
+        "DIRECTUS_ADMIN_EMAIL",
+        "DIRECTUS_ADMIN_PASSWORD",
+        "DIRECTUS_PUBLIC_URL",
     }
 
 
@@ -443,3 +459,23 @@ def test_dockerfile_bakes_in_no_secret_and_runs_the_web_by_default():
     assert ("WORKDIR", APP_DIR) in stage
     assert ("EXPOSE", "8000") in stage
     assert stage[-2:] == [("ENTRYPOINT", '["/app/docker/entrypoint.sh"]'), ("CMD", '["/app/docker/start-web.sh"]')]
+
+
+def test_directus_runs_the_pinned_version_on_the_hub_database_after_the_migrations(services):
+    from scripts.directus_server import DIRECTUS_VERSION
+
+    directus = services["directus"]
+    assert directus["image"] == f"directus/directus:{DIRECTUS_VERSION}"
+    assert {key: directus["environment"][key] for key in ("DB_CLIENT", "DB_HOST", "DB_DATABASE", "DB_USER")} == {
+        "DB_CLIENT": "pg", "DB_HOST": "postgres", "DB_DATABASE": "hypervisual", "DB_USER": "hub",
+    }  # fmt: skip
+    assert directus["environment"]["ADMIN_TOKEN"] == APP_ENVIRONMENT["HV_DIRECTUS_TOKEN"]
+    assert directus["depends_on"] == {
+        "postgres": {"condition": "service_healthy"},
+        "web": {"condition": "service_healthy"},
+    }
+    configure = services["directus-configure"]
+    assert configure["command"] == ["python", "manage.py", "directus_configure"]
+    assert configure["image"] == "hypervisual-hub"
+    assert configure["environment"] == APP_ENVIRONMENT
+    assert configure["depends_on"] == {"directus": {"condition": "service_healthy"}}

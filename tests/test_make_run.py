@@ -115,9 +115,22 @@ def assert_serving_the_seeded_hub(base_url: str, process: subprocess.Popen) -> N
 @pytest.mark.django_db
 def test_make_run_with_embedded_servers_serves_the_hub_and_stops_on_ctrl_c():
     var_dir = Path(tempfile.mkdtemp(prefix="hv-run-", dir="/tmp"))
-    process, base_url = run_hub(base_env(), var_dir)
+    directus_port = free_port()
+    # Installed by `make directus` (make test does it), Directus runs beside the Hub on the same database.
+    process, base_url = run_hub({**base_env(), "HV_DIRECTUS_PORT": str(directus_port)}, var_dir)
     try:
         assert_serving_the_seeded_hub(base_url, process)
+        directus_url = f"http://127.0.0.1:{directus_port}"
+        assert get(f"{directus_url}/server/ping") == (200, "pong")
+        token = json.loads((var_dir / "directus.json").read_text())["admin_token"]
+        flows = urllib.request.Request(  # noqa: S310 - loopback only
+            f"{directus_url}/flows?fields=name,status,operations.options",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        with urllib.request.urlopen(flows, timeout=10) as answer:  # noqa: S310 - loopback only
+            (flow,) = json.load(answer)["data"]
+        assert (flow["name"], flow["status"]) == ("Hub: edits of shared collections", "active")
+        assert f"{base_url}/webhooks/directus/" in [step["options"].get("url") for step in flow["operations"]]
     finally:
         output = stop_like_ctrl_c(process)
 
@@ -127,6 +140,10 @@ def test_make_run_with_embedded_servers_serves_the_hub_and_stops_on_ctrl_c():
     assert "Demo group seeded: 5 companies." in output
     assert "ceo             CEO          all companies" in output
     assert "Demo logins (password: hypervisual-demo):" in output
+    password = json.loads((var_dir / "directus.json").read_text())["admin_password"]
+    assert f"Directus admin on http://127.0.0.1:{directus_port}/admin  login admin@example.com / {password}" in output
+    assert "Directus stopped" in output
+    assert (var_dir / "directus.json").stat().st_mode & 0o777 == 0o600
     assert (var_dir / "pgdata" / "PG_VERSION").exists()
     assert (var_dir / "secret_key").stat().st_mode & 0o777 == 0o600
     assert processes_under(var_dir) == []
@@ -144,6 +161,8 @@ def test_make_run_with_configured_servers_starts_nothing_embedded():
         **base_env(),
         "DATABASE_URL": f"postgres://{db['USER']}@{host}/{database}",
         "REDIS_URL": redis_url_with_database(settings.REDIS_URL, 10),
+        # Switched off even where installed: no Directus is started.
+        "HV_DIRECTUS": "0",
     }
     var_dir = Path(tempfile.mkdtemp(prefix="hv-run-", dir="/tmp"))
     process, base_url = run_hub(env, var_dir)
@@ -158,6 +177,7 @@ def test_make_run_with_configured_servers_starts_nothing_embedded():
 
     assert process.returncode == 0, output
     assert "using DATABASE_URL from the environment" in output
+    assert "Directus" not in output
     assert "using REDIS_URL from the environment" in output
     assert "embedded" not in output
     assert not (var_dir / "pgdata").exists()
