@@ -154,7 +154,9 @@ def _interface(model_field: models.Field) -> dict:
         choices = [{"text": str(label), "value": value} for value, label in model_field.choices]
         return {"interface": "select-dropdown", "options": {"choices": choices}, "display": "labels"}
     if isinstance(model_field, models.ForeignKey):
-        return {"interface": "select-dropdown-m2o", "options": {"template": _template_of(model_field.related_model)}}
+        template = _template_of(model_field.related_model)
+        return {"interface": "select-dropdown-m2o", "options": {"template": template},
+                "display": "related-values", "display_options": {"template": template}}  # fmt: skip
     if isinstance(model_field, models.BooleanField):
         return {"interface": "boolean", "display": "boolean"}
     if isinstance(model_field, models.DateField | models.DateTimeField):
