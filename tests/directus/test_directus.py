@@ -7,11 +7,9 @@ live server, and a real Celery worker processes the events as in production.
 import datetime
 import time
 from decimal import Decimal as D
-from importlib import import_module
 
 import pytest
 import requests
-from django.apps import apps as django_apps
 from django.utils import translation
 
 from finance.models import AuditEvent, Client, Invoice, Quote, Role
@@ -32,12 +30,6 @@ EVENT_TIMEOUT = 30
 @pytest.fixture(autouse=True)
 def _hub_knows_the_secret(settings):
     settings.HV_DIRECTUS_WEBHOOK_SECRET = DIRECTUS_WEBHOOK_SECRET
-
-
-@pytest.fixture
-def vat_rates(transactional_db):
-    """Live-server tests empty every table when they end, the VAT rates of migration 0005 included."""
-    import_module("finance.migrations.0005_seed_swiss_vat_rates").seed_rates(django_apps, schema_editor=None)
 
 
 def directus_call(instance, method: str, path: str, *, token: str = DIRECTUS_ADMIN_TOKEN, **kwargs):
