@@ -15,6 +15,7 @@ from django.apps import apps
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import translation
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from finance.services.outside_edits import SHARED_TABLES
@@ -128,11 +129,6 @@ def _translations(text_of) -> list[dict[str, str]]:
     return result
 
 
-def _capitalised(text) -> str:
-    text = str(text)
-    return text[:1].upper() + text[1:]
-
-
 def collection_meta(spec: Collection, sort: int) -> dict:
     options = spec.model_class._meta
     return {
@@ -143,7 +139,7 @@ def collection_meta(spec: Collection, sort: int) -> dict:
         "display_template": spec.template,
         "note": str(_("Shared with the Hub: it reacts to every edit here as to its own.")) if spec.create or spec.update
         else str(_("Kept by the Hub: read only here.")),
-        "translations": _translations(lambda: _capitalised(options.verbose_name_plural)),
+        "translations": _translations(lambda: capfirst(options.verbose_name_plural)),
         "accountability": "all",
     }  # fmt: skip
 
@@ -187,7 +183,7 @@ def fields_meta(spec: Collection) -> list[dict]:
             "readonly": column not in editable,
             "hidden": column in HUB_ONLY_COLUMNS,
             "note": str(model_field.help_text) or None,
-            "translations": _translations(lambda model_field=model_field: _capitalised(model_field.verbose_name)),
+            "translations": _translations(lambda model_field=model_field: capfirst(model_field.verbose_name)),
             "width": "half" if not isinstance(model_field, models.TextField) else "full",
             **_interface(model_field),
         }

@@ -2,6 +2,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Now
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from finance.models.companies import Role
@@ -150,8 +151,7 @@ class AuditEvent(models.Model):
         """ "Quote line #12 · quantity: 1.000 → 11.000", or "Client #3 created"."""
         changes = self.changes
         model = apps.get_model(changes["model"])
-        name = str(model._meta.verbose_name)
-        row = f"{name[:1].upper()}{name[1:]} #{changes['row']}"
+        row = f"{capfirst(model._meta.verbose_name)} #{changes['row']}"
         if changes["operation"] == "create":
             return f"{row} · {_('created')}"
         if changes["operation"] == "delete":

@@ -73,6 +73,14 @@ def _store_totals(document: Quote | Invoice) -> None:
     document.refresh_from_db()
 
 
+def document_totals_refresh(document: Quote | Invoice) -> None:
+    """After any change to a draft's lines: its totals from the lines, and a quote's deposit from its total."""
+    _store_totals(document)
+    if isinstance(document, Quote):
+        document.deposit_percent = deposit_percent_for(quote=document)
+        document.save(update_fields=["deposit_percent"])
+
+
 def _require_status(document: Quote | Invoice, *allowed: str, action: str) -> None:
     if document.status not in allowed:
         raise DocumentStateError(
@@ -178,9 +186,7 @@ def quote_lines_replace(*, quote: Quote, lines: list[LineInput], edited_by: Abst
         quote_line = QuoteLine(quote=quote, position=position, **_line_fields(line, on=quote.quote_date))
         quote_line.full_clean(exclude=["quote"])
         quote_line.save()
-    _store_totals(quote)
-    quote.deposit_percent = deposit_percent_for(quote=quote)
-    quote.save(update_fields=["deposit_percent"])
+    document_totals_refresh(quote)
     return quote
 
 

@@ -18,7 +18,6 @@ from datetime import timedelta
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
-from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -39,7 +38,7 @@ from finance.models import (
     VatCode,
 )  # fmt: skip
 from finance.services.audit import audit_record
-from finance.services.documents import deposit_percent_for, document_lines_totals
+from finance.services.documents import document_totals_refresh
 from finance.services.invoice_ninja import client_follow_start
 from integrations.models import OutsideEdit, Provider, SyncDrift, WebhookDelivery
 
@@ -110,7 +109,7 @@ def _problems_of(error: ValidationError) -> list[str]:
     return list(error.messages)
 
 
-def _validated(instance: models.Model, *, save_normalised: bool = True, exclude: list[str] | None = None) -> list[str]:
+def _validated(instance: models.Model, *, exclude: list[str] | None = None) -> list[str]:
     """Run the model's validation as a form would; values it normalises (a UID, an IBAN) are saved back."""
     before = {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
     try:
@@ -118,7 +117,7 @@ def _validated(instance: models.Model, *, save_normalised: bool = True, exclude:
     except ValidationError as error:
         return _problems_of(error)
     normalised = [name for name, value in before.items() if getattr(instance, name) != value]
-    if save_normalised and normalised:
+    if normalised:
         instance.save(update_fields=normalised)
     return []
 
@@ -182,19 +181,6 @@ def _document_changed(document: Quote | Invoice) -> list[str]:
             % {"number": document.number, "status": document.get_status_display().lower()}]  # fmt: skip
 
 
-def _totals_refreshed(document: Quote | Invoice) -> None:
-    """What the Hub does after any change to a draft's lines: totals from the lines, and a quote's deposit."""
-    totals = document_lines_totals(document)
-    document.net_total, document.vat_total, document.gross_total = totals.net, totals.vat, totals.gross
-    document.rounding, document.payable_total = totals.rounding, totals.payable
-    document.updated_at = Now()
-    document.save()
-    document.refresh_from_db()
-    if isinstance(document, Quote):
-        document.deposit_percent = deposit_percent_for(quote=document)
-        document.save(update_fields=["deposit_percent"])
-
-
 def _document(model: type[Quote] | type[Invoice]) -> Callable:
     def process(row: RowEdits) -> Outcome:
         document = model.objects.select_for_update().select_related("company").filter(pk=row.row_id).first()
@@ -204,7 +190,7 @@ def _document(model: type[Quote] | type[Invoice]) -> Callable:
             return Outcome(document, document.company, _document_changed(document))
         problems = _validated(document)
         if not problems:
-            _totals_refreshed(document)
+            document_totals_refresh(document)
         return Outcome(document, document.company, problems)
 
     return process
@@ -230,7 +216,7 @@ def _line(model: type[QuoteLine] | type[InvoiceLine], parent: str) -> Callable:
             if problems:
                 return Outcome(document, document.company, problems)
             line.save(update_fields=["vat_rate"])
-        _totals_refreshed(document)
+        document_totals_refresh(document)
         return Outcome(document, document.company)
 
     return process
