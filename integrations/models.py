@@ -23,6 +23,9 @@ class Provider(models.TextChoices):
     MAUTIC = "mautic", "Mautic"
     DOCUSEAL = "docuseal", "DocuSeal"
     DIRECTUS = "directus", "Directus"
+    OPENAI = "openai", "OpenAI"
+    # The group's websites post their contact forms (leads) to the Hub, signed with the company's secret.
+    WEB_FORM = "web_form", _("Website form")
 
 
 class Connection(models.Model):

@@ -72,6 +72,11 @@ class Company(models.Model):
         default=SignatureChannel.DOCUSEAL, db_default=SignatureChannel.DOCUSEAL,
         help_text=_("A quote accepted in Invoice Ninja's client portal counts as signed only with Invoice Ninja here."),
     )  # fmt: skip
+    deposit_auto_issue = models.BooleanField(
+        _("issue deposit invoices automatically"), default=True, db_default=True,
+        help_text=_("When a quote is signed, its deposit invoice (or its invoice, when no deposit is asked) is "
+                    "created at once; with this on it is also issued and sent, otherwise it waits as a draft."),
+    )  # fmt: skip
     colour = models.CharField(_("colour"), max_length=7, default="#206bc4", db_default="#206bc4")
     logo = models.FileField(_("logo"), upload_to="company-logos/", blank=True)
     created_at = models.DateTimeField(_("created"), db_default=Now(), editable=False)

@@ -164,6 +164,10 @@ class Quote(SalesDocument):
     )
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     signed_at = models.DateTimeField(_("signed"), null=True, blank=True)
+    # Why the client declined (DocuSeal's decline reason, or what a person noted).
+    rejection_reason = models.CharField(
+        _("reason for rejection"), max_length=500, blank=True, default="", db_default=""
+    )
 
     class Meta:
         ordering = ["-quote_date", "-id"]

@@ -13,7 +13,7 @@ from django.db.models import Sum
 from django.db.models.functions import Now
 from django.utils.translation import gettext as _
 
-from finance import qrbill, vat
+from finance import events, qrbill, vat
 from finance.models import (
     Client,
     DepositRule,
@@ -200,7 +200,8 @@ def _quote_transition(quote: Quote, *, to: str, allowed: tuple[str, ...], action
     quote.updated_at = Now()
     quote.save()
     quote.refresh_from_db()
-    _log(quote, actor=actor, action=f"quote.{to}", status_from=before, status_to=to)
+    reason = {"reason": quote.rejection_reason} if to == Quote.Status.REJECTED and quote.rejection_reason else {}
+    _log(quote, actor=actor, action=f"quote.{to}", status_from=before, status_to=to, **reason)
     return quote
 
 
@@ -232,15 +233,19 @@ def quote_mark_signed(*, quote: Quote, actor: AbstractBaseUser | None) -> Quote:
         actor=actor, signed_at=Now(),
     )  # fmt: skip
     projects_follow_quote(quote=quote, actor=actor)
+    events.quote_signed.send(sender=Quote, quote=quote, actor=actor)
     return quote
 
 
 @transaction.atomic
-def quote_reject(*, quote: Quote, actor: AbstractBaseUser | None) -> Quote:
-    return _quote_transition(
+def quote_reject(*, quote: Quote, actor: AbstractBaseUser | None, reason: str = "") -> Quote:
+    fields = {"rejection_reason": reason[:500]} if reason else {}
+    quote = _quote_transition(
         quote, to=Quote.Status.REJECTED, allowed=(Quote.Status.SENT, Quote.Status.VIEWED), action=_("rejected"),
-        actor=actor,
+        actor=actor, **fields,
     )  # fmt: skip
+    events.quote_rejected.send(sender=Quote, quote=quote, actor=actor, reason=reason)
+    return quote
 
 
 def quotes_expire(*, today: date) -> int:

@@ -21,6 +21,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from finance import events
 from finance.models import Client, Invoice, Milestone, Project, ProjectType, ProviderAssignment, Quote, Supplier
 from finance.services.audit import audit_record, field_changes
 
@@ -184,6 +185,7 @@ def project_activate_if_ready(*, project: Project, actor: AbstractBaseUser | Non
     project.save(update_fields=["status", "activated_at"])
     _status_log(project, actor=actor, before=before, action="project.activated")
     _create_default_milestones(project, start=today or timezone.localdate())
+    events.project_activated.send(sender=Project, project=project, actor=actor)
     return True
 
 
