@@ -767,6 +767,13 @@ UNION ALL
 SELECT 'deposits', company_id, currency, COUNT(*), SUM(balance_due), MIN(due_date), NULL, NULL, NULL, NULL, NULL
 FROM open_invoice WHERE kind = 'deposit' GROUP BY company_id, currency
 UNION ALL
+SELECT 'to_issue', invoice.company_id, invoice.currency, COUNT(*), SUM(invoice.payable_total),
+       MIN(quote.signed_at AT TIME ZONE %(zone)s)::date, NULL, NULL, NULL, NULL, NULL
+FROM finance_invoice invoice JOIN finance_quote quote ON quote.id = invoice.quote_id
+WHERE invoice.company_id = ANY(%(companies)s) AND invoice.status = 'draft' AND invoice.kind IN ('deposit', 'standard')
+  AND quote.status IN ('signed', 'converted')
+GROUP BY invoice.company_id, invoice.currency
+UNION ALL
 SELECT 'quotes', company_id, currency, COUNT(*), SUM(net_total), MIN(valid_until), NULL, NULL, NULL, NULL, NULL
 FROM finance_quote WHERE company_id = ANY(%(companies)s) AND status IN ('sent', 'viewed')
   AND valid_until <= %(quotes_until)s
@@ -826,6 +833,12 @@ def _urgent_text(kind: str, count: int, amounts: dict[str, Decimal], oldest: dat
             "%(count)s deposit invoices awaiting payment · %(total)s",
             count,
         ) % {"count": count, "total": total}
+    if kind == "to_issue":
+        return ngettext(
+            "%(count)s invoice of a signed quote waits to be issued · %(total)s",
+            "%(count)s invoices of signed quotes wait to be issued · %(total)s",
+            count,
+        ) % {"count": count, "total": total}
     if kind == "quotes":
         return ngettext("%(count)s quote expires by %(date)s · %(total)s net",
                         "%(count)s quotes expire by %(date)s · %(total)s net", count) % {
@@ -878,7 +891,7 @@ def _urgent_severity(kind: str, oldest: date | None, today: date) -> int:
         return Severity.HIGH if oldest and oldest < today else Severity.MEDIUM
     if kind == "deposits":
         return Severity.HIGH if oldest and oldest < today else Severity.MEDIUM
-    if kind in ("unmatched", "failed_runs", "rejected_webhooks"):
+    if kind in ("unmatched", "failed_runs", "rejected_webhooks", "to_issue"):
         return Severity.HIGH
     return Severity.MEDIUM
 
@@ -888,6 +901,7 @@ def _urgent_link(kind: str, company: Company) -> str:
         "overdue": _list_url("finance:dunning-list", company=company.code),
         "deposits": _list_url("finance:invoice-list", company=company.code, open=1, kind=Invoice.Kind.DEPOSIT),
         "quotes": _list_url("finance:quote-list", company=company.code, open=1),
+        "to_issue": _list_url("finance:invoice-list", company=company.code, status=Invoice.Status.DRAFT),
         "approvals": reverse("finance:approval-queue"),
         "unmatched": reverse("finance:reconciliation"),
         "failed_runs": _list_url("dashboard:failed-actions", company=company.code),

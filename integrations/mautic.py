@@ -38,6 +38,8 @@ SUBSCRIBED_EVENTS = (
     mautic.WebhookEvent.EMAIL_ON_SEND, mautic.WebhookEvent.EMAIL_ON_OPEN, mautic.WebhookEvent.LEAD_POST_SAVE_UPDATE,
 )  # fmt: skip
 WEBHOOK_NAME = "HYPERVISUAL Hub"
+# The languages a client can have, in the order a missing template falls back through.
+ACKNOWLEDGEMENT_LANGUAGES = ("fr", "de", "en", "it")
 
 
 def webhook_url(company: Company) -> str:
@@ -163,3 +165,31 @@ def webhooks_register(*, connection: Connection, registered_by: AbstractBaseUser
 
 def webhook_signature_valid(connection: Connection, raw_body: bytes, presented: str) -> bool:
     return mautic.signature_valid(raw_body, presented, connection.secret("webhook_secret"))
+
+
+def acknowledgement_emails(connection: Connection | None) -> dict[str, int]:
+    """The "project started" template e-mail chosen per client language (Mautic e-mail ids)."""
+    chosen = (connection.config.get("acknowledgement_emails") if connection else None) or {}
+    return {language: int(chosen[language]) for language in ACKNOWLEDGEMENT_LANGUAGES if chosen.get(language)}
+
+
+def acknowledgement_email_for(connection: Connection, language: str) -> int | None:
+    """The template for a client of this language; else the first chosen in French, German, English, Italian."""
+    chosen = acknowledgement_emails(connection)
+    return chosen.get(language) or next(iter(chosen.values()), None)
+
+
+@transaction.atomic
+def acknowledgement_emails_save(
+    *, connection: Connection, emails: dict[str, int | None], updated_by: AbstractBaseUser
+) -> Connection:
+    """Choose the "project started" template e-mail per language; a blank language falls back to another."""
+    connection = Connection.objects.select_for_update().select_related("company").get(pk=connection.pk)
+    chosen = {language: int(emails[language]) for language in ACKNOWLEDGEMENT_LANGUAGES if emails.get(language)}
+    before = acknowledgement_emails(connection)
+    connection.config = {**connection.config, "acknowledgement_emails": chosen}
+    connection.save(update_fields=["config"])
+    if before != chosen:
+        audit_record(actor=updated_by, company=connection.company, action="connection.updated", target=connection,
+                     changes={"provider": Provider.MAUTIC, "acknowledgement_emails": chosen})  # fmt: skip
+    return connection

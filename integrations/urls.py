@@ -14,6 +14,11 @@ urlpatterns = [
         connections.connection_register_webhook,
         name="connection-register-webhook",
     ),
+    path(
+        "integrations/mautic/<str:company_code>/acknowledgement/",
+        connections.mautic_acknowledgement_emails,
+        name="mautic-acknowledgement-emails",
+    ),
     path("integrations/revolut/<str:company_code>/consent/", connections.revolut_consent, name="revolut-consent"),
     path("integrations/revolut/oauth/callback/", connections.revolut_oauth_callback, name="revolut-oauth-callback"),
     path("webhooks/", webhooks.delivery_list, name="webhook-list"),

@@ -66,6 +66,9 @@ class Project(models.Model):
         verbose_name=_("project manager"),
     )  # fmt: skip
     activated_at = models.DateTimeField(_("activated"), null=True, blank=True)
+    # The "project started" e-mail to the client (Mautic): when a send was last tried, and when it went out.
+    acknowledgement_attempted_at = models.DateTimeField(_("acknowledgement tried"), null=True, blank=True)
+    acknowledged_at = models.DateTimeField(_("client told the project started"), null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(_("created"), db_default=Now(), editable=False)
     updated_at = models.DateTimeField(_("updated"), db_default=Now(), editable=False)

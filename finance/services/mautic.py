@@ -16,31 +16,37 @@ from __future__ import annotations
 import logging
 import re
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from finance.models import Client, Company, Contact, Reminder
+from finance import events
+from finance.models import Client, Company, Contact, Milestone, Project, Reminder
 from finance.services.audit import audit_record
+from finance.services.documents import invoice_amount_paid
 from finance.services.dunning import invoice_dunning_refresh
 from finance.services.parties import client_update, contact_update
+from finance.services.projects import deposit_invoice_of
 from finance.services.reconciliation import system_user
 from finance.templatetags.money import chf, number
 from integrations import actions
 from integrations.clients import mautic as mautic_api
 from integrations.clients.base import PermanentProviderError, ProviderError
-from integrations.mautic import mautic_client, usable_connection
+from integrations.mautic import acknowledgement_email_for, mautic_client, usable_connection
 from integrations.models import ActionRun, Connection, Provider
 
 logger = logging.getLogger(__name__)
 
 REMINDER_ACTION = "mautic.reminder"
+ACKNOWLEDGEMENT_ACTION = "mautic.project_started"
 REMINDER_REFERENCE = re.compile(r"^HUB-R(\d+)$")
 # The link in the e-mail opens the reminder's PDF without signing in: signed, and valid this long.
 PDF_LINK_SALT = "finance.reminder.pdf"
@@ -185,6 +191,102 @@ def _send(reminder: Reminder) -> dict:
     client_api.email_send_to_contact(reminder.mautic_email_id, contact.id, tokens=reminder_tokens(reminder))
     _reminder_sent(reminder, contact_id=contact.id)
     return {"reminder": reminder.pk, "contact": contact.id, "email": reminder.mautic_email_id}
+
+
+# --- Acknowledgement: "your project has started" -------------------------------------------------------
+
+
+@receiver(events.project_activated, dispatch_uid="mautic_acknowledgement")
+def on_project_activated(sender, *, project: Project, actor, **_kwargs) -> None:
+    """Signed and deposit paid: the client hears that work starts, once per project."""
+    actions.action_run_start(
+        action=ACKNOWLEDGEMENT_ACTION, target=project, company=project.company,
+        actor=actor if actor and actor.is_active else None, idempotency_key=f"{ACKNOWLEDGEMENT_ACTION}:{project.pk}",
+    )  # fmt: skip
+
+
+def acknowledgement_run(project: Project) -> ActionRun | None:
+    return actions.action_runs_for(project).filter(action=ACKNOWLEDGEMENT_ACTION).first()
+
+
+def _person(user) -> str:
+    if user is None or not user.is_active:
+        return ""
+    name = user.get_full_name() or user.get_username()
+    return f"{name} <{user.email}>" if user.email else name
+
+
+def acknowledgement_tokens(project: Project) -> dict[str, str]:
+    """What the "project started" template can say, as `{name}` tokens."""
+    quote = project.quote
+    deposit = deposit_invoice_of(quote) if quote else None
+    received = invoice_amount_paid(deposit) if deposit else Decimal("0.00")
+    milestone = (
+        Milestone.objects.filter(project=project)
+        .exclude(status=Milestone.Status.DONE)
+        .order_by("due_date", "pk")
+        .first()
+    )
+    return {
+        "project_reference": f"HUB-A{project.pk}",
+        "project": project.name,
+        "quote_number": quote.number if quote else "",
+        "amount_received": f"{project.currency} {chf(received)}",
+        "next_milestone": f"{milestone.title} ({milestone.due_date:%d.%m.%Y})" if milestone else "",
+        "contact_person": _person(project.manager) or _person(quote.created_by if quote else None),
+        "client_name": project.client.name,
+        "company_name": project.company.legal_name,
+    }
+
+
+def _acknowledged(project: Project, *, contact_id: int, email_id: int) -> None:
+    with transaction.atomic():
+        if Project.objects.filter(pk=project.pk, acknowledged_at__isnull=True).update(acknowledged_at=timezone.now()):
+            summary = f"{project.client.email} · Mautic #{email_id}"
+            audit_record(actor=None, company=project.company, action="project.acknowledged", target=project,
+                         changes={"summary": summary, "contact": contact_id})  # fmt: skip
+
+
+@actions.action_handler(ACKNOWLEDGEMENT_ACTION)
+def acknowledgement_send(run: ActionRun) -> dict:
+    project = Project.objects.select_related("company", "client", "quote__created_by", "manager").get(pk=run.target_id)
+    if project.acknowledged_at is not None:
+        return {"project": project.pk, "already_sent": True}
+    try:
+        return _acknowledge(project)
+    except (ProviderError, ValidationError) as error:
+        transient = isinstance(error, ProviderError) and error.transient
+        if not transient or run.attempts >= actions.MAX_ATTEMPTS:
+            reason = error.message if isinstance(error, ProviderError) else " ".join(error.messages)
+            audit_record(actor=None, company=project.company, action="project.acknowledgement_failed",
+                         target=project, changes={"summary": reason[:200]})  # fmt: skip
+        raise
+
+
+def _acknowledge(project: Project) -> dict:
+    connection = usable_connection(project.company)
+    if connection is None:
+        raise PermanentProviderError(Provider.MAUTIC, _("Mautic is not connected for %(company)s.")
+                                     % {"company": project.company.name})  # fmt: skip
+    email_id = acknowledgement_email_for(connection, project.client.language)
+    if email_id is None:
+        raise PermanentProviderError(Provider.MAUTIC, _("No “project started” template e-mail is chosen in the "
+                                                        "Mautic settings of %(company)s.")
+                                     % {"company": project.company.name})  # fmt: skip
+    if not project.client.email:
+        raise ValidationError(_("%(client)s has no e-mail address.") % {"client": project.client.name})
+    client_api = mautic_client(connection)
+    contact = _contact(client_api, project.client)
+    if project.acknowledgement_attempted_at and client_api.email_sent_to_contact_since(
+        email_id, contact.id, since=project.acknowledgement_attempted_at
+    ):
+        # The previous attempt reached Mautic but its answer was lost: the e-mail is out.
+        _acknowledged(project, contact_id=contact.id, email_id=email_id)
+        return {"project": project.pk, "contact": contact.id, "found_sent": True}
+    Project.objects.filter(pk=project.pk).update(acknowledgement_attempted_at=timezone.now())
+    client_api.email_send_to_contact(email_id, contact.id, tokens=acknowledgement_tokens(project))
+    _acknowledged(project, contact_id=contact.id, email_id=email_id)
+    return {"project": project.pk, "contact": contact.id, "email": email_id}
 
 
 # --- Webhooks -----------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from finance.forms import AssignmentForm, MilestoneForm, ProjectForm, ReasonForm
 from finance.models import Client, Invoice, Milestone, Project, Supplier
 from finance.permissions import PROJECT_ROLES, can_run_projects, require_projects
 from finance.project_overview import project_overview
-from finance.services import projects
+from finance.services import mautic, projects
 from finance.views.lists import ListFilterForm
 
 User = get_user_model()
@@ -63,6 +63,7 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "reason_form": ReasonForm(),
         "today": today,
         "timeline": selectors.document_timeline(documents=[project]),
+        "acknowledgement_run": mautic.acknowledgement_run(project),
     }
     return render(request, "finance/project_detail.html", context)
 

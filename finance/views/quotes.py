@@ -15,7 +15,7 @@ from finance.document_actions import quote_actions
 from finance.forms import MAX_LINES, LineForm, LineFormSet, QuoteForm
 from finance.models import Client, Quote
 from finance.permissions import SALES_ROLES, can_bill, require_billing, require_sales
-from finance.services import documents, invoice_ninja
+from finance.services import automatic_deposit, documents, invoice_ninja
 from finance.views.lists import ListFilterForm, csv_amount, csv_date, csv_response, paginated, query_without, sorted_by
 
 QUOTE_SORTS = {
@@ -69,6 +69,7 @@ def quote_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "actions": quote_actions(quote, scope=scope),
         "invoice_ninja": selectors.invoice_ninja_panel(document=quote),
         "can_bill": can_bill(scope, quote.company),
+        "automatic_deposit_run": automatic_deposit.automatic_deposit_run(quote),
     }
     return render(request, "finance/quote_detail.html", context)
 

@@ -93,6 +93,21 @@ class MauticSettingsForm(TablerFormMixin, forms.Form):
     )  # fmt: skip
 
 
+class AcknowledgementEmailsForm(TablerFormMixin, forms.Form):
+    """The "project started" template e-mail per client language: a blank one falls back to another language."""
+
+    fr = forms.IntegerField(label=gettext_lazy("French"), required=False, min_value=1)
+    de = forms.IntegerField(label=gettext_lazy("German"), required=False, min_value=1)
+    en = forms.IntegerField(label=gettext_lazy("English"), required=False, min_value=1)
+    it = forms.IntegerField(label=gettext_lazy("Italian"), required=False, min_value=1)
+
+    def clean(self):
+        cleaned = super().clean()
+        if not any(cleaned.get(language) for language in mautic.ACKNOWLEDGEMENT_LANGUAGES):
+            raise ValidationError(_("Choose the template e-mail of at least one language."))
+        return cleaned
+
+
 def _company_and_connection(
     request: HttpRequest, provider: str, company_code: str
 ) -> tuple[Company, Connection | None]:
@@ -185,7 +200,10 @@ def _invoice_ninja_detail(request: HttpRequest, company: Company, connection: Co
     return render(request, "integrations/connection_invoice_ninja.html", context)
 
 
-def _mautic_detail(request: HttpRequest, company: Company, connection: Connection | None) -> HttpResponse:
+def _mautic_detail(
+    request: HttpRequest, company: Company, connection: Connection | None,
+    acknowledgement_form: AcknowledgementEmailsForm | None = None,
+) -> HttpResponse:  # fmt: skip
     config = connection.config if connection else {}
     initial = {"base_url": connection.base_url if connection else "", "auth_method": config.get("auth_method", "basic"),
                "username": config.get("username", ""), "client_id": config.get("client_id", "")}  # fmt: skip
@@ -209,8 +227,21 @@ def _mautic_detail(request: HttpRequest, company: Company, connection: Connectio
         "secret_hint": connection.secret_hint("password" if config.get("auth_method") != mautic.AUTH_OAUTH2
                                               else "client_secret") if connection else "",
         "webhook_secret_hint": connection.secret_hint("webhook_secret") if connection else "",
+        "acknowledgement_form": acknowledgement_form
+        or AcknowledgementEmailsForm(initial=mautic.acknowledgement_emails(connection)),
     }  # fmt: skip
     return render(request, "integrations/connection_mautic.html", context)
+
+
+@require_POST
+def mautic_acknowledgement_emails(request: HttpRequest, company_code: str) -> HttpResponse:
+    connection = _configured(request, Provider.MAUTIC, company_code)
+    form = AcknowledgementEmailsForm(request.POST)
+    if not form.is_valid():
+        return _mautic_detail(request, connection.company, connection, acknowledgement_form=form)
+    mautic.acknowledgement_emails_save(connection=connection, emails=form.cleaned_data, updated_by=request.user)
+    messages.success(request, _("“Project started” e-mails saved."))
+    return redirect(connection.get_absolute_url())
 
 
 def _configured(request: HttpRequest, provider: str, company_code: str) -> Connection:
