@@ -89,6 +89,13 @@ def action_run_retry(*, run: ActionRun, actor: AbstractBaseUser) -> ActionRun:
     return run
 
 
+def action_runs_cancel_queued(*, action_names: list[str], reason: str) -> int:
+    """Close the runs of these actions still waiting, unperformed (a worker claims only queued runs)."""
+    return ActionRun.objects.filter(status=ActionRun.Status.QUEUED, action__in=action_names).update(
+        status=ActionRun.Status.CANCELLED, finished_at=timezone.now(), last_error=reason
+    )
+
+
 def action_runs_for(target: models.Model) -> models.QuerySet[ActionRun]:
     return ActionRun.objects.filter(target_type=ContentType.objects.get_for_model(target), target_id=target.pk)
 

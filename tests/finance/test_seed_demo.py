@@ -30,11 +30,14 @@ from finance.models import (
     VatCode,
 )
 from finance.scope import CompanyScope
+from finance.services.automatic_deposit import DEPOSIT_ACTION
 from finance.services.documents import document_lines_totals, invoice_balance_due, invoice_is_overdue
+from finance.services.mautic import ACKNOWLEDGEMENT_ACTION
 from finance.services.numbering import NUMBER_FORMATS
 from finance.services.payments import client_credit
 from finance.services.projects import project_gate_reason
 from finance.services.purchases import approval_fingerprint, supplier_invoice_deviation
+from integrations.models import ActionRun
 
 pytestmark = pytest.mark.django_db
 
@@ -99,6 +102,16 @@ class TestDemoGroup:
         assert [(m.company.code, m.role) for m in Membership.objects.filter(user=accountant)] == [
             ("ER", "finance"), ("LX", "finance"), ("TO", "finance"),
         ]  # fmt: skip
+
+    def test_the_follow_ups_of_the_seeded_history_are_closed_not_run(self):
+        runs = ActionRun.objects.filter(action__in=[DEPOSIT_ACTION, ACKNOWLEDGEMENT_ACTION])
+        signed = Quote.objects.filter(signed_at__isnull=False).count()
+        assert runs.filter(action=DEPOSIT_ACTION).count() == signed > 0
+        assert (
+            runs.filter(action=ACKNOWLEDGEMENT_ACTION).count()
+            == Project.objects.filter(activated_at__isnull=False, quote__isnull=False).count()
+        )
+        assert set(runs.values_list("status", "last_error")) == {("cancelled", "Demo history: done before the Hub.")}
 
     def test_seed_uses_the_configured_demo_password(self, settings):
         ceo = get_user_model().objects.get(username="ceo")

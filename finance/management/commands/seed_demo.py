@@ -39,6 +39,7 @@ from finance.models import (
 )
 from finance.models import Project as ProjectRecord
 from finance.qrbill import creditor_reference, qr_reference
+from finance.services.automatic_deposit import DEPOSIT_ACTION
 from finance.services.companies import company_create, membership_grant, user_create
 from finance.services.documents import (
     LineInput,
@@ -57,6 +58,7 @@ from finance.services.documents import (
     quote_send,
     quotes_expire,
 )
+from finance.services.mautic import ACKNOWLEDGEMENT_ACTION
 from finance.services.parties import client_create, contact_create, deposit_rule_save
 from finance.services.payments import payment_record, payment_undo
 from finance.services.projects import (
@@ -79,6 +81,7 @@ from finance.services.purchases import (
     supplier_invoice_schedule,
     supplier_invoice_submit,
 )
+from integrations.actions import action_runs_cancel_queued
 
 # Fictitious identities with valid check digits (UID mod 11, IBAN mod 97) at real Swiss banks.
 DEMO_COMPANIES = [
@@ -1280,6 +1283,11 @@ class Command(BaseCommand):
             ).seed()
         # The daily run that expires quotes left unanswered, caught up for the whole year.
         quotes_expire(today=today)
+        # This history happened before the Hub ran: its signed quotes were invoiced and its clients told when
+        # their projects started back then, so the follow-ups the seed's signatures queued are closed, not run.
+        action_runs_cancel_queued(
+            action_names=[DEPOSIT_ACTION, ACKNOWLEDGEMENT_ACTION], reason="Demo history: done before the Hub."
+        )
 
     def print_logins(self) -> None:
         demo_usernames = [CEO_USERNAME, *(username for username, *_ in DEMO_STAFF), GROUP_ACCOUNTANT[0]]

@@ -35,6 +35,44 @@ BODIES = {
 }
 
 
+# The "project started" e-mail (W1's acknowledgement), one template per language.
+ACKNOWLEDGEMENT_SUBJECTS = {
+    "fr": "Votre projet {project} démarre",
+    "de": "Ihr Projekt {project} startet",
+    "en": "Your project {project} is starting",
+    "it": "Il vostro progetto {project} inizia",
+}
+ACKNOWLEDGEMENT_BODIES = {
+    "fr": "<p>Bonjour,</p><p>Merci pour votre signature de l'offre {quote_number} et pour votre acompte de "
+    "{amount_received}. Votre projet <strong>{project}</strong> démarre : prochaine étape {next_milestone}.</p>"
+    "<p>Votre interlocuteur : {contact_person}</p><p>{company_name}</p>",
+    "de": "<p>Guten Tag</p><p>Vielen Dank für Ihre Unterschrift der Offerte {quote_number} und Ihre Anzahlung von "
+    "{amount_received}. Ihr Projekt <strong>{project}</strong> startet: nächster Schritt {next_milestone}.</p>"
+    "<p>Ihre Ansprechperson: {contact_person}</p><p>{company_name}</p>",
+    "en": "<p>Hello,</p><p>Thank you for signing quote {quote_number} and for your deposit of {amount_received}. "
+    "Your project <strong>{project}</strong> is starting: next step {next_milestone}.</p>"
+    "<p>Your contact: {contact_person}</p><p>{company_name}</p>",
+    "it": "<p>Buongiorno,</p><p>Grazie per aver firmato l'offerta {quote_number} e per l'acconto di "
+    "{amount_received}. Il vostro progetto <strong>{project}</strong> inizia: prossima tappa {next_milestone}.</p>"
+    "<p>Il vostro referente: {contact_person}</p><p>{company_name}</p>",
+}
+
+
+def acknowledgement_templates_ensure(connection, username: str, ceo) -> None:
+    """The "project started" template e-mails a finance team writes once, chosen on the Mautic page."""
+    if mautic.acknowledgement_emails(connection):
+        return
+    company = connection.company
+    emails = {
+        language: sandbox_mautic.ensure_template_email(
+            username, name=f"{company.code} project started ({language})", subject=subject,
+            body=ACKNOWLEDGEMENT_BODIES[language], language=language,
+        )
+        for language, subject in ACKNOWLEDGEMENT_SUBJECTS.items()
+    }  # fmt: skip
+    mautic.acknowledgement_emails_save(connection=connection, emails=emails, updated_by=ceo)
+
+
 class Command(BaseCommand):
     help = "Demo mode: reminder templates, connection test and webhook for every company (Mautic sandbox)."
 
@@ -43,6 +81,7 @@ class Command(BaseCommand):
         for company in Company.objects.order_by("code"):
             existing = connections.connection_get(company, Provider.MAUTIC)
             if existing is not None and connections.connection_status(existing).usable:
+                acknowledgement_templates_ensure(existing, existing.config.get("username", ""), ceo)
                 self.stdout.write(f"  {company.code}: already connected")
                 continue
             # The API user a person would create in Mautic and type into the Hub.
@@ -65,4 +104,5 @@ class Command(BaseCommand):
             if not connection.last_probe_ok:
                 raise CommandError(f"{company.code}: {connection.last_probe_detail}")
             mautic.webhooks_register(connection=connection, registered_by=ceo)
+            acknowledgement_templates_ensure(connection, username, ceo)
             self.stdout.write(f"  {company.code}: connected to the Mautic sandbox ({username})")
