@@ -66,6 +66,18 @@ def supplier_invoice(company, supplier, entered_by, approver, *, number, dated, 
 
 
 @pytest.fixture
+def lists_on_today(monkeypatch):
+    """The list pages the cards link to read the current date: make it the dataset's TODAY, whatever the
+    calendar says (their narrowings — overdue, still valid — move with the date)."""
+    real_localdate = timezone.localdate
+
+    def localdate(value=None, timezone=None):
+        return TODAY if value is None else real_localdate(value, timezone)
+
+    monkeypatch.setattr("django.utils.timezone.localdate", localdate)
+
+
+@pytest.fixture
 def dataset(company_a, company_b):
     user, approver = UserFactory(), UserFactory()
     alpha, beta = ClientFactory(company=company_a), ClientFactory(company=company_b)
@@ -193,7 +205,7 @@ def test_revenue_cards_net_of_credit_notes_with_last_year(dataset, scope):
 
 
 @pytest.mark.django_db
-def test_receivable_cards_equal_the_lists_and_the_history_views(dataset, scope, client, ceo):
+def test_receivable_cards_equal_the_lists_and_the_history_views(dataset, scope, client, ceo, lists_on_today):
     with translation.override("en"):
         kpis = values(selectors.receivable_kpis(scope=scope, today=TODAY))
     receivable, overdue, payable = kpis["receivables_open"], kpis["receivables_overdue"], kpis["payables_due"]
@@ -238,7 +250,7 @@ def test_receivable_cards_equal_the_lists_and_the_history_views(dataset, scope, 
 
 
 @pytest.mark.django_db
-def test_pipeline_and_projects_with_snapshots(dataset, scope, client, ceo):
+def test_pipeline_and_projects_with_snapshots(dataset, scope, client, ceo, lists_on_today):
     with translation.override("en"):
         kpis = values(selectors.activity_kpis(scope=scope, today=TODAY))
     pipeline, projects = kpis["pipeline"], kpis["projects"]

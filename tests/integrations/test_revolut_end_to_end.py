@@ -117,10 +117,10 @@ def test_incoming_deposit_and_supplier_payout_run_end_to_end(company, people, co
     quote = documents.quote_send(quote=draft_quote(company, user), sent_by=user)
     project = projects.project_create_from_quote(quote=quote, created_by=user)
     documents.quote_mark_signed(quote=quote, actor=user)
-    deposit = documents.invoice_issue(
-        invoice=documents.invoice_create_deposit(quote=quote, created_by=user), issued_by=user,
-        issue_date=datetime.date(2026, 11, 10),
-    )  # fmt: skip
+    # The signature invoices the deposit by itself (the worker's automatic run).
+    wait_until(lambda: Invoice.objects.filter(quote=quote, kind="deposit", status="issued").exists(),
+               what="the automatic deposit invoice")  # fmt: skip
+    deposit = Invoice.objects.get(quote=quote, kind="deposit")
     assert (deposit.payable_total, len(deposit.qr_reference)) == (D("365.90"), 27)
 
     sandbox.inject_incoming_transfer(
