@@ -31,6 +31,7 @@ EDITABLE_FIELDS = (
     "rounds_to_five_centimes",
     "payment_terms_days",
     "ceo_approval_threshold",
+    "deposit_auto_issue",
     "colour",
 )
 

@@ -24,6 +24,7 @@ def form_data(company, **changes):
         "rounds_to_five_centimes": "on",
         "payment_terms_days": company.payment_terms_days,
         "ceo_approval_threshold": company.ceo_approval_threshold,
+        "deposit_auto_issue": "on",
         "colour": company.colour,
     }
     return {**data, **changes}
