@@ -8,64 +8,422 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('finance', '0020_quote_rejection_reason_and_automatic_deposit'),
+        ("finance", "0020_quote_rejection_reason_and_automatic_deposit"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('company.created', 'Company created'), ('company.updated', 'Identity changed'), ('membership.granted', 'Role granted'), ('client.created', 'Client created'), ('client.updated', 'Client changed'), ('contact.created', 'Contact added'), ('contact.updated', 'Contact changed'), ('deposit_rule.saved', 'Deposit rule saved'), ('deposit_rule.deleted', 'Deposit rule deleted'), ('quote.created', 'Quote created'), ('quote.sent', 'Quote sent'), ('quote.viewed', 'Quote viewed by the client'), ('quote.signed', 'Quote signed'), ('quote.converted', 'Quote fully invoiced'), ('quote.rejected', 'Quote rejected'), ('quote.expired', 'Quote expired'), ('invoice.created', 'Draft created'), ('invoice.issued', 'Issued'), ('invoice.partially_paid', 'Partially paid'), ('invoice.paid', 'Paid'), ('invoice.cancelled', 'Cancelled'), ('payment.recorded', 'Payment recorded'), ('payment.undone', 'Payment undone'), ('supplier.created', 'Supplier created'), ('supplier.updated', 'Supplier changed'), ('supplier_invoice.created', 'Supplier invoice entered'), ('supplier_invoice.updated', 'Supplier invoice changed'), ('supplier_invoice.submitted', 'Submitted for approval'), ('supplier_invoice.approved', 'Approved'), ('supplier_invoice.approval_reset', 'Approval withdrawn: payment changed'), ('supplier_invoice.rejected', 'Rejected'), ('supplier_invoice.disputed', 'Disputed'), ('supplier_invoice.scheduled', 'Payment scheduled'), ('supplier_invoice.paid', 'Marked paid'), ('supplier_invoice.payout_failed', 'Payment not made by the bank'), ('payout.requested', 'Payment via Revolut requested'), ('payout.state_changed', 'Revolut payment state changed'), ('bank_transaction.matched', 'Bank transaction matched'), ('bank_transaction.match_undone', 'Bank transaction match undone'), ('bank_transaction.ignored', 'Bank transaction ignored'), ('connection.updated', 'Connection settings changed'), ('connection.consent_granted', 'Provider access authorised'), ('connection.webhook_registered', 'Webhook registered at the provider'), ('webhook.replayed', 'Webhook replayed'), ('invoice_ninja.sent', 'Sent via Invoice Ninja'), ('invoice_ninja.status_changed', 'Invoice Ninja status changed'), ('invoice_ninja.payment_pushed', 'Payment recorded at Invoice Ninja'), ('invoice_ninja.payment_imported', 'Payment received from Invoice Ninja'), ('invoice_ninja.drift_repaired', 'Difference with Invoice Ninja repaired'), ('invoice_ninja.drift_found', 'Difference with Invoice Ninja to check'), ('action_run.retried', 'Action retried'), ('project.created', 'Project created'), ('project.updated', 'Project changed'), ('project.status_changed', 'Project status changed'), ('project.activated', 'Project activated: signed and deposit paid'), ('milestone.saved', 'Milestone saved'), ('milestone.done', 'Milestone done'), ('assignment.saved', 'Provider assigned'), ('dunning_policy.saved', 'Dunning policy changed'), ('dunning.level_changed', 'Dunning level changed'), ('dunning.paused', 'Dunning paused'), ('dunning.resumed', 'Dunning resumed'), ('dunning.hold_changed', 'Dunning hold changed'), ('dunning.reminder_sent', 'Reminder sent via Mautic'), ('dunning.reminder_delivered', 'Mautic confirmed the reminder e-mail'), ('dunning.reminder_opened', 'Reminder opened by the client'), ('dunning.reminder_failed', 'Reminder not sent'), ('directus.edited', 'Edited in Directus'), ('directus.rule_broken', 'Directus edit breaks a rule'), ('lead.created', 'Lead received'), ('lead.merged', 'Lead submitted again'), ('lead.updated', 'Lead changed'), ('lead.scored', 'Lead scored'), ('lead.ai_qualified', 'Lead qualified by AI'), ('lead.status_changed', 'Lead status changed'), ('lead.owner_set', 'Lead owner set'), ('lead.answered', 'Lead answered'), ('lead.quote_created', 'Quote created from the lead'), ('lead.won', 'Lead won'), ('lead.lost', 'Lead lost')], max_length=64, verbose_name='action'),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("company.created", "Company created"),
+                    ("company.updated", "Identity changed"),
+                    ("membership.granted", "Role granted"),
+                    ("client.created", "Client created"),
+                    ("client.updated", "Client changed"),
+                    ("contact.created", "Contact added"),
+                    ("contact.updated", "Contact changed"),
+                    ("deposit_rule.saved", "Deposit rule saved"),
+                    ("deposit_rule.deleted", "Deposit rule deleted"),
+                    ("quote.created", "Quote created"),
+                    ("quote.sent", "Quote sent"),
+                    ("quote.viewed", "Quote viewed by the client"),
+                    ("quote.signed", "Quote signed"),
+                    ("quote.converted", "Quote fully invoiced"),
+                    ("quote.rejected", "Quote rejected"),
+                    ("quote.expired", "Quote expired"),
+                    ("invoice.created", "Draft created"),
+                    ("invoice.issued", "Issued"),
+                    ("invoice.partially_paid", "Partially paid"),
+                    ("invoice.paid", "Paid"),
+                    ("invoice.cancelled", "Cancelled"),
+                    ("payment.recorded", "Payment recorded"),
+                    ("payment.undone", "Payment undone"),
+                    ("supplier.created", "Supplier created"),
+                    ("supplier.updated", "Supplier changed"),
+                    ("supplier_invoice.created", "Supplier invoice entered"),
+                    ("supplier_invoice.updated", "Supplier invoice changed"),
+                    ("supplier_invoice.submitted", "Submitted for approval"),
+                    ("supplier_invoice.approved", "Approved"),
+                    ("supplier_invoice.approval_reset", "Approval withdrawn: payment changed"),
+                    ("supplier_invoice.rejected", "Rejected"),
+                    ("supplier_invoice.disputed", "Disputed"),
+                    ("supplier_invoice.scheduled", "Payment scheduled"),
+                    ("supplier_invoice.paid", "Marked paid"),
+                    ("supplier_invoice.payout_failed", "Payment not made by the bank"),
+                    ("payout.requested", "Payment via Revolut requested"),
+                    ("payout.state_changed", "Revolut payment state changed"),
+                    ("bank_transaction.matched", "Bank transaction matched"),
+                    ("bank_transaction.match_undone", "Bank transaction match undone"),
+                    ("bank_transaction.ignored", "Bank transaction ignored"),
+                    ("connection.updated", "Connection settings changed"),
+                    ("connection.consent_granted", "Provider access authorised"),
+                    ("connection.webhook_registered", "Webhook registered at the provider"),
+                    ("webhook.replayed", "Webhook replayed"),
+                    ("invoice_ninja.sent", "Sent via Invoice Ninja"),
+                    ("invoice_ninja.status_changed", "Invoice Ninja status changed"),
+                    ("invoice_ninja.payment_pushed", "Payment recorded at Invoice Ninja"),
+                    ("invoice_ninja.payment_imported", "Payment received from Invoice Ninja"),
+                    ("invoice_ninja.drift_repaired", "Difference with Invoice Ninja repaired"),
+                    ("invoice_ninja.drift_found", "Difference with Invoice Ninja to check"),
+                    ("action_run.retried", "Action retried"),
+                    ("project.created", "Project created"),
+                    ("project.updated", "Project changed"),
+                    ("project.status_changed", "Project status changed"),
+                    ("project.activated", "Project activated: signed and deposit paid"),
+                    ("milestone.saved", "Milestone saved"),
+                    ("milestone.done", "Milestone done"),
+                    ("assignment.saved", "Provider assigned"),
+                    ("dunning_policy.saved", "Dunning policy changed"),
+                    ("dunning.level_changed", "Dunning level changed"),
+                    ("dunning.paused", "Dunning paused"),
+                    ("dunning.resumed", "Dunning resumed"),
+                    ("dunning.hold_changed", "Dunning hold changed"),
+                    ("dunning.reminder_sent", "Reminder sent via Mautic"),
+                    ("dunning.reminder_delivered", "Mautic confirmed the reminder e-mail"),
+                    ("dunning.reminder_opened", "Reminder opened by the client"),
+                    ("dunning.reminder_failed", "Reminder not sent"),
+                    ("directus.edited", "Edited in Directus"),
+                    ("directus.rule_broken", "Directus edit breaks a rule"),
+                    ("lead.created", "Lead received"),
+                    ("lead.merged", "Lead submitted again"),
+                    ("lead.updated", "Lead changed"),
+                    ("lead.scored", "Lead scored"),
+                    ("lead.ai_qualified", "Lead qualified by AI"),
+                    ("lead.status_changed", "Lead status changed"),
+                    ("lead.owner_set", "Lead owner set"),
+                    ("lead.answered", "Lead answered"),
+                    ("lead.quote_created", "Quote created from the lead"),
+                    ("lead.won", "Lead won"),
+                    ("lead.lost", "Lead lost"),
+                ],
+                max_length=64,
+                verbose_name="action",
+            ),
         ),
         migrations.CreateModel(
-            name='Lead',
+            name="Lead",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('first_name', models.CharField(blank=True, db_default='', default='', max_length=80, verbose_name='first name')),
-                ('last_name', models.CharField(blank=True, db_default='', default='', max_length=80, verbose_name='last name')),
-                ('organisation', models.CharField(blank=True, db_default='', default='', max_length=120, verbose_name='organisation')),
-                ('email', models.EmailField(blank=True, db_default='', default='', max_length=254, verbose_name='e-mail')),
-                ('phone', models.CharField(blank=True, db_default='', default='', max_length=16, verbose_name='phone')),
-                ('language', models.CharField(choices=[('fr', 'French'), ('de', 'German'), ('en', 'English'), ('it', 'Italian')], db_default='fr', default='fr', max_length=2, verbose_name='language')),
-                ('town', models.CharField(blank=True, db_default='', default='', max_length=35, verbose_name='town')),
-                ('source', models.CharField(choices=[('website', 'Website form'), ('manual', 'Entered by hand'), ('phone', 'Phone call'), ('email', 'E-mail'), ('referral', 'Referral'), ('event', 'Event or fair')], max_length=16, verbose_name='source')),
-                ('project_type', models.CharField(choices=[('digital_signage', 'Digital signage'), ('software', 'Software'), ('consulting', 'Consulting'), ('legal', 'Legal services'), ('real_estate', 'Real estate'), ('food_service', 'Food service'), ('training', 'Training'), ('other', 'Other')], db_default='other', default='other', max_length=32, verbose_name='project type')),
-                ('budget', models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True, verbose_name='budget')),
-                ('currency', models.CharField(choices=[('CHF', 'CHF'), ('EUR', 'EUR')], db_default='CHF', default='CHF', max_length=3, verbose_name='currency')),
-                ('event_date', models.DateField(blank=True, null=True, verbose_name='event or desired date')),
-                ('message', models.TextField(blank=True, db_default='', default='', verbose_name='message')),
-                ('status', models.CharField(choices=[('new', 'New'), ('qualified', 'Qualified'), ('quote', 'Quote made'), ('won', 'Won'), ('lost', 'Lost')], db_default='new', default='new', max_length=16, verbose_name='status')),
-                ('lost_reason', models.CharField(blank=True, db_default='', default='', max_length=300, verbose_name='reason lost')),
-                ('received_count', models.PositiveIntegerField(db_default=1, default=1, verbose_name='submissions')),
-                ('received_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), verbose_name='received')),
-                ('last_received_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), verbose_name='last received')),
-                ('first_response_at', models.DateTimeField(blank=True, null=True, verbose_name='first response')),
-                ('delivery_ids', django.contrib.postgres.fields.ArrayField(base_field=models.BigIntegerField(), blank=True, db_default=[], default=list, size=None)),
-                ('rule_score', models.PositiveSmallIntegerField(db_default=0, default=0, verbose_name='rule score')),
-                ('rule_reasons', models.JSONField(blank=True, db_default=[], default=list, verbose_name='rule score reasons')),
-                ('ai_score', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='AI score')),
-                ('ai_language', models.CharField(blank=True, choices=[('fr', 'French'), ('de', 'German'), ('en', 'English'), ('it', 'Italian')], db_default='', default='', max_length=2, verbose_name='language (AI)')),
-                ('ai_summary', models.TextField(blank=True, db_default='', default='', verbose_name='summary (AI)')),
-                ('ai_action', models.CharField(blank=True, choices=[('call_today', 'Call today'), ('send_quote', 'Send a quote'), ('send_information', 'Send information'), ('nurture', 'Keep in touch'), ('disqualify', 'Not a fit')], db_default='', default='', max_length=20, verbose_name='recommended action')),
-                ('ai_model', models.CharField(blank=True, db_default='', default='', max_length=80, verbose_name='AI model')),
-                ('ai_prompt_version', models.CharField(blank=True, db_default='', default='', max_length=20, verbose_name='prompt version')),
-                ('qualified_at', models.DateTimeField(blank=True, null=True, verbose_name='qualified by AI')),
-                ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False, verbose_name='created')),
-                ('updated_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False, verbose_name='updated')),
-                ('client', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='leads', to='finance.client', verbose_name='client')),
-                ('company', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='leads', to='finance.company')),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='owner')),
-                ('quote', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='leads', to='finance.quote', verbose_name='quote')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "first_name",
+                    models.CharField(blank=True, db_default="", default="", max_length=80, verbose_name="first name"),
+                ),
+                (
+                    "last_name",
+                    models.CharField(blank=True, db_default="", default="", max_length=80, verbose_name="last name"),
+                ),
+                (
+                    "organisation",
+                    models.CharField(
+                        blank=True, db_default="", default="", max_length=120, verbose_name="organisation"
+                    ),
+                ),
+                (
+                    "email",
+                    models.EmailField(blank=True, db_default="", default="", max_length=254, verbose_name="e-mail"),
+                ),
+                ("phone", models.CharField(blank=True, db_default="", default="", max_length=16, verbose_name="phone")),
+                (
+                    "language",
+                    models.CharField(
+                        choices=[("fr", "French"), ("de", "German"), ("en", "English"), ("it", "Italian")],
+                        db_default="fr",
+                        default="fr",
+                        max_length=2,
+                        verbose_name="language",
+                    ),
+                ),
+                ("town", models.CharField(blank=True, db_default="", default="", max_length=35, verbose_name="town")),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("website", "Website form"),
+                            ("manual", "Entered by hand"),
+                            ("phone", "Phone call"),
+                            ("email", "E-mail"),
+                            ("referral", "Referral"),
+                            ("event", "Event or fair"),
+                        ],
+                        max_length=16,
+                        verbose_name="source",
+                    ),
+                ),
+                (
+                    "project_type",
+                    models.CharField(
+                        choices=[
+                            ("digital_signage", "Digital signage"),
+                            ("software", "Software"),
+                            ("consulting", "Consulting"),
+                            ("legal", "Legal services"),
+                            ("real_estate", "Real estate"),
+                            ("food_service", "Food service"),
+                            ("training", "Training"),
+                            ("other", "Other"),
+                        ],
+                        db_default="other",
+                        default="other",
+                        max_length=32,
+                        verbose_name="project type",
+                    ),
+                ),
+                (
+                    "budget",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True, verbose_name="budget"),
+                ),
+                (
+                    "currency",
+                    models.CharField(
+                        choices=[("CHF", "CHF"), ("EUR", "EUR")],
+                        db_default="CHF",
+                        default="CHF",
+                        max_length=3,
+                        verbose_name="currency",
+                    ),
+                ),
+                ("event_date", models.DateField(blank=True, null=True, verbose_name="event or desired date")),
+                ("message", models.TextField(blank=True, db_default="", default="", verbose_name="message")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("qualified", "Qualified"),
+                            ("quote", "Quote made"),
+                            ("won", "Won"),
+                            ("lost", "Lost"),
+                        ],
+                        db_default="new",
+                        default="new",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "lost_reason",
+                    models.CharField(blank=True, db_default="", default="", max_length=300, verbose_name="reason lost"),
+                ),
+                ("received_count", models.PositiveIntegerField(db_default=1, default=1, verbose_name="submissions")),
+                (
+                    "received_at",
+                    models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), verbose_name="received"),
+                ),
+                (
+                    "last_received_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), verbose_name="last received"
+                    ),
+                ),
+                ("first_response_at", models.DateTimeField(blank=True, null=True, verbose_name="first response")),
+                (
+                    "delivery_ids",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.BigIntegerField(), blank=True, db_default=[], default=list, size=None
+                    ),
+                ),
+                ("rule_score", models.PositiveSmallIntegerField(db_default=0, default=0, verbose_name="rule score")),
+                (
+                    "rule_reasons",
+                    models.JSONField(blank=True, db_default=[], default=list, verbose_name="rule score reasons"),
+                ),
+                ("ai_score", models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="AI score")),
+                (
+                    "ai_language",
+                    models.CharField(
+                        blank=True,
+                        choices=[("fr", "French"), ("de", "German"), ("en", "English"), ("it", "Italian")],
+                        db_default="",
+                        default="",
+                        max_length=2,
+                        verbose_name="language (AI)",
+                    ),
+                ),
+                ("ai_summary", models.TextField(blank=True, db_default="", default="", verbose_name="summary (AI)")),
+                (
+                    "ai_action",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("call_today", "Call today"),
+                            ("send_quote", "Send a quote"),
+                            ("send_information", "Send information"),
+                            ("nurture", "Keep in touch"),
+                            ("disqualify", "Not a fit"),
+                        ],
+                        db_default="",
+                        default="",
+                        max_length=20,
+                        verbose_name="recommended action",
+                    ),
+                ),
+                (
+                    "ai_model",
+                    models.CharField(blank=True, db_default="", default="", max_length=80, verbose_name="AI model"),
+                ),
+                (
+                    "ai_prompt_version",
+                    models.CharField(
+                        blank=True, db_default="", default="", max_length=20, verbose_name="prompt version"
+                    ),
+                ),
+                ("qualified_at", models.DateTimeField(blank=True, null=True, verbose_name="qualified by AI")),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), editable=False, verbose_name="created"
+                    ),
+                ),
+                (
+                    "updated_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), editable=False, verbose_name="updated"
+                    ),
+                ),
+                (
+                    "client",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="leads",
+                        to="finance.client",
+                        verbose_name="client",
+                    ),
+                ),
+                (
+                    "company",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="leads", to="finance.company"
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="owner",
+                    ),
+                ),
+                (
+                    "quote",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="leads",
+                        to="finance.quote",
+                        verbose_name="quote",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'lead',
-                'verbose_name_plural': 'leads',
-                'ordering': ['-received_at', '-id'],
-                'indexes': [models.Index(fields=['company', 'status', 'received_at'], name='lead_company_status_received'), models.Index(fields=['company', 'email'], name='lead_company_email'), models.Index(fields=['company', 'phone'], name='lead_company_phone')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('status__in', ['new', 'qualified', 'quote', 'won', 'lost'])), name='lead_status_known'), models.CheckConstraint(condition=models.Q(('source__in', ['website', 'manual', 'phone', 'email', 'referral', 'event'])), name='lead_source_known'), models.CheckConstraint(condition=models.Q(models.Q(('email', ''), _negated=True), models.Q(('phone', ''), _negated=True), _connector='OR'), name='lead_email_or_phone'), models.CheckConstraint(condition=models.Q(('phone', ''), ('phone__regex', '^\\+[0-9]{8,15}$'), _connector='OR'), name='lead_phone_e164'), models.CheckConstraint(condition=models.Q(('language__in', ['fr', 'de', 'en', 'it'])), name='lead_language_known'), models.CheckConstraint(condition=models.Q(('currency__in', ['CHF', 'EUR'])), name='lead_currency_known'), models.CheckConstraint(condition=models.Q(('project_type__in', ['digital_signage', 'software', 'consulting', 'legal', 'real_estate', 'food_service', 'training', 'other'])), name='lead_project_type_known'), models.CheckConstraint(condition=models.Q(('budget__isnull', True), ('budget__gte', 0), _connector='OR'), name='lead_budget_positive'), models.CheckConstraint(condition=models.Q(('received_count__gte', 1)), name='lead_received_count_positive'), models.CheckConstraint(condition=models.Q(('rule_score__lte', 100)), name='lead_rule_score_range'), models.CheckConstraint(condition=models.Q(('ai_score__isnull', True), models.Q(('ai_score__gte', 1), ('ai_score__lte', 10)), _connector='OR'), name='lead_ai_score_range'), models.CheckConstraint(condition=models.Q(('ai_action', ''), ('ai_action__in', ['call_today', 'send_quote', 'send_information', 'nurture', 'disqualify']), _connector='OR'), name='lead_ai_action_known'), models.CheckConstraint(condition=models.Q(models.Q(('status', 'lost'), _negated=True), models.Q(('lost_reason', ''), _negated=True), _connector='OR'), name='lead_lost_has_reason'), models.CheckConstraint(condition=models.Q(models.Q(('status__in', ['quote', 'won']), _negated=True), ('quote__isnull', False), _connector='OR'), name='lead_quote_stage_has_quote')],
+                "verbose_name": "lead",
+                "verbose_name_plural": "leads",
+                "ordering": ["-received_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["company", "status", "received_at"], name="lead_company_status_received"),
+                    models.Index(fields=["company", "email"], name="lead_company_email"),
+                    models.Index(fields=["company", "phone"], name="lead_company_phone"),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("status__in", ["new", "qualified", "quote", "won", "lost"])),
+                        name="lead_status_known",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("source__in", ["website", "manual", "phone", "email", "referral", "event"])
+                        ),
+                        name="lead_source_known",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("email", ""), _negated=True),
+                            models.Q(("phone", ""), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="lead_email_or_phone",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("phone", ""), ("phone__regex", "^\\+[0-9]{8,15}$"), _connector="OR"),
+                        name="lead_phone_e164",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("language__in", ["fr", "de", "en", "it"])), name="lead_language_known"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("currency__in", ["CHF", "EUR"])), name="lead_currency_known"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            (
+                                "project_type__in",
+                                [
+                                    "digital_signage",
+                                    "software",
+                                    "consulting",
+                                    "legal",
+                                    "real_estate",
+                                    "food_service",
+                                    "training",
+                                    "other",
+                                ],
+                            )
+                        ),
+                        name="lead_project_type_known",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("budget__isnull", True), ("budget__gte", 0), _connector="OR"),
+                        name="lead_budget_positive",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("received_count__gte", 1)), name="lead_received_count_positive"
+                    ),
+                    models.CheckConstraint(condition=models.Q(("rule_score__lte", 100)), name="lead_rule_score_range"),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("ai_score__isnull", True),
+                            models.Q(("ai_score__gte", 1), ("ai_score__lte", 10)),
+                            _connector="OR",
+                        ),
+                        name="lead_ai_score_range",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("ai_action", ""),
+                            (
+                                "ai_action__in",
+                                ["call_today", "send_quote", "send_information", "nurture", "disqualify"],
+                            ),
+                            _connector="OR",
+                        ),
+                        name="lead_ai_action_known",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("status", "lost"), _negated=True),
+                            models.Q(("lost_reason", ""), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="lead_lost_has_reason",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("status__in", ["quote", "won"]), _negated=True),
+                            ("quote__isnull", False),
+                            _connector="OR",
+                        ),
+                        name="lead_quote_stage_has_quote",
+                    ),
+                ],
             },
         ),
     ]

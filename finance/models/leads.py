@@ -135,8 +135,8 @@ class Lead(models.Model):
                 name="lead_ai_score_range",
             ),
             models.CheckConstraint(
-                condition=Q(ai_action="") | Q(ai_action__in=["call_today", "send_quote", "send_information",
-                                                             "nurture", "disqualify"]),
+                condition=Q(ai_action="")
+                | Q(ai_action__in=["call_today", "send_quote", "send_information", "nurture", "disqualify"]),
                 name="lead_ai_action_known",
             ),  # fmt: skip
             models.CheckConstraint(condition=~Q(status="lost") | ~Q(lost_reason=""), name="lead_lost_has_reason"),
