@@ -422,14 +422,20 @@ def qualify_idempotency_key(lead: Lead) -> str:
     return f"{QUALIFY_ACTION}:{lead.pk}:{PROMPT_VERSION}:{lead.received_count}"
 
 
-def lead_qualify_start(*, lead: Lead, actor: AbstractBaseUser | None) -> ActionRun:
-    """Queue the AI qualification (once per lead, prompt version and submission count)."""
+def lead_qualify_start(*, lead: Lead, actor: AbstractBaseUser | None, retry_failed: bool = False) -> ActionRun:
+    """Queue the AI qualification (once per lead, prompt version and submission count).
+
+    Asked again, the same run is returned; with `retry_failed`, a failed one runs again.
+    """
     if openai_connection.usable_connection(lead.company) is None:
         raise ValidationError(ai_unconfigured_text(lead.company))
-    return actions.action_run_start(
+    run = actions.action_run_start(
         action=QUALIFY_ACTION, target=lead, company=lead.company, actor=actor,
         idempotency_key=qualify_idempotency_key(lead),
     )  # fmt: skip
+    if retry_failed and run.status == ActionRun.Status.FAILED and actor is not None:
+        run = actions.action_run_retry(run=run, actor=actor)
+    return run
 
 
 def ai_unconfigured_text(company: Company) -> str:
