@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 
 from django import forms
 from django.http import HttpRequest, JsonResponse
+from django.utils import translation
 
 from finance.models import Currency, Language, Lead, ProjectType
 from finance.services import leads
@@ -45,7 +46,7 @@ class LeadPayloadForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if not data.get("email") and not data.get("phone"):
+        if not data.get("email") and not data.get("phone") and not {"email", "phone"} & set(self.errors):
             raise forms.ValidationError("give email or phone")
         return data
 
@@ -90,9 +91,11 @@ def payload_form(raw_body: bytes, content_type: str) -> LeadPayloadForm:
         if isinstance(value, str) and "\x00" in value:
             raise PayloadError(f"{name}: contains NUL characters")
     form = LeadPayloadForm({name: "" if value is None else str(value) for name, value in known.items()})
-    if not form.is_valid():
-        problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
-        raise PayloadError(problems.replace("__all__: ", ""))
+    # The reasons go back to the website's developer: in English, whatever the request's language.
+    with translation.override("en"):
+        if not form.is_valid():
+            problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+            raise PayloadError(problems.replace("__all__: ", ""))
     return form
 
 
