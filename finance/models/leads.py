@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
@@ -58,7 +59,9 @@ class Lead(models.Model):
         _("project type"), max_length=32, choices=ProjectType.choices, default=ProjectType.OTHER,
         db_default=ProjectType.OTHER,
     )  # fmt: skip
-    budget = models.DecimalField(_("budget"), max_digits=12, decimal_places=2, null=True, blank=True)
+    budget = models.DecimalField(
+        _("budget"), max_digits=12, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
     currency = models.CharField(
         _("currency"), max_length=3, choices=Currency.choices, default=Currency.CHF, db_default=Currency.CHF
     )

@@ -393,3 +393,25 @@ def test_the_dashboard_link_lists_exactly_the_unanswered_leads(seller_web, compa
     page = seller_web.get(reverse("finance:lead-list"), {"company": "QA", "unanswered": "1"}).content.decode()
     assert "Anna Meier" in page
     assert "Nina Neu" not in page
+
+
+def test_the_edit_form_changes_the_lead_and_its_score(seller_web, company_a):
+    lead, _ = receive(company_a)
+    data = {name: getattr(lead, name) or "" for name in leads.EDITABLE_FIELDS}
+    soon = timezone.localdate() + dt.timedelta(days=10)
+    data.update({"budget": "60000", "event_date": soon.isoformat(), "phone": "079 999 88 77"})
+    response = seller_web.post(reverse("finance:lead-edit", kwargs={"pk": lead.pk}), data)
+    assert response.status_code == 302
+    lead.refresh_from_db()
+    assert (lead.budget, lead.phone) == (D("60000.00"), "+41799998877")
+    assert lead.rule_score == 100
+    assert AuditEvent.objects.get(action="lead.updated").detail == "phone, budget, event or desired date"
+
+
+def test_a_negative_budget_is_a_field_error(seller_web, company_a):
+    response = seller_web.post(reverse("finance:lead-new"), {
+        "company": company_a.pk, "source": "email", "language": "fr", "project_type": "other", "currency": "CHF",
+        "email": "x@example.ch", "budget": "-5",
+    })  # fmt: skip
+    assert response.context["form"].errors["budget"] == ["Ensure this value is greater than or equal to 0."]
+    assert Lead.objects.count() == 0
