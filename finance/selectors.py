@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import (
     BooleanField,
@@ -896,7 +897,5 @@ def lead_unanswered_by_company(*, company_ids: list[int], now) -> list[dict]:
 
 def lead_owner_choices(*, company: Company):
     """The people who may own a company's leads: its CEO, finance and sales members."""
-    from django.contrib.auth import get_user_model
-
     members = Membership.objects.filter(company=company, role__in=["ceo", "finance", "sales"]).values("user_id")
     return get_user_model().objects.filter(pk__in=members, is_active=True).order_by("first_name", "last_name")

@@ -14,6 +14,7 @@ from decimal import Decimal
 from urllib.parse import parse_qsl
 
 from django import forms
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.utils import translation
 
@@ -105,8 +106,15 @@ def _storable(raw_body: bytes) -> str:
 
 
 def receive(request: HttpRequest, connection: Connection) -> JsonResponse:
-    raw_body = request.body
     company = connection.company
+    try:
+        raw_body = request.body
+    except RequestDataTooBig:
+        # Beyond DATA_UPLOAD_MAX_MEMORY_SIZE Django does not read the body: nothing to verify or keep.
+        reason = "body too large"
+        inbox.delivery_reject(provider=Provider.WEB_FORM, company=company, headers=request.headers, body="",
+                              reason=reason)  # fmt: skip
+        return JsonResponse({"error": reason}, status=413)
     if not web_form.signature_valid(connection, raw_body, request.headers.get(web_form.SIGNATURE_HEADER, "")):
         reason = f"missing or wrong {web_form.SIGNATURE_HEADER}"
         inbox.delivery_reject(provider=Provider.WEB_FORM, company=company, headers=request.headers,

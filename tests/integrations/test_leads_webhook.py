@@ -136,6 +136,13 @@ def test_a_signed_body_that_is_no_lead_is_a_400_with_the_reason(company_a, secre
     assert "\x00" not in delivery.body
 
 
+def test_a_body_too_large_to_read_is_a_413_and_stored(company_a, secret, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = post(b'{"email": "a@b.ch", "x": "' + b"y" * 2000 + b'"}', secret=secret)
+    assert response.status_code == 413
+    assert WebhookDelivery.objects.values_list("status", "error").get() == ("rejected", "body too large")
+
+
 def test_unsigned_junk_bytes_are_a_401_and_stored(company_a, secret):
     response = post(b"\x00\xff\x00junk", secret=None, content_type="application/octet-stream")
     assert response.status_code == 401
