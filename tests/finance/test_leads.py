@@ -415,3 +415,20 @@ def test_a_negative_budget_is_a_field_error(seller_web, company_a):
     })  # fmt: skip
     assert response.context["form"].errors["budget"] == ["Ensure this value is greater than or equal to 0."]
     assert Lead.objects.count() == 0
+
+
+def test_setting_the_owner_and_filtering_by_owner(seller_web, company_a):
+    lead, _ = receive(company_a)
+    receive(company_a, email="paul@example.ch", phone="", first_name="Paul", last_name="Roth")
+    sam = lead.company.memberships.get(user__username="sam").user
+    seller_web.post(reverse("finance:lead-owner", kwargs={"pk": lead.pk}), {"owner": sam.pk})
+    lead.refresh_from_db()
+    assert lead.owner == sam
+    assert lead.first_response_at is None
+    mine = seller_web.get(reverse("finance:lead-list"), {"owner": str(sam.pk)}).content.decode()
+    assert "Anna Meier" in mine
+    assert "Paul Roth" not in mine
+    nobodys = seller_web.get(reverse("finance:lead-list"), {"owner": "none"}).content.decode()
+    assert "Paul Roth" in nobodys
+    assert "Anna Meier" not in nobodys
+    assert AuditEvent.objects.get(action="lead.owner_set").detail == f"Test {sam.last_name}"
