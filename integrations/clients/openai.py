@@ -135,9 +135,11 @@ class OpenAIClient:
             mapped = map_error(error)
             logger.info("provider=openai call=%s outcome=%s ms=%d", what, type(error).__name__,
                         (time.monotonic() - started) * 1000)  # fmt: skip
-            if self.breaker is not None:
+            if self.breaker is not None and mapped.transient:
+                self.breaker.record_failure()
+            elif self.breaker is not None:
                 # A refusal of this request says nothing about the provider's health.
-                self.breaker.record_failure() if mapped.transient else self.breaker.record_success()
+                self.breaker.record_success()
             self._report(False, str(mapped))
             raise mapped from error
         logger.info("provider=openai call=%s outcome=ok ms=%d", what, (time.monotonic() - started) * 1000)
