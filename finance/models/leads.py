@@ -160,6 +160,14 @@ class Lead(models.Model):
         return name or self.organisation or self.email or self.phone
 
     @property
+    def phone_display(self) -> str:
+        """A Swiss number grouped as people write it (+41 79 123 45 67); others as stored."""
+        digits = self.phone.removeprefix("+41")
+        if self.phone.startswith("+41") and len(digits) == 9:
+            return f"+41 {digits[:2]} {digits[2:5]} {digits[5:7]} {digits[7:]}"
+        return self.phone
+
+    @property
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
 
