@@ -911,6 +911,19 @@ def _urgent_link(kind: str, company: Company) -> str:
     return links[kind]
 
 
+def _unanswered_leads_item(company: Company, count: int, oldest: datetime, now: datetime) -> UrgentItem:
+    hours = int((now - oldest).total_seconds() // 3600)
+    age = (ngettext("%(days)s day", "%(days)s days", hours // 24) % {"days": hours // 24} if hours >= 48
+           else ngettext("%(hours)s hour", "%(hours)s hours", hours) % {"hours": hours})  # fmt: skip
+    text = ngettext(
+        "%(count)s new lead not answered within 24 h · oldest %(age)s",
+        "%(count)s new leads not answered within 24 h · oldest %(age)s",
+        count,
+    ) % {"count": count, "age": age}
+    link = _list_url("finance:lead-list", company=company.code, unanswered=1)
+    return UrgentItem(f"leads:{company.code}", Severity.HIGH, company, text, link)
+
+
 def urgent_items(*, scope: CompanyScope, user, today: date, now: datetime) -> list[UrgentItem]:
     """What needs doing, most severe first, without the items this user snoozed: three queries."""
     companies = {company.pk: company for company in scope.companies}
@@ -942,6 +955,8 @@ def urgent_items(*, scope: CompanyScope, user, today: date, now: datetime) -> li
         )
         for (kind, company_id), entry in grouped.items()
     ]  # fmt: skip
+    for row in finance.lead_unanswered_by_company(company_ids=list(companies), now=now):
+        items.append(_unanswered_leads_item(companies[row["company_id"]], row["count"], row["oldest"], now))
     drifts = SyncDrift.objects.filter(company_id__in=list(companies), resolved_at__isnull=True)
     for drift in drifts.prefetch_related("target").order_by("-detected_at")[:20]:
         # An edit made in Directus that breaks a rule is wrong data in the Hub now, not a difference to check.
@@ -987,7 +1002,7 @@ def integration_status(*, scope: CompanyScope) -> list[tuple[Company, list[Statu
         (c.company_id, c.provider): c
         for c in Connection.objects.filter(company_id__in=scope.company_ids).select_related("company")
     }
-    configurable = {"revolut", "invoice_ninja", "mautic"}
+    configurable = {"revolut", "invoice_ninja", "mautic", "openai"}
     rows = []
     for company in scope.companies:
         pills = []

@@ -15,6 +15,7 @@ from finance.models import (
     DunningPolicy,
     Invoice,
     InvoiceDunning,
+    Lead,
     Milestone,
     Payment,
     Project,
@@ -427,3 +428,54 @@ class DunningHoldForm(TablerFormMixin, forms.Form):
     hold = forms.ChoiceField(label=_("Hold"), choices=InvoiceDunning.Hold.choices, required=False)
     until = forms.DateField(label=_("Payment plan until"), required=False, widget=DateInput())
     note = forms.CharField(label=_("Note"), max_length=200, required=False)
+
+
+class LeadForm(TablerFormMixin, forms.ModelForm):
+    """A lead typed in by hand (a call, an e-mail, a fair); a new one asks which company it is for."""
+
+    def __init__(self, *args, companies=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if companies is not None:
+            self.fields = {
+                "company": forms.ModelChoiceField(
+                    label=_("Company"), queryset=companies,
+                    initial=companies.first() if companies.count() == 1 else None,
+                    widget=forms.Select(attrs={"class": "form-select"}),
+                ),
+                **self.fields,
+            }  # fmt: skip
+        self.fields["phone"].max_length = 40
+        self.fields["phone"].widget.attrs["maxlength"] = 40
+
+    class Meta:
+        model = Lead
+        fields = (
+            "source", "first_name", "last_name", "organisation", "email", "phone", "language", "town",
+            "project_type", "budget", "currency", "event_date", "message",
+        )  # fmt: skip
+        widgets = {"event_date": DateInput(), "message": forms.Textarea(attrs={"rows": 4})}
+
+    def _post_clean(self) -> None:
+        # The service normalises the phone and checks the whole lead; the model's checks run there.
+        pass
+
+
+class LeadLostForm(TablerFormMixin, forms.Form):
+    reason = forms.CharField(label=_("Why is it lost?"), max_length=300)
+
+
+class LeadOwnerForm(TablerFormMixin, forms.Form):
+    owner = forms.ModelChoiceField(label=_("Owner"), queryset=None, required=False, empty_label=_("Nobody"))
+
+    def __init__(self, *args, users, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = users
+        self.fields["owner"].label_from_instance = lambda user: user.get_full_name() or user.get_username()
+
+
+class LeadClientForm(TablerFormMixin, forms.ModelForm):
+    """The client a lead's quote is for, when none of the company's clients matches it."""
+
+    class Meta:
+        model = Client
+        fields = ("kind", "name", "street", "building_number", "postal_code", "town", "country", "email", "language")

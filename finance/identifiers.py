@@ -78,3 +78,25 @@ def normalize_qr_iban(value: str) -> str:
 def format_iban(compact: str) -> str:
     """Group a compact IBAN by four for display: CH44 3199 9123 0008 8901 2."""
     return " ".join(compact[i : i + 4] for i in range(0, len(compact), 4))
+
+
+# A phone number after normalising: "+" and 8 to 15 digits (ITU-T E.164).
+E164_DIGITS = range(8, 16)
+
+
+def normalize_phone(value: str, *, default_country_code: str = "41") -> str:
+    """Return the number as E.164 (`+41791234567`): Swiss national numbers get +41, `00` becomes `+`.
+
+    Spaces, dots, dashes, slashes and brackets are dropped; anything else raises ValidationError.
+    """
+    compact = "".join(char for char in value.strip() if char not in " .-/()\u00a0")
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    elif compact.startswith("0"):
+        compact = f"+{default_country_code}{compact[1:]}"
+    elif compact and not compact.startswith("+"):
+        compact = "+" + compact
+    digits = compact[1:]
+    if not (digits.isdigit() and digits.isascii() and len(digits) in E164_DIGITS):
+        raise ValidationError(_("Enter a phone number such as 079 123 45 67 or +41 79 123 45 67."), code="phone")
+    return compact

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import (
     BooleanField,
@@ -41,6 +42,7 @@ from finance.models import (
     FxRate,
     Invoice,
     InvoiceDunning,
+    Lead,
     MatchSuggestion,
     Membership,
     Milestone,
@@ -835,3 +837,65 @@ def dunning_summary(*, scope: CompanyScope, today: date) -> list[dict]:
                   paused=Count("pk", filter=~Q(dunning__paused_reason="") & Q(dunning__isnull=False)))
         .order_by("company__code", "currency")
     )  # fmt: skip
+
+
+# --- Leads ----------------------------------------------------------------------------------------
+
+# A lead nobody answered this long after it arrived is an urgent item on the dashboard.
+LEAD_ANSWER_WITHIN = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class LeadFilters:
+    search: str = ""
+    company_code: str = ""
+    status: str = ""
+    source: str = ""
+    owner: str = ""  # a user id, or "none" for leads nobody owns
+    unanswered: bool = False  # open, not answered within LEAD_ANSWER_WITHIN (the dashboard's link)
+
+
+def lead_list(*, scope: CompanyScope, filters: LeadFilters = LeadFilters(), now=None) -> QuerySet[Lead]:
+    leads = scoped(Lead.objects.select_related("company", "owner", "quote"), scope=scope)
+    if filters.company_code:
+        leads = leads.filter(company__code=filters.company_code)
+    if filters.status:
+        leads = leads.filter(status=filters.status)
+    if filters.source:
+        leads = leads.filter(source=filters.source)
+    if filters.owner == "none":
+        leads = leads.filter(owner__isnull=True)
+    elif filters.owner.isdigit():
+        leads = leads.filter(owner_id=int(filters.owner))
+    if filters.unanswered and now is not None:
+        leads = leads.filter(lead_unanswered_condition(now=now))
+    if filters.search:
+        search = filters.search
+        leads = leads.filter(
+            Q(first_name__icontains=search) | Q(last_name__icontains=search) | Q(organisation__icontains=search)
+            | Q(email__icontains=search) | Q(phone__icontains=search.replace(" ", "")) | Q(town__icontains=search)
+            | Q(message__icontains=search)
+        )  # fmt: skip
+    return leads
+
+
+def lead_get(*, scope: CompanyScope, pk: int) -> Lead:
+    return scoped_get(Lead.objects.select_related("company", "owner", "client", "quote"), scope=scope, pk=pk)
+
+
+def lead_unanswered_condition(*, now) -> Q:
+    """Open leads nobody answered, received at least LEAD_ANSWER_WITHIN ago."""
+    return Q(status__in=[Lead.Status.NEW, Lead.Status.QUALIFIED], first_response_at__isnull=True,
+             received_at__lte=now - LEAD_ANSWER_WITHIN)  # fmt: skip
+
+
+def lead_unanswered_by_company(*, company_ids: list[int], now) -> list[dict]:
+    """Per company: how many leads wait for an answer beyond LEAD_ANSWER_WITHIN, and since when the oldest."""
+    rows = Lead.objects.filter(lead_unanswered_condition(now=now), company_id__in=company_ids)
+    return list(rows.values("company_id").annotate(count=Count("pk"), oldest=Min("received_at")).order_by())
+
+
+def lead_owner_choices(*, company: Company):
+    """The people who may own a company's leads: its CEO, finance and sales members."""
+    members = Membership.objects.filter(company=company, role__in=["ceo", "finance", "sales"]).values("user_id")
+    return get_user_model().objects.filter(pk__in=members, is_active=True).order_by("first_name", "last_name")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from finance.views import banking, clients, companies, dunning, invoices, projects, purchases, quotes
+from finance.views import banking, clients, companies, dunning, invoices, leads, projects, purchases, quotes
 
 app_name = "finance"
 
@@ -24,6 +24,16 @@ urlpatterns = [
     path("clients/<int:client_pk>/contacts/<int:pk>/", clients.contact_form, name="contact-edit"),
     path("clients/<int:client_pk>/payments/new/", invoices.payment_new, name="payment-new"),
     path("payments/<int:pk>/undo/", invoices.payment_undo_view, name="payment-undo"),
+    path("leads/", leads.lead_list, name="lead-list"),
+    path("leads/new/", leads.lead_form, name="lead-new"),
+    path("leads/<int:pk>/", leads.lead_detail, name="lead-detail"),
+    path("leads/<int:pk>/edit/", leads.lead_form, name="lead-edit"),
+    path("leads/<int:pk>/owner/", leads.lead_owner, name="lead-owner"),
+    path("leads/<int:pk>/answered/", leads.lead_answered, name="lead-answered"),
+    path("leads/<int:pk>/qualified/", leads.lead_qualified, name="lead-qualified"),
+    path("leads/<int:pk>/lost/", leads.lead_lost, name="lead-lost"),
+    path("leads/<int:pk>/qualify-ai/", leads.lead_qualify_ai, name="lead-qualify-ai"),
+    path("leads/<int:pk>/quote/", leads.lead_quote, name="lead-quote"),
     path("quotes/", quotes.quote_list, name="quote-list"),
     path("quotes/new/", quotes.quote_form, name="quote-new"),
     path("quotes/lines/", quotes.quote_lines_preview, name="quote-lines-preview"),

@@ -8,6 +8,6 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         # Connect the Celery worker signal, and register the webhook and action handlers of each provider.
-        from finance.services import payouts  # noqa: F401
+        from finance.services import leads, payouts  # noqa: F401
         from integrations import signals  # noqa: F401
-        from integrations.webhooks import directus, invoice_ninja, mautic, revolut  # noqa: F401
+        from integrations.webhooks import directus, invoice_ninja, mautic, revolut, web_form  # noqa: F401

@@ -75,6 +75,9 @@ def connection_status(connection: Connection | None) -> ConnectionStatus:
     """What the pages say about a connection: from its last real probe and calls, never from settings alone."""
     if connection is None or not connection.secrets_encrypted:
         return ConnectionStatus("not_configured", _("Not configured"), _("Enter the credentials and test them."))
+    if connection.provider == Provider.WEB_FORM:
+        # Nothing to call: the websites call the Hub. A secret is all it takes.
+        return ConnectionStatus("connected", _("Ready"), _("Websites sign their posts with this company's secret."))
     if connection.provider == Provider.REVOLUT and (
         connection.consent_required or connection.consent_granted_at is None
     ):
@@ -352,6 +355,10 @@ def connection_probe(connection: Connection) -> Connection:
         from integrations import mautic  # it builds on this module
 
         ok, detail = mautic.probe(connection)
+    elif connection.provider == Provider.OPENAI:
+        from integrations import openai  # it builds on this module
+
+        ok, detail = openai.probe(connection)
     else:
         ok, detail = _revolut_probe(connection)
     Connection.objects.filter(pk=connection.pk).update(

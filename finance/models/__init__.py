@@ -2,6 +2,7 @@ from .audit import AuditEvent
 from .banking import BankAccount, BankTransaction, FxRate, MatchSuggestion, OutgoingPayment
 from .companies import Company, Currency, Membership, Role
 from .dunning import DunningLevel, DunningPolicy, DunningText, InvoiceDunning, Reminder
+from .leads import Lead
 from .parties import Client, Contact, Language
 from .payments import Payment, PaymentAllocation
 from .projects import Milestone, Project, ProviderAssignment
@@ -35,6 +36,7 @@ __all__ = [
     "InvoiceDunning",
     "InvoiceLine",
     "Language",
+    "Lead",
     "MatchSuggestion",
     "Membership",
     "Milestone",

@@ -84,6 +84,17 @@ class AuditEvent(models.Model):
         REMINDER_FAILED = "dunning.reminder_failed", _("Reminder not sent")
         DIRECTUS_EDITED = "directus.edited", _("Edited in Directus")
         DIRECTUS_RULE_BROKEN = "directus.rule_broken", _("Directus edit breaks a rule")
+        LEAD_CREATED = "lead.created", _("Lead received")
+        LEAD_MERGED = "lead.merged", _("Lead submitted again")
+        LEAD_UPDATED = "lead.updated", _("Lead changed")
+        LEAD_SCORED = "lead.scored", _("Lead scored")
+        LEAD_AI_QUALIFIED = "lead.ai_qualified", _("Lead qualified by AI")
+        LEAD_STATUS_CHANGED = "lead.status_changed", _("Lead status changed")
+        LEAD_OWNER_SET = "lead.owner_set", _("Lead owner set")
+        LEAD_ANSWERED = "lead.answered", _("Lead answered")
+        LEAD_QUOTE_CREATED = "lead.quote_created", _("Quote created from the lead")
+        LEAD_WON = "lead.won", _("Lead won")
+        LEAD_LOST = "lead.lost", _("Lead lost")
 
     company = models.ForeignKey(
         "finance.Company", on_delete=models.PROTECT, null=True, blank=True, related_name="audit_events"
@@ -170,6 +181,7 @@ class AuditEvent(models.Model):
         updates = (
             self.Action.COMPANY_UPDATED, self.Action.CLIENT_UPDATED, self.Action.CONTACT_UPDATED,
             self.Action.SUPPLIER_UPDATED, self.Action.SUPPLIER_INVOICE_UPDATED, self.Action.PROJECT_UPDATED,
+            self.Action.LEAD_UPDATED,
         )  # fmt: skip
         if self.action not in updates:
             return []

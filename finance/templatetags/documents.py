@@ -40,6 +40,11 @@ STATUS_COLOURS = {
     "planned": "secondary",
     "in_progress": "blue",
     "done": "green",
+    "new": "azure",
+    "qualified": "indigo",
+    "quote": "cyan",
+    "won": "green",
+    "lost": "red",
 }
 
 

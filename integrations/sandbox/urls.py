@@ -1,6 +1,6 @@
 from django.urls import path
 
-from integrations.sandbox.views import invoice_ninja, mautic, revolut
+from integrations.sandbox.views import invoice_ninja, mautic, openai, revolut
 
 app_name = "sandbox"
 
@@ -57,6 +57,9 @@ urlpatterns = [
     path("invoice-ninja/api/v1/payments/<str:entity_id>", invoice_ninja.payment_detail, name="invoice-ninja-payment"),
     path("invoice-ninja/api/v1/webhooks", invoice_ninja.webhooks, name="invoice-ninja-webhooks"),
     path("invoice-ninja/api/v1/webhooks/<str:entity_id>", invoice_ninja.webhook_detail, name="invoice-ninja-webhook"),
+    path("openai/v1/models", openai.models, name="openai-models"),
+    path("openai/v1/responses", openai.responses, name="openai-responses"),
+    path("openai/script", openai.script, name="openai-script"),
     path("mautic/", mautic.dashboard, name="mautic-dashboard"),
     path("mautic/change-email", mautic.dashboard_change_email, name="mautic-change-email"),
     path("mautic/open-email", mautic.dashboard_open_email, name="mautic-open-email"),

@@ -14,12 +14,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from finance.forms import TablerFormMixin
 from finance.models import Company
 from finance.permissions import can_bill
-from integrations import connections, invoice_ninja, mautic, selectors
+from integrations import connections, invoice_ninja, mautic, selectors, web_form
+from integrations import openai as openai_connection
 from integrations.clients.base import ProviderError
 from integrations.models import Connection, Provider
 
 # Providers whose settings page exists; the others arrive with their own issues.
-CONFIGURABLE_PROVIDERS = (Provider.REVOLUT, Provider.INVOICE_NINJA, Provider.MAUTIC)
+CONFIGURABLE_PROVIDERS = (Provider.REVOLUT, Provider.INVOICE_NINJA, Provider.MAUTIC, Provider.OPENAI, Provider.WEB_FORM)
 
 
 class RevolutSettingsForm(TablerFormMixin, forms.Form):
@@ -108,6 +109,22 @@ class AcknowledgementEmailsForm(TablerFormMixin, forms.Form):
         return cleaned
 
 
+class OpenAISettingsForm(TablerFormMixin, forms.Form):
+    base_url = forms.URLField(
+        label=gettext_lazy("API base URL"), assume_scheme="https", initial=openai_connection.DEFAULT_BASE_URL,
+        help_text=gettext_lazy("OpenAI: https://api.openai.com/v1"),
+    )  # fmt: skip
+    api_key = forms.CharField(
+        label=gettext_lazy("API key"), required=False, strip=True, max_length=300,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        help_text=gettext_lazy("platform.openai.com → API keys. Leave empty to keep the stored one."),
+    )  # fmt: skip
+    model = forms.CharField(
+        label=gettext_lazy("Model"), max_length=80, initial=openai_connection.DEFAULT_MODEL,
+        help_text=gettext_lazy("A model with structured outputs, e.g. gpt-4.1-mini."),
+    )  # fmt: skip
+
+
 def _company_and_connection(
     request: HttpRequest, provider: str, company_code: str
 ) -> tuple[Company, Connection | None]:
@@ -147,6 +164,10 @@ def connection_detail(request: HttpRequest, provider: str, company_code: str) ->
         return _invoice_ninja_detail(request, company, connection)
     if provider == Provider.MAUTIC:
         return _mautic_detail(request, company, connection)
+    if provider == Provider.OPENAI:
+        return _openai_detail(request, company, connection)
+    if provider == Provider.WEB_FORM:
+        return _web_form_detail(request, company, connection)
     initial = {"base_url": connection.base_url, **connection.config} if connection else {}
     form = RevolutSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -242,6 +263,45 @@ def mautic_acknowledgement_emails(request: HttpRequest, company_code: str) -> Ht
     mautic.acknowledgement_emails_save(connection=connection, emails=form.cleaned_data, updated_by=request.user)
     messages.success(request, _("“Project started” e-mails saved."))
     return redirect(connection.get_absolute_url())
+
+
+def _openai_detail(request: HttpRequest, company: Company, connection: Connection | None) -> HttpResponse:
+    initial = {
+        "base_url": connection.base_url if connection else openai_connection.DEFAULT_BASE_URL,
+        "model": openai_connection.model_of(connection) if connection else openai_connection.DEFAULT_MODEL,
+    }
+    form = OpenAISettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            openai_connection.settings_save(company=company, updated_by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("OpenAI settings saved. Test the connection."))
+            return redirect("integrations:connection", provider=Provider.OPENAI, company_code=company.code)
+    context = {
+        "company": company, "connection": connection, "form": form, "provider": Provider(Provider.OPENAI),
+        "status": connections.connection_status(connection),
+        "secret_hint": connection.secret_hint("api_key") if connection else "",
+    }  # fmt: skip
+    return render(request, "integrations/connection_openai.html", context)
+
+
+def _web_form_detail(request: HttpRequest, company: Company, connection: Connection | None) -> HttpResponse:
+    if request.method == "POST":
+        _connection, secret = web_form.secret_rotate(company=company, rotated_by=request.user)
+        # Shown once, on the next page only: the stored secret is never displayed in full again.
+        request.session[f"hv_web_form_secret_{company.code}"] = secret
+        messages.success(request, _("New secret generated. Copy it into the website now: it is shown only once."))
+        return redirect("integrations:connection", provider=Provider.WEB_FORM, company_code=company.code)
+    context = {
+        "company": company, "connection": connection, "provider": Provider(Provider.WEB_FORM),
+        "status": connections.connection_status(connection), "webhook_url": web_form.webhook_url(company),
+        "new_secret": request.session.pop(f"hv_web_form_secret_{company.code}", ""),
+        "secret_hint": connection.secret_hint("signing_secret") if connection else "",
+        "signature_header": web_form.SIGNATURE_HEADER,
+    }  # fmt: skip
+    return render(request, "integrations/connection_web_form.html", context)
 
 
 def _configured(request: HttpRequest, provider: str, company_code: str) -> Connection:

@@ -13,6 +13,7 @@ from finance.models import (
     DepositRule,
     DocumentSequence,
     InvoiceDunning,
+    Lead,
     Membership,
     Milestone,
     OutgoingPayment,
@@ -80,6 +81,7 @@ def other_company_objects(company_b, member_of):
         ),
         "payment": PaymentFactory(company=company_b, client=client),
         "deposit_rule": DepositRule.objects.create(company=company_b, percent=30),
+        "lead": Lead.objects.create(company=company_b, source="website", email="lea@example.ch"),
         "document_sequence": DocumentSequence.objects.create(company=company_b, family="invoice", year=2026),
         "supplier": supplier,
         "supplier_invoice": supplier_invoice,
@@ -124,6 +126,7 @@ GETTERS = {
     "dunning_policy": lambda scope, obj: selectors.dunning_policy_get(scope=scope, pk=obj.pk),
     "invoice_dunning": lambda scope, obj: selectors.invoice_dunning_get(scope=scope, pk=obj.pk),
     "reminder": lambda scope, obj: selectors.reminder_get(scope=scope, pk=obj.pk),
+    "lead": lambda scope, obj: selectors.lead_get(scope=scope, pk=obj.pk),
 }
 
 
