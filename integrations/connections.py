@@ -352,6 +352,10 @@ def connection_probe(connection: Connection) -> Connection:
         from integrations import mautic  # it builds on this module
 
         ok, detail = mautic.probe(connection)
+    elif connection.provider == Provider.DOCUSEAL:
+        from integrations import docuseal  # it builds on this module
+
+        ok, detail = docuseal.probe(connection)
     else:
         ok, detail = _revolut_probe(connection)
     Connection.objects.filter(pk=connection.pk).update(

@@ -15,6 +15,7 @@ from .sales import (
     Quote,
     QuoteLine,
 )
+from .signatures import QuoteSignature
 from .vat import VatCode, VatRate
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "ProviderAssignment",
     "Quote",
     "QuoteLine",
+    "QuoteSignature",
     "Reminder",
     "Role",
     "Supplier",
