@@ -13,7 +13,7 @@ from finance.permissions import can_bill
 from finance.views.lists import ListFilterForm, paginated, query_without
 from integrations import selectors
 from integrations.models import Connection, Provider, WebhookDelivery
-from integrations.webhooks import directus, inbox, invoice_ninja, mautic, revolut
+from integrations.webhooks import directus, docuseal, inbox, invoice_ninja, mautic, revolut
 
 
 def _receiving_connection(provider: str, company_code: str) -> Connection | None:
@@ -48,6 +48,16 @@ def mautic_webhook(request: HttpRequest, company_code: str) -> JsonResponse:
     if connection is None:
         return JsonResponse({"error": "no Mautic connection for this company"}, status=404)
     return mautic.receive(request, connection)
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+def docuseal_webhook(request: HttpRequest, company_code: str) -> JsonResponse:
+    connection = _receiving_connection(Provider.DOCUSEAL, company_code)
+    if connection is None:
+        return JsonResponse({"error": "no DocuSeal connection for this company"}, status=404)
+    return docuseal.receive(request, connection)
 
 
 @csrf_exempt
