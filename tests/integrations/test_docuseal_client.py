@@ -2,7 +2,6 @@
 errors, results and the webhook verification (with the test vector of research/api-contracts.md §4.3)."""
 
 import base64
-import copy
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,7 +71,8 @@ def test_submission_create_from_pdf_sends_both_documents_base64_with_the_templat
         "name": "2024-0042 · Offre", "send_email": True, "order": "preserved",
         "documents": [{"name": "2024-0042", "file": base64.b64encode(PDF).decode()},
                       {"name": "CGV 2026-01", "file": base64.b64encode(TERMS).decode()}],
-        "submitters": [SUBMITTER], "template_ids": [1000001], "message": {"subject": "S", "body": "B {{submitter.link}}"},
+        "submitters": [SUBMITTER], "template_ids": [1000001],
+        "message": {"subject": "S", "body": "B {{submitter.link}}"},
     }  # fmt: skip
     [submitter] = submission.submitters
     assert (submission.id, submission.status, submitter.id, submitter.slug, submitter.external_id) == (

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 import requests
-from django.core.files.base import ContentFile
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
 
 from finance import pdf
 from finance.models import AuditEvent, Company, Quote, QuoteSignature, Role
-from finance.services import docuseal as signatures
 from finance.services import documents
+from finance.services import docuseal as signatures
 from finance.services.documents import LineInput
 from integrations import docuseal
 from integrations.actions import execute_action_run
@@ -132,7 +132,7 @@ def test_sending_a_draft_numbers_it_and_creates_one_submission_with_quote_and_te
     signature = sent_for_signature(quote, seller, http, enqueued, django_capture_on_commit_callbacks)
 
     quote.refresh_from_db()
-    assert quote.status == "sent" and quote.number != ""
+    assert (quote.status, quote.number != "") == ("sent", True)
     lookup, create = http.calls
     assert lookup.request.url == f"{BASE}/submitters?external_id=quote-QA-{quote.pk}&limit=10"
     body = json.loads(create.request.body)
@@ -227,7 +227,8 @@ def test_a_missing_or_wrong_secret_is_refused_and_kept(connection, quote, enqueu
 
     assert [missing.status_code, wrong.status_code] == [401, 401]
     assert list(WebhookDelivery.objects.values_list("status", "verified", "error")) == [
-        ("rejected", False, "missing or wrong X-Webhook-Secret"), ("rejected", False, "missing or wrong X-Webhook-Secret"),
+        ("rejected", False, "missing or wrong X-Webhook-Secret"),
+        ("rejected", False, "missing or wrong X-Webhook-Secret"),
     ]  # fmt: skip
     assert enqueued == []
 
@@ -330,7 +331,7 @@ def test_completed_three_times_stores_the_files_and_signs_once(
 
     signature.refresh_from_db()
     assert signature.status == "completed"
-    assert signature.signed_pdf.read() == SIGNED and signature.audit_trail.read() == AUDIT
+    assert (signature.signed_pdf.read(), signature.audit_trail.read()) == (SIGNED, AUDIT)
     assert (signature.signer_name, signature.signer_ip, signature.signer_user_agent) == (
         "Anna Muster", "203.0.113.7", "Mozilla/5.0",
     )  # fmt: skip
