@@ -97,8 +97,8 @@ def signature_refusal(quote: Quote) -> str:
         return _("Add at least one line with an amount first.")
     if live_signature(quote) is not None:
         return _("The quote is already with DocuSeal: see the signature card.")
-    run = sign_run(quote)
-    if run is not None and not run.is_final:
+    if ActionRun.objects.filter(idempotency_key=_sign_key(quote)).exists():
+        # A failed run is retried from its badge on the page, never asked for a second time.
         return _("Sending for signature was asked already: see its progress on the page.")
     if not quote.client.email:
         return _("%(client)s has no e-mail address.") % {"client": quote.client.name}
@@ -106,6 +106,11 @@ def signature_refusal(quote: Quote) -> str:
 
 
 # --- Envoyer pour signature ---------------------------------------------------------------------------------
+
+
+def _sign_key(quote: Quote) -> str:
+    """One run per signature request: a new one only after the previous request was declined or expired."""
+    return f"docuseal-sign:quote:{quote.pk}:{_ended_count(quote)}"
 
 
 @transaction.atomic
@@ -119,7 +124,7 @@ def signature_request_start(*, quote: Quote, requested_by: AbstractBaseUser) -> 
         quote = quote_send(quote=quote, sent_by=requested_by)
     return actions.action_run_start(
         action=SIGN_ACTION, target=quote, company=quote.company, actor=requested_by,
-        idempotency_key=f"docuseal-sign:quote:{quote.pk}:{_ended_count(quote)}",
+        idempotency_key=_sign_key(quote),
     )  # fmt: skip
 
 

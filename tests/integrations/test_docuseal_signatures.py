@@ -400,3 +400,37 @@ def test_a_reminder_resends_the_email_and_counts(connection, quote, signature, s
     assert (signature.reminders_sent, signature.last_reminder_at is not None) == (1, True)
     assert json.loads(http.calls[0].request.body) == {"send_email": True}
     assert AuditEvent.objects.filter(action="signature.reminded", object_id=str(quote.pk)).count() == 1
+
+
+def test_after_an_expiry_a_new_request_is_a_new_run_with_a_new_key(
+    connection, quote, signature, seller, http, enqueued, django_capture_on_commit_callbacks
+):
+    deliver(connection, event("submission_expired", quote), django_capture_on_commit_callbacks, enqueued)
+    http.get(f"{BASE}/submitters", json=fixture("submitters_empty"))
+    answer = created_answer(f"quote-QA-{quote.pk}-2")
+    answer["submitters"][0].update(id=202, slug="second")
+    http.post(f"{BASE}/submissions/pdf", json=answer)
+
+    start(Quote.objects.get(pk=quote.pk), seller, django_capture_on_commit_callbacks)
+    run_all(enqueued, ACTION_TASK)
+
+    assert http.calls[0].request.url == f"{BASE}/submitters?external_id=quote-QA-{quote.pk}-2&limit=10"
+    runs = ActionRun.objects.filter(action="docuseal.sign").order_by("pk")
+    assert list(runs.values_list("idempotency_key", "status")) == [
+        (f"docuseal-sign:quote:{quote.pk}:0", "succeeded"), (f"docuseal-sign:quote:{quote.pk}:1", "succeeded"),
+    ]  # fmt: skip
+    assert signatures.live_signature(quote).submitter_id == 202
+
+
+def test_a_failed_run_is_retried_from_its_badge_not_asked_again(
+    connection, quote, seller, http, enqueued, django_capture_on_commit_callbacks
+):
+    http.get(f"{BASE}/submitters", json={"error": "Not authorized"}, status=403)
+    run = start(quote, seller, django_capture_on_commit_callbacks)
+    run_all(enqueued, ACTION_TASK)
+
+    run.refresh_from_db()
+    assert (run.status, run.last_error) == ("failed", "docuseal: Not authorized (HTTP 403)")
+    assert signatures.signature_refusal(Quote.objects.get(pk=quote.pk)) == (
+        "Sending for signature was asked already: see its progress on the page."
+    )
