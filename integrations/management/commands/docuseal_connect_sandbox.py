@@ -11,7 +11,7 @@ from integrations.management.sandbox_demo import demo_ceo
 from integrations.models import Provider
 from integrations.sandbox import docuseal as sandbox_docuseal
 
-TEMPLATE_NAME = "Offre – signature et CGV"
+TEMPLATE_NAME = "Devis – signature et CGV"
 CGV_VERSION = "CGV 2026-01"
 
 
