@@ -180,7 +180,7 @@ def test_the_card_shows_a_signed_quote_and_serves_its_files(connected, quote, se
     page = quote_page(seller, quote).content.decode()
     signed = browser(seller).get(file_url(quote, signature))
 
-    assert 'data-testid="docuseal-status">Signed<' in page
+    assert 'data-testid="docuseal-status" data-status="completed">Signed<' in page
     assert 'data-testid="docuseal-cgv">CGV 2026-01<' in page
     assert 'data-testid="docuseal-reminders">2<' in page
     assert 'data-testid="docuseal-remind"' not in page  # nothing to remind once signed
