@@ -973,7 +973,7 @@ def integration_status(*, scope: CompanyScope) -> list[tuple[Company, list[Statu
         (c.company_id, c.provider): c
         for c in Connection.objects.filter(company_id__in=scope.company_ids).select_related("company")
     }
-    configurable = {"revolut", "invoice_ninja", "mautic"}
+    configurable = {"revolut", "invoice_ninja", "mautic", "docuseal"}
     rows = []
     for company in scope.companies:
         pills = []
