@@ -39,6 +39,8 @@ from integrations.sandbox.store import JsonStore
 
 KEY_PREFIX = "hv:sandbox:docuseal"
 store = JsonStore(KEY_PREFIX)
+# Set by an end-to-end test only: seconds POST /submissions/pdf waits after storing, before answering.
+CREATE_DELAY_KEY = f"{KEY_PREFIX}:create_delay_seconds"
 ACCOUNTS_SET = "accounts"
 # DocuSeal's ids are large integers; the sandbox counts from here so they look like real ones.
 FIRST_ID = 1_000_001
@@ -138,6 +140,19 @@ def get_template(api_key: str, template_id: int) -> dict:
     if found is None:
         raise ApiError(404, "Not found")
     return found
+
+
+def set_create_delay(seconds: float) -> None:
+    """End-to-end test hook: make POST /submissions/pdf wait after storing, before answering (0 ends it)."""
+    if seconds > 0:
+        redis_client().set(CREATE_DELAY_KEY, str(seconds))
+    else:
+        redis_client().delete(CREATE_DELAY_KEY)
+
+
+def create_delay_seconds() -> float:
+    raw = redis_client().get(CREATE_DELAY_KEY)
+    return float(raw) if raw else 0.0
 
 
 # --- Files ---------------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ the audit trail stored, once. A decline rejects the quote with the client's reas
 """
 
 import re
+import signal
 from decimal import Decimal
 from importlib import import_module
 
@@ -72,6 +73,7 @@ def connected(company, ceo, live_server, settings):
     connection = connections.connection_probe(connection)
     assert connection.last_probe_ok, connection.last_probe_detail
     yield api_key
+    sandbox.set_create_delay(0)
     sandbox.clear()
 
 
@@ -155,3 +157,33 @@ def test_a_quote_declined_in_the_sandbox_is_rejected_with_the_reason(company, ce
     wait_until(lambda: Quote.objects.get(pk=quote.pk).status == "rejected", what="the quote to be rejected")
     assert Quote.objects.get(pk=quote.pk).rejection_reason == "Budget reporté à 2027"
     assert QuoteSignature.objects.get(pk=signature.pk).status == "declined"
+
+
+@pytest.mark.timeout(180)
+def test_a_worker_killed_while_docuseal_stores_the_submission_sends_it_once_after_restart(
+    company, ceo, connected, worker, tmp_path
+):
+    quote = draft_quote(company, ceo)
+    # The sandbox stores the submission, then holds its answer: the worker is killed while it waits.
+    sandbox.set_create_delay(5)
+    run = send_for_signature(quote, ceo)
+    wait_until(lambda: sandbox.submissions_for_page(connected), what="the sandbox to store the submission")
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=10)
+    run.refresh_from_db()
+    assert (run.status, run.attempts) == ("running", 1)
+    assert not QuoteSignature.objects.filter(quote=quote).exists()
+    sandbox.set_create_delay(0)
+
+    restarted = start_celery_worker(HV_MEDIA_ROOT=str(tmp_path))
+    try:
+        wait_until(lambda: ActionRun.objects.get(pk=run.pk).is_final, what="the run to finish")
+    finally:
+        restarted.terminate()
+        restarted.wait(timeout=30)
+
+    run.refresh_from_db()
+    assert (run.status, run.attempts) == ("succeeded", 2), run.last_error
+    [submission] = sandbox.submissions_for_page(connected)
+    assert QuoteSignature.objects.get(quote=quote).submission_id == submission["id"]
+    assert [email["to"] for email in sandbox.account(connected)["emails"]] == ["direction@roux.ch"]

@@ -4,6 +4,7 @@ its file links, the signer's page (/sandbox/docuseal/s/<slug>) and the sandbox's
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from functools import wraps
 
@@ -62,7 +63,11 @@ def submissions(request: HttpRequest, api_key: str) -> JsonResponse:
 
 @docuseal_api("POST")
 def submission_from_pdf(request: HttpRequest, api_key: str) -> JsonResponse:
-    return JsonResponse(docuseal.create_submission_from_pdf(api_key, _body(request)))
+    submission = docuseal.create_submission_from_pdf(api_key, _body(request))
+    # Lets an end-to-end test stop the Hub's worker while a stored submission has not been answered yet.
+    if delay := docuseal.create_delay_seconds():
+        time.sleep(delay)
+    return JsonResponse(submission)
 
 
 @docuseal_api("GET")
