@@ -9,6 +9,7 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from finance.models import Company, QuoteSignature, Role
 from finance.services import documents
@@ -25,6 +26,12 @@ def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
 
 
+@pytest.fixture(autouse=True)
+def _english():
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture
 def seller(company_a, member_of):
     return member_of(company_a, Role.SALES, "seller-qa")
@@ -36,7 +43,7 @@ def boss(company_a, member_of):
 
 
 def browser(user) -> Client:
-    client = Client()
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
     client.force_login(user)
     return client
 

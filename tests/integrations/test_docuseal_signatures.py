@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from finance import pdf
 from finance.models import AuditEvent, Company, Quote, QuoteSignature, Role
@@ -45,6 +46,12 @@ def fixture(name: str, **data) -> dict:
 @pytest.fixture(autouse=True)
 def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -84,8 +91,8 @@ def headers(connection) -> dict:
 
 def post(body, company_code="QA", **extra):
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return Client().post(reverse("integrations:webhook-docuseal", kwargs={"company_code": company_code}), raw,
-                         content_type="application/json", **extra)  # fmt: skip
+    url = reverse("integrations:webhook-docuseal", kwargs={"company_code": company_code})
+    return Client(HTTP_ACCEPT_LANGUAGE="en").post(url, raw, content_type="application/json", **extra)
 
 
 def start(quote, user, django_capture_on_commit_callbacks) -> ActionRun:
