@@ -1002,7 +1002,7 @@ def integration_status(*, scope: CompanyScope) -> list[tuple[Company, list[Statu
         (c.company_id, c.provider): c
         for c in Connection.objects.filter(company_id__in=scope.company_ids).select_related("company")
     }
-    configurable = {"revolut", "invoice_ninja", "mautic", "openai"}
+    configurable = {"revolut", "invoice_ninja", "mautic", "docuseal", "openai"}
     rows = []
     for company in scope.companies:
         pills = []

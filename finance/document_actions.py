@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from finance.models import Invoice, Project, Quote
 from finance.permissions import can_bill, can_run_projects, can_sell
 from finance.scope import CompanyScope
-from finance.services import documents, invoice_ninja
+from finance.services import documents, docuseal, invoice_ninja
 from finance.services.dunning import reminder_blocker
 from integrations.invoice_ninja import usable_connection
 
@@ -107,6 +107,7 @@ def quote_actions(quote: Quote, *, scope: CompanyScope) -> list[Action]:
             )
         )
     actions += _invoice_ninja_actions(quote, allowed=(sells, no_role), url=url("quote-send-invoice-ninja"))
+    actions.append(_docuseal_action(quote, allowed=(sells, no_role), url=url("quote-send-docuseal")))
     actions.append(_project_action(quote, scope=scope))
     actions.append(Action(_("PDF"), url("quote-pdf"), "ti-file-type-pdf", method="get", style="btn-outline-secondary"))
     return actions
@@ -130,6 +131,15 @@ def _invoice_ninja_actions(document: Invoice | Quote, *, allowed: tuple[bool, st
             ),
         )
     ]  # fmt: skip
+
+
+def _docuseal_action(quote: Quote, *, allowed: tuple[bool, str], url: str) -> Action:
+    """ "Envoyer pour signature": disabled with the reason when DocuSeal, the company's channel or the quote refuse."""
+    refusal = docuseal.signature_refusal(quote)
+    return Action(
+        _("Send for signature"), url, "ti-writing-sign", style="btn-outline-success",
+        reason=_first_reason(allowed, (not refusal, refusal)),
+    )  # fmt: skip
 
 
 def _project_action(quote: Quote, *, scope: CompanyScope) -> Action:

@@ -52,13 +52,14 @@ from finance.models import (
     Project,
     ProviderAssignment,
     Quote,
+    QuoteSignature,
     Reminder,
     Supplier,
     SupplierInvoice,
 )
 from finance.project_overview import ProjectOverview, project_overview
 from finance.scope import CompanyScope
-from finance.services import invoice_ninja
+from finance.services import docuseal, invoice_ninja
 from integrations.invoice_ninja import usable_connection
 from integrations.models import ActionRun, Provider, SyncDrift
 
@@ -899,3 +900,29 @@ def lead_owner_choices(*, company: Company):
     """The people who may own a company's leads: its CEO, finance and sales members."""
     members = Membership.objects.filter(company=company, role__in=["ceo", "finance", "sales"]).values("user_id")
     return get_user_model().objects.filter(pk__in=members, is_active=True).order_by("first_name", "last_name")
+
+
+def quote_signature_panel(*, quote: Quote) -> dict | None:
+    """What the quote page shows of DocuSeal: the live signature, earlier ones, the send and reminder runs.
+
+    None when the quote never went to DocuSeal and its company does not sign through it.
+    """
+    signatures = list(QuoteSignature.objects.filter(quote=quote).order_by("-created_at", "-pk"))
+    run = docuseal.sign_run(quote)
+    if (
+        not signatures
+        and run is None
+        and (
+            quote.company.signature_channel != quote.company.SignatureChannel.DOCUSEAL
+            or docuseal.usable_connection(quote.company) is None
+        )
+    ):
+        return None
+    current = next((signature for signature in signatures if signature.is_live), signatures[0] if signatures else None)
+    return {
+        "signature": current,
+        "earlier": [signature for signature in signatures if signature is not current],
+        "run": run,
+        "remind_run": docuseal.remind_run(current) if current else None,
+        "remind_refusal": docuseal.remind_refusal(current) if current else "",
+    }

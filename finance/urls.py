@@ -43,6 +43,13 @@ urlpatterns = [
     path("quotes/<int:pk>/viewed/", quotes.quote_mark_viewed, name="quote-viewed"),
     path("quotes/<int:pk>/signed/", quotes.quote_mark_signed, name="quote-signed"),
     path("quotes/<int:pk>/invoice-ninja/", quotes.quote_send_invoice_ninja, name="quote-send-invoice-ninja"),
+    path("quotes/<int:pk>/docuseal/", quotes.quote_send_docuseal, name="quote-send-docuseal"),
+    path("quotes/<int:pk>/docuseal/remind/", quotes.quote_signature_remind, name="quote-signature-remind"),
+    path(
+        "quotes/<int:pk>/signatures/<int:signature_pk>/<str:kind>.pdf",
+        quotes.quote_signature_file,
+        name="quote-signature-file",
+    ),
     path("quotes/<int:pk>/reject/", quotes.quote_reject, name="quote-reject"),
     path("quotes/<int:pk>/invoice/deposit/", quotes.quote_invoice_deposit, name="quote-invoice-deposit"),
     path("quotes/<int:pk>/invoice/balance/", quotes.quote_invoice_balance, name="quote-invoice-balance"),

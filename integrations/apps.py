@@ -10,4 +10,4 @@ class IntegrationsConfig(AppConfig):
         # Connect the Celery worker signal, and register the webhook and action handlers of each provider.
         from finance.services import leads, payouts  # noqa: F401
         from integrations import signals  # noqa: F401
-        from integrations.webhooks import directus, invoice_ninja, mautic, revolut, web_form  # noqa: F401
+        from integrations.webhooks import directus, docuseal, invoice_ninja, mautic, revolut, web_form  # noqa: F401

@@ -359,6 +359,10 @@ def connection_probe(connection: Connection) -> Connection:
         from integrations import openai  # it builds on this module
 
         ok, detail = openai.probe(connection)
+    elif connection.provider == Provider.DOCUSEAL:
+        from integrations import docuseal  # it builds on this module
+
+        ok, detail = docuseal.probe(connection)
     else:
         ok, detail = _revolut_probe(connection)
     Connection.objects.filter(pk=connection.pk).update(

@@ -31,6 +31,7 @@ urlpatterns = [
     ),
     path("webhooks/mautic/<str:company_code>/", webhooks.mautic_webhook, name="webhook-mautic"),
     path("webhooks/leads/<str:company_code>/", webhooks.leads_webhook, name="webhook-leads"),
+    path("webhooks/docuseal/<str:company_code>/", webhooks.docuseal_webhook, name="webhook-docuseal"),
     path("webhooks/directus/", webhooks.directus_webhook, name="webhook-directus"),
     path("actions/<int:pk>/", actions.action_run_status, name="action-run-status"),
     path("actions/<int:pk>/retry/", actions.action_run_retry, name="action-run-retry"),

@@ -16,6 +16,7 @@ from .sales import (
     Quote,
     QuoteLine,
 )
+from .signatures import QuoteSignature
 from .vat import VatCode, VatRate
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "ProviderAssignment",
     "Quote",
     "QuoteLine",
+    "QuoteSignature",
     "Reminder",
     "Role",
     "Supplier",

@@ -4,8 +4,8 @@ from decimal import Decimal
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -13,9 +13,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from finance import selectors, vat
 from finance.document_actions import quote_actions
 from finance.forms import MAX_LINES, LineForm, LineFormSet, QuoteForm
-from finance.models import Client, Quote
-from finance.permissions import SALES_ROLES, can_bill, require_billing, require_sales
-from finance.services import automatic_deposit, documents, invoice_ninja
+from finance.models import Client, Quote, QuoteSignature
+from finance.permissions import SALES_ROLES, can_bill, can_sell, require_billing, require_sales
+from finance.services import automatic_deposit, documents, docuseal, invoice_ninja
 from finance.views.lists import ListFilterForm, csv_amount, csv_date, csv_response, paginated, query_without, sorted_by
 
 QUOTE_SORTS = {
@@ -68,6 +68,8 @@ def quote_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "timeline": selectors.document_timeline(documents=[quote]),
         "actions": quote_actions(quote, scope=scope),
         "invoice_ninja": selectors.invoice_ninja_panel(document=quote),
+        "signature": selectors.quote_signature_panel(quote=quote),
+        "can_sell": can_sell(scope, quote.company),
         "can_bill": can_bill(scope, quote.company),
         "automatic_deposit_run": automatic_deposit.automatic_deposit_run(quote),
     }
@@ -249,6 +251,42 @@ def quote_send_invoice_ninja(request: HttpRequest, pk: int) -> HttpResponse:
         lambda quote: invoice_ninja.document_send_start(document=quote, requested_by=request.user).target,
         _("The quote is being sent via Invoice Ninja."),
     )  # fmt: skip
+
+
+@require_POST
+def quote_send_docuseal(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Envoyer pour signature": number a draft if need be, then send it through DocuSeal (an action run)."""
+    return _quote_action(
+        request, pk,
+        lambda quote: docuseal.signature_request_start(quote=quote, requested_by=request.user).target,
+        _("The quote is being sent for signature via DocuSeal."),
+    )  # fmt: skip
+
+
+@require_POST
+def quote_signature_remind(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Relancer": DocuSeal e-mails the signature request to the client again."""
+
+    def remind(quote: Quote) -> Quote:
+        signature = docuseal.live_signature(quote)
+        if signature is None:
+            raise ValidationError(_("The quote has no signature in progress."))
+        docuseal.signature_remind_start(signature=signature, requested_by=request.user)
+        return quote
+
+    return _quote_action(request, pk, remind, _("DocuSeal e-mails the signature request again."))
+
+
+@require_GET
+def quote_signature_file(request: HttpRequest, pk: int, signature_pk: int, kind: str) -> HttpResponse:
+    """The signed PDF or the audit trail DocuSeal returned, for whoever sees the quote."""
+    quote = selectors.quote_get(scope=request.company_scope, pk=pk)
+    signature = get_object_or_404(QuoteSignature, pk=signature_pk, quote=quote)
+    stored = {"signed": signature.signed_pdf, "audit": signature.audit_trail}.get(kind)
+    if not stored:
+        raise Http404
+    name = f"{quote.number}-{_('signed') if kind == 'signed' else _('audit-trail')}.pdf"
+    return FileResponse(stored.open("rb"), as_attachment=True, filename=name, content_type="application/pdf")
 
 
 @require_POST

@@ -64,6 +64,7 @@ class ApiResponse:
     headers: Mapping[str, str]
     data: Any = None  # the decoded JSON body, or None
     text: str = field(default="", repr=False)
+    content: bytes = field(default=b"", repr=False)  # the raw body, for downloads (PDF files)
 
 
 class BaseClient:
@@ -183,4 +184,7 @@ def _api_response(response: requests.Response) -> ApiResponse:
         data = response.json() if response.content else None
     except ValueError:
         data = None
-    return ApiResponse(status=response.status_code, headers=dict(response.headers), data=data, text=response.text)
+    return ApiResponse(
+        status=response.status_code, headers=dict(response.headers), data=data, text=response.text,
+        content=response.content,
+    )  # fmt: skip

@@ -1,9 +1,11 @@
 """Celery tasks of the sandboxes: what the emulated provider does after answering a request."""
 
+import json
+
 from celery import shared_task
 
 from integrations.clients.base import ProviderError
-from integrations.sandbox import invoice_ninja, mautic, revolut
+from integrations.sandbox import docuseal, invoice_ninja, mautic, revolut
 from integrations.sandbox.webhooks import SandboxWebhookSender, post_webhook
 
 # Revolut tries a failed delivery 3 more times (10 minutes apart); the sandbox waits seconds, not minutes,
@@ -13,6 +15,9 @@ REVOLUT_WEBHOOK_RETRY_SECONDS = 10
 # Invoice Ninja makes 5 attempts ($tries), minutes apart; the sandbox waits seconds between them.
 INVOICE_NINJA_WEBHOOK_ATTEMPTS = 5
 INVOICE_NINJA_WEBHOOK_RETRY_SECONDS = 3
+# DocuSeal retries a failed delivery for 48 h, 2^attempt minutes apart; the sandbox a few times, seconds apart.
+DOCUSEAL_WEBHOOK_RETRIES = 4
+DOCUSEAL_WEBHOOK_RETRY_SECONDS = 3
 
 
 @shared_task(ignore_result=True)
@@ -81,3 +86,20 @@ def deliver_mautic_webhook(username: str, hook_id: int, event: str, body: str) -
         mautic.settle_delivery(username, hook, event=event, status=error.status, error=error.message)
         return
     mautic.settle_delivery(username, hook, event=event, status=response.status)
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=DOCUSEAL_WEBHOOK_RETRIES)
+def deliver_docuseal_webhook(self, api_key: str, body: str) -> None:
+    """POST one event to the account's webhook as configured when the attempt runs, signed afresh each time."""
+    raw_body = body.encode()
+    target = docuseal.webhook_headers(api_key, raw_body)
+    if target is None:
+        return
+    url, headers = target
+    event_type = json.loads(body).get("event_type", "")
+    try:
+        response = post_webhook(url, raw_body, headers, sandbox="docuseal")
+    except ProviderError as error:
+        docuseal.record_delivery(api_key, event_type=event_type, status=error.status, error=error.message)
+        raise self.retry(exc=error, countdown=DOCUSEAL_WEBHOOK_RETRY_SECONDS) from error
+    docuseal.record_delivery(api_key, event_type=event_type, status=response.status)

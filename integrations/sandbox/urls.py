@@ -1,6 +1,6 @@
 from django.urls import path
 
-from integrations.sandbox.views import invoice_ninja, mautic, openai, revolut
+from integrations.sandbox.views import docuseal, invoice_ninja, mautic, openai, revolut
 
 app_name = "sandbox"
 
@@ -60,6 +60,18 @@ urlpatterns = [
     path("openai/v1/models", openai.models, name="openai-models"),
     path("openai/v1/responses", openai.responses, name="openai-responses"),
     path("openai/script", openai.script, name="openai-script"),
+    path("docuseal/", docuseal.dashboard, name="docuseal-dashboard"),
+    path("docuseal/webhook", docuseal.dashboard_webhook, name="docuseal-webhook"),
+    path("docuseal/s/<str:slug>", docuseal.signing, name="docuseal-signing"),
+    path("docuseal/file/<str:key>/<str:filename>", docuseal.file, name="docuseal-file"),
+    path("docuseal/api/templates", docuseal.templates, name="docuseal-templates"),
+    path("docuseal/api/templates/<int:template_id>", docuseal.template_detail, name="docuseal-template"),
+    path("docuseal/api/submissions", docuseal.submissions, name="docuseal-submissions"),
+    # pdf before {id}: "pdf" is not an id, and an int converter would not take it anyway.
+    path("docuseal/api/submissions/pdf", docuseal.submission_from_pdf, name="docuseal-submission-pdf"),
+    path("docuseal/api/submissions/<int:submission_id>", docuseal.submission_detail, name="docuseal-submission"),
+    path("docuseal/api/submitters", docuseal.submitters, name="docuseal-submitters"),
+    path("docuseal/api/submitters/<int:submitter_id>", docuseal.submitter_detail, name="docuseal-submitter"),
     path("mautic/", mautic.dashboard, name="mautic-dashboard"),
     path("mautic/change-email", mautic.dashboard_change_email, name="mautic-change-email"),
     path("mautic/open-email", mautic.dashboard_open_email, name="mautic-open-email"),

@@ -14,13 +14,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from finance.forms import TablerFormMixin
 from finance.models import Company
 from finance.permissions import can_bill
-from integrations import connections, invoice_ninja, mautic, selectors, web_form
+from integrations import connections, docuseal, invoice_ninja, mautic, selectors, web_form
 from integrations import openai as openai_connection
 from integrations.clients.base import ProviderError
 from integrations.models import Connection, Provider
 
 # Providers whose settings page exists; the others arrive with their own issues.
-CONFIGURABLE_PROVIDERS = (Provider.REVOLUT, Provider.INVOICE_NINJA, Provider.MAUTIC, Provider.OPENAI, Provider.WEB_FORM)
+CONFIGURABLE_PROVIDERS = (
+    Provider.REVOLUT, Provider.INVOICE_NINJA, Provider.MAUTIC, Provider.DOCUSEAL, Provider.OPENAI, Provider.WEB_FORM,
+)  # fmt: skip
 
 
 class RevolutSettingsForm(TablerFormMixin, forms.Form):
@@ -125,6 +127,40 @@ class OpenAISettingsForm(TablerFormMixin, forms.Form):
     )  # fmt: skip
 
 
+class DocuSealSettingsForm(TablerFormMixin, forms.Form):
+    base_url = forms.URLField(
+        label=gettext_lazy("DocuSeal API address"), assume_scheme="https", initial=docuseal.DOCUSEAL_GLOBAL_URL,
+        help_text=gettext_lazy("https://api.docuseal.com, https://api.docuseal.eu, or https://<your server>/api."),
+    )  # fmt: skip
+    api_key = forms.CharField(
+        label=gettext_lazy("API key"), required=False, strip=True, max_length=200,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        help_text=gettext_lazy("DocuSeal → Settings → API. Leave empty to keep the stored one."),
+    )  # fmt: skip
+    template_id = forms.IntegerField(
+        label=gettext_lazy("Quote template ID"), min_value=1,
+        help_text=gettext_lazy("The template holding the signature and terms fields the client fills in."),
+    )  # fmt: skip
+    cgv_version = forms.CharField(
+        label=gettext_lazy("General terms version"), max_length=60, help_text=gettext_lazy("e.g. CGV 2026-01")
+    )
+    cgv_file = forms.FileField(
+        label=gettext_lazy("General terms (PDF)"), required=False,
+        help_text=gettext_lazy("Sent with every quote. Leave empty to keep the stored file."),
+    )  # fmt: skip
+    secret_header_name = forms.CharField(
+        label=gettext_lazy("Webhook secret header"), max_length=80, initial=docuseal.DEFAULT_SECRET_HEADER,
+        help_text=gettext_lazy("The key entered in DocuSeal → Settings → Webhooks → Secret."),
+    )  # fmt: skip
+    hmac_secret = forms.CharField(
+        label=gettext_lazy("HMAC signing secret (optional)"), required=False, strip=True, max_length=200,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        help_text=gettext_lazy("If DocuSeal shows one (whsec_…), X-Docuseal-Signature is checked too. "
+                               "Leave empty to keep the stored one."),
+    )  # fmt: skip
+    regenerate_secret = forms.BooleanField(label=gettext_lazy("Generate a new webhook secret value"), required=False)
+
+
 def _company_and_connection(
     request: HttpRequest, provider: str, company_code: str
 ) -> tuple[Company, Connection | None]:
@@ -168,6 +204,8 @@ def connection_detail(request: HttpRequest, provider: str, company_code: str) ->
         return _openai_detail(request, company, connection)
     if provider == Provider.WEB_FORM:
         return _web_form_detail(request, company, connection)
+    if provider == Provider.DOCUSEAL:
+        return _docuseal_detail(request, company, connection)
     initial = {"base_url": connection.base_url, **connection.config} if connection else {}
     form = RevolutSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -304,6 +342,35 @@ def _web_form_detail(request: HttpRequest, company: Company, connection: Connect
     return render(request, "integrations/connection_web_form.html", context)
 
 
+def _docuseal_detail(request: HttpRequest, company: Company, connection: Connection | None) -> HttpResponse:
+    config = connection.config if connection else {}
+    initial = {
+        "base_url": connection.base_url if connection else docuseal.DOCUSEAL_GLOBAL_URL,
+        "template_id": config.get("template_id"), "cgv_version": config.get("cgv_version", ""),
+        "secret_header_name": config.get("webhook_secret_name", docuseal.DEFAULT_SECRET_HEADER),
+    }  # fmt: skip
+    form = DocuSealSettingsForm(request.POST or None, request.FILES or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            docuseal.settings_save(company=company, updated_by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("DocuSeal settings saved. Enter the webhook in DocuSeal, then test."))
+            return redirect("integrations:connection", provider=Provider.DOCUSEAL, company_code=company.code)
+    context = {
+        "company": company, "connection": connection, "form": form, "provider": Provider(Provider.DOCUSEAL),
+        "status": connections.connection_status(connection), "webhook_url": docuseal.webhook_url(company),
+        "config": config, "usable": docuseal.usable_connection(company) is not None,
+        "secret_header_name": docuseal.webhook_secret_name(connection) if connection else "",
+        # The value is shown in full: a person pastes it into DocuSeal, which has no API for webhooks.
+        "webhook_secret": connection.secret("webhook_secret") if connection else "",
+        "api_key_hint": connection.secret_hint("api_key") if connection else "",
+        "hmac_secret_hint": connection.secret_hint("hmac_secret") if connection else "",
+    }  # fmt: skip
+    return render(request, "integrations/connection_docuseal.html", context)
+
+
 def _configured(request: HttpRequest, provider: str, company_code: str) -> Connection:
     company, connection = _company_and_connection(request, provider, company_code)
     _require_admin(request, company)
@@ -333,6 +400,8 @@ def connection_register_webhook(request: HttpRequest, provider: str, company_cod
         Provider.REVOLUT: (connections.revolut_webhook_register,
                            _("Webhook registered at Revolut; its signing secret is stored.")),
     }  # fmt: skip
+    if provider not in registrations:
+        raise Http404  # DocuSeal has no webhook API: its page says what to enter in DocuSeal
     register, done = registrations[provider]
     try:
         register(connection=connection, registered_by=request.user)

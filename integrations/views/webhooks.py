@@ -13,7 +13,7 @@ from finance.permissions import can_bill
 from finance.views.lists import ListFilterForm, paginated, query_without
 from integrations import selectors
 from integrations.models import Connection, Provider, WebhookDelivery
-from integrations.webhooks import directus, inbox, invoice_ninja, mautic, revolut, web_form
+from integrations.webhooks import directus, docuseal, inbox, invoice_ninja, mautic, revolut, web_form
 
 
 def _receiving_connection(provider: str, company_code: str) -> Connection | None:
@@ -59,6 +59,13 @@ def leads_webhook(request: HttpRequest, company_code: str) -> JsonResponse:
     if connection is None:
         return JsonResponse({"error": "no website form connection for this company"}, status=404)
     return web_form.receive(request, connection)
+
+
+def docuseal_webhook(request: HttpRequest, company_code: str) -> JsonResponse:
+    connection = _receiving_connection(Provider.DOCUSEAL, company_code)
+    if connection is None:
+        return JsonResponse({"error": "no DocuSeal connection for this company"}, status=404)
+    return docuseal.receive(request, connection)
 
 
 @csrf_exempt
