@@ -902,6 +902,14 @@ def lead_owner_choices(*, company: Company):
     return get_user_model().objects.filter(pk__in=members, is_active=True).order_by("first_name", "last_name")
 
 
+def quote_signature_get(*, scope: CompanyScope, pk: int, quote: Quote | None = None) -> QuoteSignature:
+    """One signature request of the user's companies (of `quote`, when given), else 404."""
+    signatures = QuoteSignature.objects.select_related("quote", "company")
+    if quote is not None:
+        signatures = signatures.filter(quote=quote)
+    return scoped_get(signatures, scope=scope, pk=pk)
+
+
 def quote_signature_panel(*, quote: Quote) -> dict | None:
     """What the quote page shows of DocuSeal: the live signature, earlier ones, the send and reminder runs.
 

@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from finance import selectors, vat
 from finance.document_actions import quote_actions
 from finance.forms import MAX_LINES, LineForm, LineFormSet, QuoteForm
-from finance.models import Client, Quote, QuoteSignature
+from finance.models import Client, Quote
 from finance.permissions import SALES_ROLES, can_bill, can_sell, require_billing, require_sales
 from finance.services import automatic_deposit, documents, docuseal, invoice_ninja
 from finance.views.lists import ListFilterForm, csv_amount, csv_date, csv_response, paginated, query_without, sorted_by
@@ -281,7 +281,7 @@ def quote_signature_remind(request: HttpRequest, pk: int) -> HttpResponse:
 def quote_signature_file(request: HttpRequest, pk: int, signature_pk: int, kind: str) -> HttpResponse:
     """The signed PDF or the audit trail DocuSeal returned, for whoever sees the quote."""
     quote = selectors.quote_get(scope=request.company_scope, pk=pk)
-    signature = get_object_or_404(QuoteSignature, pk=signature_pk, quote=quote)
+    signature = selectors.quote_signature_get(scope=request.company_scope, pk=signature_pk, quote=quote)
     stored = {"signed": signature.signed_pdf, "audit": signature.audit_trail}.get(kind)
     if not stored:
         raise Http404

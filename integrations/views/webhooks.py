@@ -61,6 +61,9 @@ def leads_webhook(request: HttpRequest, company_code: str) -> JsonResponse:
     return web_form.receive(request, connection)
 
 
+@csrf_exempt
+@login_not_required
+@require_POST
 def docuseal_webhook(request: HttpRequest, company_code: str) -> JsonResponse:
     connection = _receiving_connection(Provider.DOCUSEAL, company_code)
     if connection is None:

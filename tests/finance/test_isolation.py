@@ -18,6 +18,7 @@ from finance.models import (
     Milestone,
     OutgoingPayment,
     Project,
+    QuoteSignature,
     Reminder,
     Role,
     SupplierInvoice,
@@ -82,6 +83,14 @@ def other_company_objects(company_b, member_of):
         "payment": PaymentFactory(company=company_b, client=client),
         "deposit_rule": DepositRule.objects.create(company=company_b, percent=30),
         "lead": Lead.objects.create(company=company_b, source="website", email="lea@example.ch"),
+        "quote_signature": QuoteSignature.objects.create(
+            company=company_b,
+            quote=QuoteFactory(company=company_b, client=client, number="QB-1", status="sent"),
+            external_id="quote-QB-1",
+            status="sent",
+            submission_id=55,
+            submitter_id=101,
+        ),
         "document_sequence": DocumentSequence.objects.create(company=company_b, family="invoice", year=2026),
         "supplier": supplier,
         "supplier_invoice": supplier_invoice,
@@ -127,6 +136,7 @@ GETTERS = {
     "invoice_dunning": lambda scope, obj: selectors.invoice_dunning_get(scope=scope, pk=obj.pk),
     "reminder": lambda scope, obj: selectors.reminder_get(scope=scope, pk=obj.pk),
     "lead": lambda scope, obj: selectors.lead_get(scope=scope, pk=obj.pk),
+    "quote_signature": lambda scope, obj: selectors.quote_signature_get(scope=scope, pk=obj.pk),
 }
 
 

@@ -228,7 +228,7 @@ def test_the_lead_page_shows_the_failed_run_and_retries_it(
     fake.answers += [httpx2.Response(200, json=responses_json("oops"))]
     actions.execute_action_run(run.pk)
     client.force_login(member_of(openai_qa.company, Role.SALES))
-    page = client.get(lead.get_absolute_url()).content.decode()
+    page = client.get(lead.get_absolute_url(), headers={"Accept-Language": "en"}).content.decode()
     assert "OpenAI: the answer is not valid JSON: &#x27;oops&#x27;" in page
     assert "Qualify with AI" in page
     with django_capture_on_commit_callbacks(execute=False):
