@@ -307,6 +307,9 @@ def command_run(_: argparse.Namespace) -> int:
                 manage(env, "revolut_connect_sandbox")
                 manage(env, "invoice_ninja_connect_sandbox")
                 manage(env, "mautic_connect_sandbox")
+                manage(env, "docuseal_connect_sandbox")
+                manage(env, "openai_connect_sandbox")
+                manage(env, "web_form_connect")
         except KeyboardInterrupt:
             stopped_early = True  # honcho received the Ctrl-C too and is stopping the Hub
         code, interrupted = wait_for(supervisor)

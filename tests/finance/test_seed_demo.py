@@ -12,13 +12,14 @@ from django.utils import timezone
 from stdnum import iso11649
 from stdnum.ch import esr
 
-from finance import identifiers, vat
+from finance import identifiers, selectors, vat
 from finance.models import (
     AuditEvent,
     Client,
     Company,
     DocumentSequence,
     Invoice,
+    Lead,
     Membership,
     Milestone,
     Payment,
@@ -112,6 +113,21 @@ class TestDemoGroup:
             == Project.objects.filter(activated_at__isnull=False, quote__isnull=False).count()
         )
         assert set(runs.values_list("status", "last_error")) == {("cancelled", "Demo history: done before the Hub.")}
+
+    def test_each_company_has_this_week_s_leads_one_of_them_unanswered_for_over_a_day(self):
+        now = timezone.now()
+        for company in Company.objects.all():
+            leads = Lead.objects.filter(company=company).order_by("received_at")
+            assert [(lead.status, lead.owner is not None, lead.first_response_at is not None) for lead in leads] == [
+                ("new", True, True),
+                ("new", False, False),
+                ("new", False, False),
+            ]
+            assert [round((now - lead.received_at).total_seconds() / 3600) for lead in leads] == [75, 30, 2]
+            assert all(lead.rule_score > 0 for lead in leads)
+        company_ids = list(Company.objects.values_list("pk", flat=True))
+        unanswered = selectors.lead_unanswered_by_company(company_ids=company_ids, now=now)
+        assert sorted(row["count"] for row in unanswered) == [1, 1, 1, 1, 1]
 
     def test_seed_uses_the_configured_demo_password(self, settings):
         ceo = get_user_model().objects.get(username="ceo")

@@ -26,6 +26,7 @@ from finance.models import (
     Currency,
     Invoice,
     Language,
+    Lead,
     Membership,
     Milestone,
     Payment,
@@ -58,6 +59,7 @@ from finance.services.documents import (
     quote_send,
     quotes_expire,
 )
+from finance.services.leads import LeadInput, lead_mark_answered, lead_owner_set, lead_receive
 from finance.services.mautic import ACKNOWLEDGEMENT_ACTION
 from finance.services.parties import client_create, contact_create, deposit_rule_save
 from finance.services.payments import payment_record, payment_undo
@@ -882,6 +884,18 @@ class Purchase(NamedTuple):
     project: ProjectRecord | None = None
 
 
+# Enquiries of the last days: (hours ago, first name, last name, organisation, language, budget, message).
+DEMO_LEADS = (
+    (75, "Nadia", "Rochat", "Hôtel du Lac", "fr", "18000", "Nous aimerions des écrans dans le hall et au bar."),
+    (30, "Jonas", "Meier", "Meier Sport AG", "de", "9500", "Offerte für eine Anzeige im Schaufenster, bitte."),
+    (2, "Chloé", "Baud", "Cave Baud", "fr", "4000", "Un devis pour notre salon des vins en mars ?"),
+)
+DEMO_LEAD_TYPES = {
+    "HV": ProjectType.DIGITAL_SIGNAGE, "DA": ProjectType.SOFTWARE, "LX": ProjectType.LEGAL,
+    "ER": ProjectType.REAL_ESTATE, "TO": ProjectType.FOOD_SERVICE,
+}  # fmt: skip
+
+
 class CompanyYear:
     """Replay a year of one company's sales day by day, so that every number follows its date; then take its
     projects and purchases to where the year leaves them."""
@@ -925,6 +939,25 @@ class CompanyYear:
         # In date order, so that each supplier's invoice numbers follow their dates.
         for purchase in sorted(purchases, key=lambda purchase: purchase.invoice_date):
             self.supplier_invoice(purchase)
+        self.leads()
+
+    def leads(self) -> None:
+        """This week's enquiries: one answered and owned, one nobody answered for over a day, one just in."""
+        now = timezone.now()
+        for index, (hours_ago, first_name, last_name, organisation, language, budget, message) in enumerate(DEMO_LEADS):
+            domain = unicodedata.normalize("NFKD", organisation).encode("ascii", "ignore").decode().lower()
+            data = LeadInput(
+                source=(Lead.Source.WEBSITE, Lead.Source.PHONE, Lead.Source.WEBSITE)[index % 3],
+                first_name=first_name, last_name=last_name, organisation=organisation,
+                email=f"{first_name.lower()}@{domain.replace(' ', '-')}-{self.company.code.lower()}.ch",
+                language=language, project_type=DEMO_LEAD_TYPES[self.company.code], budget=Decimal(budget),
+                event_date=self.today + timedelta(days=45 + 15 * index), message=message,
+            )  # fmt: skip
+            lead, _created = lead_receive(company=self.company, data=data, actor=None,
+                                          now=now - timedelta(hours=hours_ago))  # fmt: skip
+            if hours_ago > 48:
+                lead_owner_set(lead=lead, owner=self.seller, actor=self.seller)
+                lead_mark_answered(lead=lead, actor=self.seller)
 
     # --- Parties --------------------------------------------------------------------------------
 
