@@ -945,11 +945,14 @@ class CompanyYear:
         """This week's enquiries: one answered and owned, one nobody answered for over a day, one just in."""
         now = timezone.now()
         for index, (hours_ago, first_name, last_name, organisation, language, budget, message) in enumerate(DEMO_LEADS):
-            domain = unicodedata.normalize("NFKD", organisation).encode("ascii", "ignore").decode().lower()
+            domain, mailbox = (
+                unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower().replace(" ", "-")
+                for text in (organisation, first_name)
+            )
             data = LeadInput(
                 source=(Lead.Source.WEBSITE, Lead.Source.PHONE, Lead.Source.WEBSITE)[index % 3],
                 first_name=first_name, last_name=last_name, organisation=organisation,
-                email=f"{first_name.lower()}@{domain.replace(' ', '-')}-{self.company.code.lower()}.ch",
+                email=f"{mailbox}@{domain}-{self.company.code.lower()}.ch",
                 language=language, project_type=DEMO_LEAD_TYPES[self.company.code], budget=Decimal(budget),
                 event_date=self.today + timedelta(days=45 + 15 * index), message=message,
             )  # fmt: skip

@@ -12,7 +12,7 @@ from integrations.models import Provider
 from integrations.sandbox import docuseal as sandbox_docuseal
 
 TEMPLATE_NAME = "Devis – signature et CGV"
-CGV_VERSION = "CGV 2026-01"
+CGV_VERSION = "2026-01"
 
 
 def demo_terms(company: Company) -> bytes:
