@@ -14,16 +14,20 @@ from django.urls import reverse
 from django.utils import translation
 
 from finance import pdf
-from finance.models import AuditEvent, Company, Quote, QuoteSignature, Role
+from finance.models import AuditEvent, Company, Invoice, Quote, QuoteSignature, Role
 from finance.services import documents
 from finance.services import docuseal as signatures
+from finance.services import invoice_ninja as invoice_ninja_service
+from finance.services.automatic_deposit import DEPOSIT_ACTION
 from finance.services.documents import LineInput
 from integrations import docuseal
 from integrations.actions import execute_action_run
-from integrations.models import ActionRun, WebhookDelivery
+from integrations.clients.invoice_ninja import WebhookEvent
+from integrations.models import ActionRun, Connection, WebhookDelivery
 from integrations.webhooks.inbox import process_webhook_delivery
 from tests.factories import ClientFactory, QuoteFactory
 from tests.integrations.conftest import run_all
+from tests.integrations.test_invoice_ninja_sync import ninja_document
 
 D = Decimal
 BASE = "https://api.docuseal.com"
@@ -356,6 +360,39 @@ def test_completed_three_times_stores_the_files_and_signs_once(
     assert AuditEvent.objects.filter(action="signature.completed").count() == 1
     assert len(http.calls) == 2  # the files were downloaded once
     assert list(WebhookDelivery.objects.values_list("status", flat=True)) == ["processed"] * 3
+
+
+def test_the_portal_and_docuseal_both_reporting_the_signature_make_one_deposit_invoice(
+    connection, quote, signature, http, enqueued, django_capture_on_commit_callbacks
+):
+    # The client approves in Invoice Ninja's portal (the company signs there) and also signs at DocuSeal.
+    Company.objects.filter(pk=quote.company_id).update(signature_channel="invoice_ninja")
+    ninja = Connection(company=quote.company, provider="invoice_ninja", base_url="https://invoicing.example.ch")
+    ninja.set_secrets(api_token="token-QA", webhook_secret="secret-QA")
+    ninja.save()
+    Quote.objects.filter(pk=quote.pk).update(invoice_ninja_id="QtE9x", invoice_ninja_status="2")
+    number = Quote.objects.get(pk=quote.pk).number
+    approved = ninja_document(id="QtE9x", number=number, status_id="3", entity_type="quote", amount="1081.00")
+    with django_capture_on_commit_callbacks(execute=False):
+        invoice_ninja_service.event_process(ninja, WebhookEvent.APPROVE_QUOTE, approved)
+    assert Quote.objects.get(pk=quote.pk).status == "signed"
+    http.get("https://docuseal.com/file/hash/2024-0042.pdf", body=SIGNED, content_type="application/pdf")
+    http.get("https://docuseal.com/file/hash/audit.pdf", body=AUDIT, content_type="application/pdf")
+    completed = event("form_completed", quote,
+                      documents=[{"name": number, "url": "https://docuseal.com/file/hash/2024-0042.pdf"}])  # fmt: skip
+
+    deliver(connection, completed, django_capture_on_commit_callbacks, enqueued)
+    deliver(connection, event("submission_completed", quote), django_capture_on_commit_callbacks, enqueued)
+
+    # DocuSeal's signature is recorded (files, CGV), the quote stays signed once, one automatic deposit.
+    signature.refresh_from_db()
+    assert (signature.status, signature.signed_pdf.read()) == ("completed", SIGNED)
+    assert AuditEvent.objects.filter(action="quote.signed", object_id=str(quote.pk)).count() == 1
+    runs = ActionRun.objects.filter(action=DEPOSIT_ACTION, target_id=quote.pk)
+    assert runs.count() == 1
+    execute_action_run(runs.get().pk)
+    deposit = Invoice.objects.get(quote=quote)
+    assert (deposit.kind, deposit.status, deposit.payable_total) == ("deposit", "issued", D("324.30"))
 
 
 def test_declined_rejects_the_quote_with_the_reason(

@@ -886,7 +886,7 @@ class Purchase(NamedTuple):
 
 # Enquiries of the last days: (hours ago, first name, last name, organisation, language, budget, message).
 DEMO_LEADS = (
-    (75, "Nadia", "Rochat", "Hôtel du Lac", "fr", "18000", "Nous aimerions des écrans dans le hall et au bar."),
+    (75, "Nadia", "Perret", "Hôtel du Lac", "fr", "18000", "Nous aimerions des écrans dans le hall et au bar."),
     (30, "Jonas", "Meier", "Meier Sport AG", "de", "9500", "Offerte für eine Anzeige im Schaufenster, bitte."),
     (2, "Chloé", "Baud", "Cave Baud", "fr", "4000", "Un devis pour notre salon des vins en mars ?"),
 )
