@@ -174,22 +174,39 @@ def reminder_send(run: ActionRun) -> dict:
         raise
 
 
-def _send(reminder: Reminder) -> dict:
-    connection = usable_connection(reminder.company)
+def _connected_client(company: Company) -> mautic_api.MauticClient:
+    connection = usable_connection(company)
     if connection is None:
         raise PermanentProviderError(Provider.MAUTIC, _("Mautic is not connected for %(company)s.")
-                                     % {"company": reminder.company.name})  # fmt: skip
-    client_api = mautic_client(connection)
+                                     % {"company": company.name})  # fmt: skip
+    return mautic_client(connection)
+
+
+def _template_send_once(
+    client_api: mautic_api.MauticClient, *, email_id: int, contact_id: int, attempted_at, mark_attempted,
+    tokens: dict[str, str],
+) -> bool:  # fmt: skip
+    """Send the template e-mail unless an earlier attempt (at `attempted_at`) reached Mautic and only its answer
+    was lost: then the contact's activity shows it sent, and it is not sent again. True when found sent."""
+    if attempted_at and client_api.email_sent_to_contact_since(email_id, contact_id, since=attempted_at):
+        return True
+    mark_attempted()
+    client_api.email_send_to_contact(email_id, contact_id, tokens=tokens)
+    return False
+
+
+def _send(reminder: Reminder) -> dict:
+    client_api = _connected_client(reminder.company)
     contact = _contact(client_api, reminder.invoice.client)
-    if reminder.send_attempted_at and client_api.email_sent_to_contact_since(
-        reminder.mautic_email_id, contact.id, since=reminder.send_attempted_at
-    ):
-        # The previous attempt reached Mautic but its answer was lost: the e-mail is out, not to be sent again.
-        _reminder_sent(reminder, contact_id=contact.id)
-        return {"reminder": reminder.pk, "contact": contact.id, "found_sent": True}
-    Reminder.objects.filter(pk=reminder.pk).update(send_attempted_at=timezone.now(), mautic_contact_id=contact.id)
-    client_api.email_send_to_contact(reminder.mautic_email_id, contact.id, tokens=reminder_tokens(reminder))
+    found_sent = _template_send_once(
+        client_api, email_id=reminder.mautic_email_id, contact_id=contact.id, attempted_at=reminder.send_attempted_at,
+        mark_attempted=lambda: Reminder.objects.filter(pk=reminder.pk).update(
+            send_attempted_at=timezone.now(), mautic_contact_id=contact.id),
+        tokens=reminder_tokens(reminder),
+    )  # fmt: skip
     _reminder_sent(reminder, contact_id=contact.id)
+    if found_sent:
+        return {"reminder": reminder.pk, "contact": contact.id, "found_sent": True}
     return {"reminder": reminder.pk, "contact": contact.id, "email": reminder.mautic_email_id}
 
 
@@ -264,28 +281,24 @@ def acknowledgement_send(run: ActionRun) -> dict:
 
 
 def _acknowledge(project: Project) -> dict:
-    connection = usable_connection(project.company)
-    if connection is None:
-        raise PermanentProviderError(Provider.MAUTIC, _("Mautic is not connected for %(company)s.")
-                                     % {"company": project.company.name})  # fmt: skip
-    email_id = acknowledgement_email_for(connection, project.client.language)
+    client_api = _connected_client(project.company)
+    email_id = acknowledgement_email_for(usable_connection(project.company), project.client.language)
     if email_id is None:
         raise PermanentProviderError(Provider.MAUTIC, _("No “project started” template e-mail is chosen in the "
                                                         "Mautic settings of %(company)s.")
                                      % {"company": project.company.name})  # fmt: skip
     if not project.client.email:
         raise ValidationError(_("%(client)s has no e-mail address.") % {"client": project.client.name})
-    client_api = mautic_client(connection)
     contact = _contact(client_api, project.client)
-    if project.acknowledgement_attempted_at and client_api.email_sent_to_contact_since(
-        email_id, contact.id, since=project.acknowledgement_attempted_at
-    ):
-        # The previous attempt reached Mautic but its answer was lost: the e-mail is out.
-        _acknowledged(project, contact_id=contact.id, email_id=email_id)
-        return {"project": project.pk, "contact": contact.id, "found_sent": True}
-    Project.objects.filter(pk=project.pk).update(acknowledgement_attempted_at=timezone.now())
-    client_api.email_send_to_contact(email_id, contact.id, tokens=acknowledgement_tokens(project))
+    found_sent = _template_send_once(
+        client_api, email_id=email_id, contact_id=contact.id, attempted_at=project.acknowledgement_attempted_at,
+        mark_attempted=lambda: Project.objects.filter(pk=project.pk).update(
+            acknowledgement_attempted_at=timezone.now()),
+        tokens=acknowledgement_tokens(project),
+    )  # fmt: skip
     _acknowledged(project, contact_id=contact.id, email_id=email_id)
+    if found_sent:
+        return {"project": project.pk, "contact": contact.id, "found_sent": True}
     return {"project": project.pk, "contact": contact.id, "email": email_id}
 
 
