@@ -101,15 +101,7 @@ def plain_pdf(*lines: str) -> bytes:
 
 def url_qr_pdf(url: str = "https://example.ch/facture/2026-0815") -> bytes:
     """An invoice page whose only QR code is a web address, not a Swiss QR-bill."""
-    import qrcode
-    import qrcode.image.svg
-
-    svg = qrcode.make(url, image_factory=qrcode.image.svg.SvgImage, box_size=20).to_string().decode()
-    data = b64encode(svg.encode()).decode()
-    page = invoice_page_html(lines=("Votre facture en ligne :",)).replace(
-        "</body>", f"<img style='width:40mm;margin:20mm' src='data:image/svg+xml;base64,{data}' alt=''></body>"
-    )
-    return render_pdf(page)
+    return qr_code_pdf(url)
 
 
 def render_page(pdf: bytes, *, dpi: int = 300, page: int = 0) -> Image.Image:
@@ -152,4 +144,40 @@ def photo(
 def png_of(image: Image.Image) -> bytes:
     out = io.BytesIO()
     image.save(out, "PNG")
+    return out.getvalue()
+
+
+def qr_code_pdf(text: str, *, caption: str = "Votre facture en ligne :") -> bytes:
+    """An invoice page whose only QR code carries `text` (a web address, a broken SPC payload…)."""
+    import qrcode
+    import qrcode.image.svg
+
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=20, border=4)
+    code.add_data(text.encode())
+    svg = code.make_image(image_factory=qrcode.image.svg.SvgImage).to_string().decode()
+    data = b64encode(svg.encode()).decode()
+    page = invoice_page_html(lines=(caption,)).replace(
+        "</body>", f"<img style='width:60mm;margin:20mm' src='data:image/svg+xml;base64,{data}' alt=''></body>"
+    )
+    return render_pdf(page)
+
+
+def heic_of(image: Image.Image, *, quality: int = 80) -> bytes:
+    """The image as an iPhone would store it (HEIC), written by pillow-heif's HEVC encoder."""
+    import pillow_heif
+
+    out = io.BytesIO()
+    pillow_heif.from_pillow(image).save(out, format="HEIF", quality=quality)
+    return out.getvalue()
+
+
+def pdf_of_pages(*pdfs: bytes) -> bytes:
+    """One PDF with the pages of the given one-page PDFs, in order."""
+    import pypdfium2
+
+    merged = pypdfium2.PdfDocument.new()
+    for pdf in pdfs:
+        merged.import_pages(pypdfium2.PdfDocument(pdf))
+    out = io.BytesIO()
+    merged.save(out)
     return out.getvalue()
