@@ -128,7 +128,9 @@ def document_kind(data: bytes) -> str:
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f}".removesuffix(".0")
+    """Megabytes rounded up to a tenth, so that a file just over the limit never reads as the limit."""
+    tenths = -(-size * 10 // (1024 * 1024))
+    return f"{tenths / 10:.1f}".removesuffix(".0")
 
 
 def _heif_brands(data: bytes) -> set[bytes]:
@@ -312,7 +314,7 @@ def spc_parse(payload: str) -> SwissQrBill:
         raise InvalidQrBill(_("The Swiss QR code does not end its payment data with the trailer “EPD”."))
 
     iban, is_qr_iban = _iban(lines[3])
-    creditor = _address(lines[4:11], party=_("creditor"))
+    creditor = _address(lines[4:11], party="creditor")
     if creditor is None:
         raise InvalidQrBill(_("The Swiss QR code has no creditor address."))
     if any(lines[11:18]):
@@ -323,7 +325,7 @@ def spc_parse(payload: str) -> SwissQrBill:
         raise InvalidQrBill(
             _("The Swiss QR code's currency is “%(currency)s”; a QR-bill is in CHF or EUR.") % {"currency": currency}
         )
-    debtor = _address(lines[20:27], party=_("debtor"))
+    debtor = _address(lines[20:27], party="debtor")
     reference_type, reference = _reference(lines[27], lines[28], is_qr_iban=is_qr_iban)
     message = lines[29]
     billing_text = lines[31] if len(lines) > 31 else ""
@@ -375,9 +377,9 @@ def _address(lines: list[str], *, party: str) -> QrAddress | None:
         return None
 
     def refuse(field: str) -> InvalidQrBill:
-        return InvalidQrBill(
-            _("The Swiss QR code's %(party)s address is invalid: %(field)s.") % {"party": party, "field": field}
-        )
+        if party == "creditor":
+            return InvalidQrBill(_("The Swiss QR code's creditor address is invalid: %(field)s.") % {"field": field})
+        return InvalidQrBill(_("The Swiss QR code's debtor address is invalid: %(field)s.") % {"field": field})
 
     if not name.strip() or len(name) > 70:
         raise refuse(_("the name is missing or longer than 70 characters"))

@@ -294,7 +294,7 @@ def test_document_kind_reads_the_content_not_the_name(bill_pdfs):
         (b"Facture 2026-0815\nTotal CHF 100.00\n", "Only PDF, JPEG, PNG and HEIC documents are accepted"),
         (b"GIF89a" + b"\0" * 100, "Only PDF, JPEG, PNG and HEIC documents are accepted"),
         (b"PK\x03\x04" + b"\0" * 100, "Only PDF, JPEG, PNG and HEIC documents are accepted"),
-        (b"%PDF-1.7" + b" " * MAX_DOCUMENT_BYTES, "The file is 15 MB; documents of up to 15 MB are accepted."),
+        (b"%PDF-1.7" + b" " * MAX_DOCUMENT_BYTES, "The file is 15.1 MB; documents of up to 15 MB are accepted."),
     ],
     ids=["empty", "text named .pdf", "gif", "zip/docx", "too large"],
 )
