@@ -122,9 +122,11 @@ def photo(
     format: str = "JPEG",  # noqa: A002 - PIL's own name for it
     quality: int = 70,
     blur: float = 0.4,
+    blur_after: float = 0.0,
 ) -> bytes:
     """The invoice as a phone photo or a cheap scan would deliver it: rendered at 300 dpi, turned by `angle`
-    degrees on a grey table, slightly blurred, scaled down to `dpi`, JPEG-compressed at `quality` (a PNG
+    degrees on a grey table, slightly blurred, scaled down to `dpi`, blurred by `blur_after` pixels at
+    that size (an out-of-focus phone), JPEG-compressed at `quality` (a PNG
     request still goes through the JPEG compression first, as a screenshot of a photo would)."""
     page = render_page(pdf, dpi=300)
     turned = page.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(128, 124, 118))
@@ -132,6 +134,8 @@ def photo(
         turned = turned.filter(ImageFilter.GaussianBlur(blur))
     factor = dpi / 300
     small = turned.resize((round(turned.width * factor), round(turned.height * factor)), Image.Resampling.LANCZOS)
+    if blur_after:
+        small = small.filter(ImageFilter.GaussianBlur(blur_after))
     compressed = io.BytesIO()
     small.save(compressed, "JPEG", quality=quality)
     if format.upper() == "JPEG":

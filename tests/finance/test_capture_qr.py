@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import zxingcpp
 from django.conf import settings
 from django.core.management import call_command
 from django.utils import translation
@@ -183,6 +184,16 @@ def test_a_150_dpi_photo_of_the_qr_bill_turned_and_jpeg_compressed_is_read_exact
     bill = qr_bill_read(photo)
 
     assert bill == SwissQrBill(**{**expected.__dict__, "raw": expected_raw(arguments)})
+
+
+def test_an_out_of_focus_photo_missed_by_the_first_pass_is_read_from_a_cleaned_up_version(bill_pdfs):
+    name = "iban+scor, EUR 1337.05, billing information"
+    photo = docs.photo(bill_pdfs[name], angle=4.0, blur_after=2.0)
+    [page] = document_pages(photo)
+    first_pass = zxingcpp.read_barcodes(page, formats=zxingcpp.BarcodeFormat.QRCode, try_rotate=True)
+    assert first_pass == []
+
+    assert qr_bill_read(photo) == SwissQrBill(**{**BILLS[name][1].__dict__, "raw": expected_raw(BILLS[name][0])})
 
 
 def test_a_heic_photo_of_the_qr_bill_is_read(bill_pdfs):
