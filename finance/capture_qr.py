@@ -29,6 +29,8 @@ MAX_DOCUMENT_BYTES = 15 * 1024 * 1024
 # A rendered page or a photo larger than this many pixels is scaled down before decoding: a QR-bill's code
 # is 46 × 46 mm, which needs no more than ~300 dpi, and a 5 m poster-sized PDF page must not exhaust memory.
 MAX_PAGE_PIXELS = 40_000_000
+# Larger images are refused before they are decoded (a 15 MB PNG can hold gigapixels of one colour).
+MAX_IMAGE_PIXELS = 150_000_000
 
 QR_IID = range(30000, 32000)
 QR_IBAN_COUNTRIES = ("CH", "LI")
@@ -120,7 +122,8 @@ def document_kind(data: bytes) -> str:
         return "jpeg"
     if data.startswith(PNG_MAGIC):
         return "png"
-    if data[4:8] == b"ftyp" and _heif_brands(data) & HEIF_BRANDS:
+    # AVIF shares HEIF's container (and its brand mif1) but not its codec, which pillow-heif does not carry.
+    if data[4:8] == b"ftyp" and data[8:12] not in (b"avif", b"avis") and _heif_brands(data) & HEIF_BRANDS:
         if not _heif_readable(data):
             raise UnsupportedDocument(_("This HEIC photo cannot be read here; export it as JPEG and upload it again."))
         return "heic"
@@ -166,7 +169,7 @@ def _pdf_pages(data: bytes, *, dpi: int, max_pages: int) -> list[Image.Image]:
     try:
         pdf = pypdfium2.PdfDocument(data)
     except pypdfium2.PdfiumError as error:
-        if "password" in str(error).lower():
+        if getattr(error, "err_code", None) == pypdfium2.raw.FPDF_ERR_PASSWORD or "password" in str(error).lower():
             raise UnsupportedDocument(
                 _("The PDF is protected by a password; upload a copy without the password.")
             ) from None
@@ -201,12 +204,19 @@ def _image(data: bytes, kind: str) -> Image.Image:
         pillow_heif.register_heif_opener()
     try:
         with Image.open(io.BytesIO(data)) as opened:
-            opened.seek(0)
+            width, height = opened.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise UnsupportedDocument(_("The image is too large to be read."))
+            if opened.format == "JPEG" and width * height > MAX_PAGE_PIXELS:
+                # libjpeg decodes at 1/2, 1/4 or 1/8 of the size directly: a 50-megapixel photo stays cheap.
+                opened.draft("RGB", (width // 2, height // 2))
             image = ImageOps.exif_transpose(opened)
             image.load()
+    except UnsupportedDocument:
+        raise
     except Image.DecompressionBombError:
         raise UnsupportedDocument(_("The image is too large to be read.")) from None
-    except (OSError, ValueError, SyntaxError):
+    except (OSError, ValueError, SyntaxError, EOFError):
         raise UnsupportedDocument(_("The image cannot be read: it is damaged or incomplete.")) from None
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         # Transparent pixels are black in RGB; a QR code drawn on transparency would vanish.
@@ -464,8 +474,7 @@ def _billing(text: str) -> QrBillingInfo | None:
     """Swico's S1 billing information; None when absent or in another syntax."""
     if not text.startswith("//S1/"):
         return None
-    # Values escape a slash as "\/"; tags and values alternate after "//S1/".
-    parts = [part.replace("\\/", "/") for part in re.split(r"(?<!\\)/", text[5:])]
+    parts = _s1_parts(text[5:])
     if len(parts) % 2:
         raise _billing_error(_("tags and values do not pair up"))
     fields: dict[str, str] = {}
@@ -490,6 +499,22 @@ def _billing(text: str) -> QrBillingInfo | None:
         payment_conditions=_conditions(fields["40"]) if "40" in fields else (),
         vat_period_end=vat_period_end,
     )
+
+
+def _s1_parts(text: str) -> list[str]:
+    """The S1 elements (tag, value, tag, value…) separated by "/"; a value writes "/" as "\\/" and "\\" as
+    "\\\\"."""
+    parts, current, characters = [], [], iter(text)
+    for character in characters:
+        if character == "\\":
+            current.append(next(characters, "\\"))
+        elif character == "/":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(character)
+    parts.append("".join(current))
+    return parts
 
 
 def _billing_error(detail: str) -> InvalidQrBill:
@@ -527,8 +552,8 @@ def _decimal(value: str, *, tag: str) -> Decimal:
 def _vat_details(value: str) -> tuple[tuple[Decimal, Decimal | None], ...]:
     details: list[tuple[Decimal, Decimal | None]] = []
     for item in value.split(";"):
-        rate, _colon, net = item.partition(":")
-        details.append((_decimal(rate, tag="32"), _decimal(net, tag="32") if _colon else None))
+        rate, colon, net = item.partition(":")
+        details.append((_decimal(rate, tag="32"), _decimal(net, tag="32") if colon else None))
     if len(details) > 1 and any(net is None for _rate, net in details):
         raise _billing_error(_("tag 32 lists several rates, each needs its net amount"))
     return tuple(details)

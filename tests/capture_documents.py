@@ -185,3 +185,36 @@ def pdf_of_pages(*pdfs: bytes) -> bytes:
     out = io.BytesIO()
     merged.save(out)
     return out.getvalue()
+
+
+def password_protected_pdf() -> bytes:
+    """A one-page PDF encrypted with the standard security handler; its user password is not empty."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+        b"<< /Filter /Standard /V 1 /R 2 /Length 40 /P -4 /O <" + b"00" * 32 + b"> /U <" + b"11" * 32 + b"> >>",
+    ]
+    pdf, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(pdf))
+        pdf += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(pdf)
+    pdf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    pdf += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    file_id = b"<" + b"ab" * 16 + b">"
+    pdf += b"trailer\n<< /Size %d /Root 1 0 R /Encrypt 4 0 R /ID [%s %s] >>\n" % (len(objects) + 1, file_id, file_id)
+    return pdf + b"startxref\n%d\n%%%%EOF\n" % xref
+
+
+def png_header(width: int, height: int) -> bytes:
+    """The start of a PNG claiming `width` × `height` pixels, without image data (a decompression bomb's
+    announcement: readers learn the size before decoding anything)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))

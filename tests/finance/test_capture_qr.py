@@ -342,6 +342,36 @@ def test_a_damaged_document_is_refused_when_its_pages_are_read(data, message):
         qr_bill_read(data)
 
 
+def test_a_password_protected_pdf_is_refused_with_the_reason():
+    with pytest.raises(UnsupportedDocument) as refusal:
+        document_pages(docs.password_protected_pdf())
+
+    assert str(refusal.value) == "The PDF is protected by a password; upload a copy without the password."
+
+
+def test_an_image_of_too_many_pixels_is_refused_before_it_is_decoded():
+    with pytest.raises(UnsupportedDocument) as refusal:
+        document_pages(docs.png_header(13_000, 12_000))
+
+    assert str(refusal.value) == "The image is too large to be read."
+
+
+def test_a_very_large_jpeg_photo_is_decoded_at_a_reduced_size():
+    out = io.BytesIO()
+    Image.new("L", (8000, 6000), 255).save(out, "JPEG", quality=50)
+
+    [page] = document_pages(out.getvalue())
+
+    assert (page.size, page.mode) == ((4000, 3000), "RGB")
+
+
+def test_an_avif_image_is_not_taken_for_heic():
+    avif = b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf" + b"\0" * 64
+
+    with pytest.raises(UnsupportedDocument, match="Only PDF, JPEG, PNG and HEIC documents are accepted"):
+        document_kind(avif)
+
+
 def test_a_truncated_pdf_is_refused(bill_pdfs):
     pdf = bill_pdfs["qr-iban+qrr, CHF 1299.60"]
 
@@ -417,16 +447,15 @@ def test_spc_parse_maps_a_combined_address_k():
 
 
 def test_spc_parse_reads_billing_information_with_a_period_escapes_and_a_single_rate():
-    text = payload(_29="").replace(
-        "EPD", "EPD\r\n//S1/10/X.66711\\/8824/11/200712/20/MW-2020-04/31/200701200731/32/7.7"
-    )
+    billing = "//S1/10/X.66711\\/8824/11/200712/20/MW\\\\2020-04/31/200701200731/32/7.7"
+    text = payload(_29="").replace("EPD", "EPD\r\n" + billing)
 
     billing = spc_parse(text).billing
 
     assert billing == QrBillingInfo(
         invoice_number="X.66711/8824",
         invoice_date=date(2020, 7, 12),
-        customer_reference="MW-2020-04",
+        customer_reference="MW\\2020-04",
         vat_date=date(2020, 7, 1),
         vat_period_end=date(2020, 7, 31),
         vat_details=((Decimal("7.7"), None),),
