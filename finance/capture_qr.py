@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -197,21 +198,29 @@ def _pdf_pages(data: bytes, *, dpi: int, max_pages: int) -> list[Image.Image]:
         pdf.close()
 
 
+def _decoded(opened: Image.Image) -> Image.Image:
+    with opened:
+        width, height = opened.size
+        if width * height > MAX_IMAGE_PIXELS:
+            raise UnsupportedDocument(_("The image is too large to be read."))
+        if opened.format == "JPEG" and width * height > MAX_PAGE_PIXELS:
+            # libjpeg decodes at 1/2, 1/4 or 1/8 of the size directly: a 50-megapixel photo stays cheap.
+            opened.draft("RGB", (width // 2, height // 2))
+        image = ImageOps.exif_transpose(opened)
+        image.load()
+        return image
+
+
 def _image(data: bytes, kind: str) -> Image.Image:
     if kind == "heic":
         import pillow_heif
 
         pillow_heif.register_heif_opener()
     try:
-        with Image.open(io.BytesIO(data)) as opened:
-            width, height = opened.size
-            if width * height > MAX_IMAGE_PIXELS:
-                raise UnsupportedDocument(_("The image is too large to be read."))
-            if opened.format == "JPEG" and width * height > MAX_PAGE_PIXELS:
-                # libjpeg decodes at 1/2, 1/4 or 1/8 of the size directly: a 50-megapixel photo stays cheap.
-                opened.draft("RGB", (width // 2, height // 2))
-            image = ImageOps.exif_transpose(opened)
-            image.load()
+        # The size is checked before decoding against limits of our own; Pillow's warning adds nothing.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = _decoded(Image.open(io.BytesIO(data)))
     except UnsupportedDocument:
         raise
     except Image.DecompressionBombError:

@@ -564,12 +564,26 @@ def test_bench_capture_prints_a_table_of_timings_per_page():
     call_command("bench_capture", "--count", "1", stdout=out)
 
     lines = out.getvalue().splitlines()
-    assert lines[0] == "Capture benchmark: 1 PDF and 1 photo (PNG, 150 dpi, turned 3.5°) documents, 2 pages"
-    assert lines[1].split() == ["step", "median", "ms", "p95", "ms"]
-    steps = [line.split("  ")[0].strip() for line in lines[2:6]]
-    assert steps == ["render page", "QR decode", "qr_bill_read", "qr_bill_read + faked OCR"]
-    for line in lines[2:6]:
-        median, p95 = (float(value) for value in line.split()[-2:])
-        assert 0 < median <= p95
-    assert lines[6] == "All 2 documents read their QR-bill exactly."
-    assert lines[7].startswith("OCR is FAKED: the stand-in only encodes each page as base64 PNG")
+    assert lines[0] == (
+        "Capture benchmark, ms per page: 1 QR-bill PDFs (200 dpi), 1 photos of them (PNG, 150 dpi, turned 3.5°), "
+        "1 PDFs without QR code"
+    )
+    assert [title.strip() for title in lines[1].split("   ") if title.strip()] == [
+        "step",
+        "QR-bill PDF",
+        "photo of it",
+        "PDF without QR",
+    ]
+    assert lines[2].split() == ["median", "p95"] * 3
+    assert [line[:26].strip() for line in lines[3:7]] == [
+        "render page",
+        "QR decode",
+        "qr_bill_read",
+        "qr_bill_read + faked OCR",
+    ]
+    for line in lines[3:7]:
+        numbers = [float(value) for value in line[26:].split()]
+        assert len(numbers) == 6
+        assert all(0 < median <= p95 for median, p95 in zip(numbers[::2], numbers[1::2], strict=True))
+    assert lines[7] == "All 3 documents read right (QR-bill fields exact, or none)."
+    assert lines[8].startswith("OCR is FAKED: the stand-in only encodes each page as base64 PNG")
