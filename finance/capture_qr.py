@@ -108,7 +108,8 @@ HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"
 
 
 def document_kind(data: bytes) -> str:
-    """ "pdf", "jpeg", "png" or "heic", told by the content (never the file name); else UnsupportedDocument."""
+    """The document's kind, "pdf", "jpeg", "png" or "heic", told by its content (never by a file name). Raises
+    UnsupportedDocument for an empty file, one over MAX_DOCUMENT_BYTES, another type, or an unreadable HEIC."""
     if not data:
         raise UnsupportedDocument(_("The file is empty."))
     if len(data) > MAX_DOCUMENT_BYTES:
@@ -180,7 +181,10 @@ def _pdf_pages(data: bytes, *, dpi: int, max_pages: int) -> list[Image.Image]:
             raise UnsupportedDocument(_("The PDF has no pages."))
         pages = []
         for index in range(min(len(pdf), max_pages)):
-            page = pdf[index]
+            try:
+                page = pdf[index]
+            except pypdfium2.PdfiumError:
+                raise UnsupportedDocument(_("The PDF cannot be read: it is damaged or incomplete.")) from None
             try:
                 width, height = page.get_size()  # points, 1/72 inch
                 scale = dpi / 72
