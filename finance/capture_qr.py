@@ -295,9 +295,14 @@ def qr_bill_read(data: bytes) -> SwissQrBill | None:
     """The document's Swiss QR-bill: the first SPC payload that parses. None when the document carries no
     Swiss QR code; InvalidQrBill (the first error) when every SPC payload found breaks the standard.
     UnsupportedDocument when the file itself is refused."""
-    payloads = qr_payloads(document_pages(data))
+    return qr_bill_from_pages(document_pages(data))
+
+
+def qr_bill_from_pages(pages: list[Image.Image]) -> SwissQrBill | None:
+    """`qr_bill_read` on pages already rendered by `document_pages`, for a caller that also sends them to OCR
+    and should not render the document twice."""
     first_error: InvalidQrBill | None = None
-    for payload in payloads:
+    for payload in qr_payloads(pages):
         if not _is_spc(payload):
             continue
         try:

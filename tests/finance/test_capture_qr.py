@@ -27,6 +27,7 @@ from finance.capture_qr import (
     UnsupportedDocument,
     document_kind,
     document_pages,
+    qr_bill_from_pages,
     qr_bill_read,
     qr_payloads,
     spc_parse,
@@ -208,6 +209,13 @@ def test_a_heic_photo_of_the_qr_bill_is_read(bill_pdfs):
         Decimal("1299.60"),
         "210000000003139471430009017",
     )
+
+
+def test_pages_already_rendered_for_ocr_give_the_same_bill(bill_pdfs):
+    pdf = bill_pdfs["iban+scor, EUR 1337.05, billing information"]
+
+    assert qr_bill_from_pages(document_pages(pdf)) == qr_bill_read(pdf)
+    assert qr_bill_from_pages([]) is None
 
 
 def test_the_payment_part_on_the_second_page_of_a_pdf_is_found(bill_pdfs):
