@@ -123,13 +123,21 @@ def photo(
     quality: int = 70,
     blur: float = 0.4,
     blur_after: float = 0.0,
+    keystone: float = 0.0,
 ) -> bytes:
     """The invoice as a phone photo or a cheap scan would deliver it: rendered at 300 dpi, turned by `angle`
     degrees on a grey table, slightly blurred, scaled down to `dpi`, blurred by `blur_after` pixels at
-    that size (an out-of-focus phone), JPEG-compressed at `quality` (a PNG
+    that size (an out-of-focus phone), its top narrowed by `keystone` of the width on each side (the keystone of a
+    phone held at a slant), JPEG-compressed at `quality` (a PNG
     request still goes through the JPEG compression first, as a screenshot of a photo would)."""
     page = render_page(pdf, dpi=300)
     turned = page.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(128, 124, 118))
+    if keystone:
+        slant = round(turned.width * keystone)
+        corners = (-slant, 0, 0, turned.height, turned.width, turned.height, turned.width + slant, 0)
+        turned = turned.transform(
+            turned.size, Image.Transform.QUAD, corners, Image.Resampling.BICUBIC, fillcolor=(128, 124, 118)
+        )
     if blur:
         turned = turned.filter(ImageFilter.GaussianBlur(blur))
     factor = dpi / 300

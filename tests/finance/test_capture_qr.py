@@ -187,6 +187,13 @@ def test_a_150_dpi_photo_of_the_qr_bill_turned_and_jpeg_compressed_is_read_exact
     assert bill == SwissQrBill(**{**expected.__dict__, "raw": expected_raw(arguments)})
 
 
+def test_a_photo_taken_at_a_slant_at_120_dpi_is_read_exactly(bill_pdfs):
+    name = "iban+scor, EUR 1337.05, billing information"
+    photo = docs.photo(bill_pdfs[name], dpi=120, angle=-3.0, keystone=0.1, quality=60)
+
+    assert qr_bill_read(photo) == SwissQrBill(**{**BILLS[name][1].__dict__, "raw": expected_raw(BILLS[name][0])})
+
+
 def test_an_out_of_focus_photo_missed_by_the_first_pass_is_read_from_a_cleaned_up_version(bill_pdfs):
     name = "iban+scor, EUR 1337.05, billing information"
     photo = docs.photo(bill_pdfs[name], angle=4.0, blur_after=2.0)
