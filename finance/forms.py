@@ -269,6 +269,34 @@ class SupplierInvoiceForm(TablerFormMixin, forms.ModelForm):
         return document
 
 
+class CaptureReviewForm(SupplierInvoiceForm):
+    """A captured document's draft: the supplier invoice header, or the new supplier proposed from the reading."""
+
+    create_supplier = forms.BooleanField(label=_("Create the supplier proposed below"), required=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        del self.fields["source_document"]
+        self.fields["supplier"].required = False
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if not cleaned.get("supplier") and not cleaned.get("create_supplier"):
+            self.add_error("supplier", _("Choose the supplier, or tick the box to create the one proposed."))
+        return cleaned
+
+
+class CaptureUploadForm(TablerFormMixin, forms.Form):
+    """The company documents are received for, when the person buys for more than one."""
+
+    def __init__(self, *args, companies, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["company"] = forms.ModelChoiceField(
+            label=_("Company"), queryset=companies, initial=companies.first() if len(companies) == 1 else None,
+            widget=forms.Select(attrs={"class": "form-select"}),
+        )  # fmt: skip
+
+
 SOURCE_DOCUMENT_TYPES = ("application/pdf", "image/jpeg", "image/png")
 SOURCE_DOCUMENT_MAX_BYTES = 15 * 1024 * 1024
 

@@ -56,6 +56,7 @@ from finance.models import (
     Reminder,
     Supplier,
     SupplierInvoice,
+    SupplierInvoiceCapture,
 )
 from finance.project_overview import ProjectOverview, project_overview
 from finance.scope import CompanyScope
@@ -934,3 +935,21 @@ def quote_signature_panel(*, quote: Quote) -> dict | None:
         "remind_run": docuseal.remind_run(current) if current else None,
         "remind_refusal": docuseal.remind_refusal(current) if current else "",
     }
+
+
+# --- Captured documents ---------------------------------------------------------------------------------------
+
+
+def capture_list(*, scope: CompanyScope, open_only: bool = True) -> QuerySet[SupplierInvoiceCapture]:
+    captures = scoped(
+        SupplierInvoiceCapture.objects.select_related("company", "supplier", "supplier_invoice", "created_by"),
+        scope=scope,
+    )
+    return captures.filter(status__in=SupplierInvoiceCapture.OPEN_STATUSES) if open_only else captures
+
+
+def capture_get(*, scope: CompanyScope, pk: int) -> SupplierInvoiceCapture:
+    return scoped_get(
+        SupplierInvoiceCapture.objects.select_related("company", "supplier", "supplier_invoice", "created_by"),
+        scope=scope, pk=pk,
+    )  # fmt: skip

@@ -1,6 +1,17 @@
 from django.urls import path
 
-from finance.views import banking, clients, companies, dunning, invoices, leads, projects, purchases, quotes
+from finance.views import (
+    banking,
+    captures,
+    clients,
+    companies,
+    dunning,
+    invoices,
+    leads,
+    projects,
+    purchases,
+    quotes,
+)
 
 app_name = "finance"
 
@@ -82,6 +93,14 @@ urlpatterns = [
     path("supplier-invoices/<int:pk>/paid/", purchases.supplier_invoice_mark_paid, name="supplier-invoice-paid"),
     path("supplier-invoices/<int:pk>/dispute/", purchases.supplier_invoice_dispute, name="supplier-invoice-dispute"),
     path("supplier-invoices/<int:pk>/pay/", purchases.supplier_invoice_pay_revolut, name="supplier-invoice-pay"),
+    path("captures/", captures.capture_list, name="capture-list"),
+    path("captures/upload/", captures.capture_upload, name="capture-upload"),
+    path("captures/<int:pk>/", captures.capture_detail, name="capture-detail"),
+    path("captures/<int:pk>/status/", captures.capture_status, name="capture-status"),
+    path("captures/<int:pk>/document/", captures.capture_document, name="capture-document"),
+    path("captures/<int:pk>/pages/<int:number>/", captures.capture_page, name="capture-page"),
+    path("captures/<int:pk>/read-again/", captures.capture_read_again, name="capture-read-again"),
+    path("captures/<int:pk>/discard/", captures.capture_discard, name="capture-discard"),
     path("bank/accounts/", banking.bank_account_list, name="bank-accounts"),
     path("bank/reconciliation/", banking.reconciliation, name="reconciliation"),
     path("bank/transactions/<int:pk>/match/", banking.transaction_match, name="transaction-match"),

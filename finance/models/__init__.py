@@ -1,5 +1,6 @@
 from .audit import AuditEvent
 from .banking import BankAccount, BankTransaction, FxRate, MatchSuggestion, OutgoingPayment
+from .captures import SupplierInvoiceCapture
 from .companies import Company, Currency, Membership, Role
 from .dunning import DunningLevel, DunningPolicy, DunningText, InvoiceDunning, Reminder
 from .leads import Lead
@@ -55,6 +56,7 @@ __all__ = [
     "Supplier",
     "SupplierCategory",
     "SupplierInvoice",
+    "SupplierInvoiceCapture",
     "SupplierInvoiceLine",
     "VatCode",
     "VatRate",

@@ -102,6 +102,10 @@ class AuditEvent(models.Model):
         LEAD_QUOTE_CREATED = "lead.quote_created", _("Quote created from the lead")
         LEAD_WON = "lead.won", _("Lead won")
         LEAD_LOST = "lead.lost", _("Lead lost")
+        CAPTURE_RECEIVED = "capture.received", _("Document received for capture")
+        CAPTURE_READ = "capture.read", _("Document read")
+        CAPTURE_SAVED = "capture.saved", _("Captured document saved as supplier invoice")
+        CAPTURE_DISCARDED = "capture.discarded", _("Captured document discarded")
 
     company = models.ForeignKey(
         "finance.Company", on_delete=models.PROTECT, null=True, blank=True, related_name="audit_events"

@@ -10,7 +10,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from finance import selectors
-from finance.forms import ApprovalForm, PaidForm, ReasonForm, SupplierForm, SupplierInvoiceForm, SupplierLineFormSet
+from finance.forms import (
+    ApprovalForm,
+    CaptureUploadForm,
+    PaidForm,
+    ReasonForm,
+    SupplierForm,
+    SupplierInvoiceForm,
+    SupplierLineFormSet,
+)
 from finance.models import Company, Project, Supplier, SupplierInvoice
 from finance.permissions import (
     PURCHASE_ROLES,
@@ -36,6 +44,12 @@ LINES_PREFIX = "lines"
 
 def _purchasing_companies(scope) -> QuerySet[Company]:
     return Company.objects.filter(pk__in=[c.pk for c in scope.companies if scope.has_role(c, *PURCHASE_ROLES)])
+
+
+def capture_upload_form(request: HttpRequest, data=None) -> CaptureUploadForm | None:
+    """The drop zone's form for supplier documents; None when the person buys for no company (they only look)."""
+    companies = _purchasing_companies(request.company_scope).order_by("code")
+    return CaptureUploadForm(data, companies=companies, prefix="capture") if companies.exists() else None
 
 
 # --- Suppliers ----------------------------------------------------------------------------------
@@ -148,6 +162,7 @@ def supplier_invoice_list(request: HttpRequest) -> HttpResponse:
         "ageing": selectors.payables_ageing(scope=scope, today=today, company_code=filters.company_code),
         "today": today,
         "can_create": _purchasing_companies(scope).exists(),
+        "upload_form": capture_upload_form(request),
     }
     return render(request, "finance/supplier_invoice_list.html", context)
 
@@ -211,7 +226,10 @@ def supplier_invoice_form(request: HttpRequest, pk: int | None = None) -> HttpRe
         else:
             messages.success(request, _("Supplier invoice %(number)s saved.") % {"number": invoice.supplier_number})
             return redirect(invoice.get_absolute_url())
-    context = {"form": form, "formset": formset, "invoice": invoice, "duplicate": duplicate}
+    context = {
+        "form": form, "formset": formset, "invoice": invoice, "duplicate": duplicate,
+        "upload_form": capture_upload_form(request) if invoice is None else None,
+    }  # fmt: skip
     return render(request, "finance/supplier_invoice_form.html", context)
 
 

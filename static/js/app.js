@@ -20,3 +20,20 @@ document.addEventListener("submit", (event) => {
     event.preventDefault();
   }
 });
+
+// Drop zones for supplier documents: files dropped on the card are uploaded as if chosen in its file input.
+document.querySelectorAll("[data-dropzone]").forEach((zone) => {
+  const input = zone.querySelector("[data-dropzone-input]");
+  ["dragenter", "dragover"].forEach((name) => zone.addEventListener(name, (event) => {
+    event.preventDefault();
+    zone.classList.add("is-dragging");
+  }));
+  ["dragleave", "drop"].forEach((name) => zone.addEventListener(name, () => zone.classList.remove("is-dragging")));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    if (event.dataTransfer && event.dataTransfer.files.length) {
+      input.files = event.dataTransfer.files;
+      zone.requestSubmit();
+    }
+  });
+});
