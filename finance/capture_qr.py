@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,6 +49,11 @@ YYMMDD = re.compile(r"[0-9]{6}")
 MIN_LINES = 31
 MAX_LINES = 34
 TRAILER_INDEX = 30
+
+
+# PDFium is not thread-safe: every use in one process (the web server renders page previews while the OpenAI
+# sandbox, served by the same process, reads a PDF's text) goes through this lock.
+PDFIUM_LOCK = threading.RLock()
 
 
 class UnsupportedDocument(ValueError):
@@ -166,6 +172,11 @@ def document_pages(data: bytes, *, dpi: int = 200, max_pages: int = 5) -> list[I
 
 
 def _pdf_pages(data: bytes, *, dpi: int, max_pages: int) -> list[Image.Image]:
+    with PDFIUM_LOCK:
+        return _pdf_pages_locked(data, dpi=dpi, max_pages=max_pages)
+
+
+def _pdf_pages_locked(data: bytes, *, dpi: int, max_pages: int) -> list[Image.Image]:
     import pypdfium2
 
     try:

@@ -22,6 +22,7 @@ from finance.models import (
     Reminder,
     Role,
     SupplierInvoice,
+    SupplierInvoiceCapture,
 )
 from finance.scope import CompanyScope
 from finance.services.audit import audit_record
@@ -92,6 +93,15 @@ def other_company_objects(company_b, member_of):
             submitter_id=101,
         ),
         "document_sequence": DocumentSequence.objects.create(company=company_b, family="invoice", year=2026),
+        "supplier_invoice_capture": SupplierInvoiceCapture.objects.create(
+            company=company_b,
+            document="supplier-invoices/captured/x.pdf",
+            filename="x.pdf",
+            kind="pdf",
+            size=10,
+            sha256="0" * 64,
+            created_by=colleague,
+        ),
         "supplier": supplier,
         "supplier_invoice": supplier_invoice,
         "project": project,
@@ -137,6 +147,7 @@ GETTERS = {
     "reminder": lambda scope, obj: selectors.reminder_get(scope=scope, pk=obj.pk),
     "lead": lambda scope, obj: selectors.lead_get(scope=scope, pk=obj.pk),
     "quote_signature": lambda scope, obj: selectors.quote_signature_get(scope=scope, pk=obj.pk),
+    "supplier_invoice_capture": lambda scope, obj: selectors.capture_get(scope=scope, pk=obj.pk),
 }
 
 
