@@ -310,6 +310,8 @@ def command_run(_: argparse.Namespace) -> int:
                 manage(env, "docuseal_connect_sandbox")
                 manage(env, "openai_connect_sandbox")
                 manage(env, "web_form_connect")
+                # After the OpenAI sandbox: the worker reads the documents as soon as they are received.
+                manage(env, "capture_demo_seed")
         except KeyboardInterrupt:
             stopped_early = True  # honcho received the Ctrl-C too and is stopping the Hub
         code, interrupted = wait_for(supervisor)

@@ -4,10 +4,13 @@
 import datetime as dt
 import json
 from decimal import Decimal
+from io import StringIO
 
 import httpx2
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
@@ -25,10 +28,11 @@ from finance.services import capture as capture_service
 from finance.services import purchases
 from integrations import actions
 from integrations import openai as openai_connection
+from integrations.health import redis_client
 from integrations.models import ActionRun
 from tests import capture_documents as docs
 from tests.factories import ClientFactory, SupplierFactory
-from tests.integrations.test_openai import BASE_URL, FakeOpenAI, responses_json
+from tests.integrations.test_openai import BASE_URL, FakeOpenAI, django_transport, responses_json
 
 pytestmark = pytest.mark.django_db
 
@@ -546,3 +550,55 @@ def test_a_discarded_document_leaves_the_inbox(
     assert capture.status == "discarded"
     assert f'data-capture="{capture.pk}"' not in client.get(reverse("finance:capture-list")).content.decode()
     assert f'data-capture="{capture.pk}"' in client.get(reverse("finance:capture-list") + "?all=1").content.decode()
+
+
+# --- The demo: documents received and read against the OpenAI sandbox ---------------------------------------
+
+
+@pytest.fixture
+def sandbox():
+    for key in redis_client().scan_iter("hv:sandbox:openai:*"):
+        redis_client().delete(key)
+    return Client()
+
+
+def test_the_demo_documents_are_received_and_read_against_the_sandbox(
+    sandbox, company_a, member_of, monkeypatch, django_capture_on_commit_callbacks
+):
+    company_a.code = "HV"
+    company_a.save()
+    member_of(company_a, Role.CEO)
+    clerk = member_of(company_a, Role.FINANCE)
+    known = SupplierFactory(company=company_a, name="Électro-Gruyère Installations SA", iban="CH4431999123000889012",
+                            che_uid="CHE-526.018.151")  # fmt: skip
+    SupplierFactory(company=company_a, name="Transports Sarine Express SA", che_uid="CHE-390.996.037")
+    SupplierFactory(company=company_a, name="Mediaplay Software GmbH", iban="CH9300762011623852957")
+    monkeypatch.setattr(openai_connection, "http_client_factory",
+                        lambda: httpx2.Client(transport=django_transport(sandbox)))  # fmt: skip
+    call_command("openai_connect_sandbox", stdout=StringIO())
+    out = StringIO()
+    with django_capture_on_commit_callbacks(execute=False):
+        call_command("capture_demo_seed", stdout=out)
+    assert out.getvalue() == "  HV: 3 supplier documents received, to be read by the worker\n"
+    for run in ActionRun.objects.filter(action="capture.read").order_by("pk"):
+        actions.execute_action_run(run.pk)
+    pdf_known, pdf_new, photo = SupplierInvoiceCapture.objects.order_by("pk")
+    assert [c.kind for c in (pdf_known, pdf_new, photo)] == ["pdf", "pdf", "jpeg"]
+    assert {c.created_by for c in (pdf_known, pdf_new, photo)} == {clerk}
+    assert ActionRun.objects.filter(action="capture.read", status="succeeded").count() == 3
+    # The known provider: found by UID, QR reference, both VAT lines read from the PDF by the sandbox.
+    assert (pdf_known.supplier, pdf_known.supplier_match, pdf_known.value("total")) == (known, "uid", "2779.08")
+    assert [(line["rate"], line["net"], line["vat"], line["vat_code"]) for line in pdf_known.vat_lines] == [
+        ("2.6", "180.00", "4.68", "reduced"), ("8.1", "2400.00", "194.40", "standard")]  # fmt: skip
+    assert pdf_known.doubtful() == {}
+    assert pdf_known.ocr_model == "gpt-4.1-mini"
+    # The new supplier is proposed from what was read.
+    assert (pdf_new.supplier_match, pdf_new.value("supplier_name"), pdf_new.value("supplier_uid")) == (
+        "new", "Imprimerie du Lac SA", "CHE-106.017.086")  # fmt: skip
+    assert pdf_new.value("reference").startswith("RF")
+    # The photo: the QR part read exactly; the sandbox reads no photos, so the VAT lines are the person's.
+    assert (photo.qr_found, photo.value("total"), photo.value("invoice_number")) == (True, "691.84", "")
+    assert photo.doubtful()["invoice_number"] == "Not read: fill it in from the document."
+    again = StringIO()
+    call_command("capture_demo_seed", stdout=again)
+    assert again.getvalue() == "  HV: documents received already\n"
