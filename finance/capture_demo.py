@@ -31,7 +31,8 @@ class DemoSupplierInvoice:
     uid: str
     number: str
     invoice_date: dt.date
-    due_date: dt.date
+    # None prints payment terms instead of a due date, as some suppliers do.
+    due_date: dt.date | None
     iban: str
     reference: str
     debtor: Address
@@ -81,6 +82,7 @@ def supplier_invoice_pdf(invoice: DemoSupplierInvoice) -> bytes:
         for rate, net, vat in invoice.vat_summary()
     )
     extra = "".join(f"<p>{html.escape(text)}</p>" for text in invoice.extra_text)
+    due = f"Échéance: {invoice.due_date:%d.%m.%Y}" if invoice.due_date else "Conditions de paiement: 30 jours net"
     page = f"""<!doctype html><html><head><meta charset="utf-8"><style>
 @page {{ size: A4; margin: 0 }}
 body {{ margin: 0; font-family: sans-serif; font-size: 10pt }}
@@ -98,7 +100,7 @@ th {{ border-bottom: 0.3mm solid #000 }}
 <div class="to">{html.escape(debtor.name)}<br>{html.escape(debtor.street)} {html.escape(debtor.building_number)}<br>\
 {debtor.postal_code} {html.escape(debtor.town)}</div>
 <h1>Facture {html.escape(invoice.number)}</h1>
-<p>Date de facture: {invoice.invoice_date:%d.%m.%Y}<br>Échéance: {invoice.due_date:%d.%m.%Y}</p>
+<p>Date de facture: {invoice.invoice_date:%d.%m.%Y}<br>{due}</p>
 <table><tr><th>Désignation</th><th class="n">TVA</th><th class="n">Net {invoice.currency}</th></tr>{rows}</table>
 <table>{vat_rows}<tr><td><strong>Total {invoice.currency}</strong></td>\
 <td class="n"><strong>{_money(invoice.total)}</strong></td></tr></table>

@@ -249,6 +249,7 @@ class SupplierInvoiceForm(TablerFormMixin, forms.ModelForm):
         model = SupplierInvoice
         fields = ("supplier", *SUPPLIER_INVOICE_FIELDS)
         widgets = {"invoice_date": DateInput(), "due_date": DateInput()}
+        labels = {"supplier": _("Supplier"), "project": _("Project")}
         help_texts = {
             "creditor_iban": _("Empty: the supplier's IBAN. A QR-bill's account may differ: copy it from the bill."),
             "source_document": _("The invoice as received: PDF or image."),

@@ -121,7 +121,7 @@ def capture_read_again(*, capture: SupplierInvoiceCapture, actor: AbstractBaseUs
     capture = Captures.select_for_update().get(pk=capture.pk)
     if capture.status != SupplierInvoiceCapture.Status.TO_CHECK:
         raise ValidationError(
-            _("This document is %(status)s: it is not read again.") % {"status": capture.get_status_display().lower()}
+            _("This document is %(status)s: it is not read again.") % {"status": capture.get_status_display()}
         )
     run = capture_read_run(capture)
     if run is not None and not run.is_final:
@@ -538,7 +538,7 @@ def capture_save(
     capture = Captures.select_for_update().select_related("company").get(pk=capture.pk)
     if capture.status != SupplierInvoiceCapture.Status.TO_CHECK:
         raise ValidationError(
-            _("This document is %(status)s: it cannot be saved.") % {"status": capture.get_status_display().lower()}
+            _("This document is %(status)s: it cannot be saved.") % {"status": capture.get_status_display()}
         )
     if supplier is None:
         if new_supplier is None:
@@ -550,8 +550,9 @@ def capture_save(
         supplier=supplier, created_by=saved_by, lines=lines, source_document=capture.document.name, **fields
     )
     corrected = _corrections(capture, invoice)
-    capture.status, capture.supplier_invoice, capture.updated_at = SupplierInvoiceCapture.Status.SAVED, invoice, Now()
-    capture.save(update_fields=["status", "supplier_invoice", "updated_at"])
+    capture.status, capture.supplier_invoice, capture.supplier = SupplierInvoiceCapture.Status.SAVED, invoice, supplier
+    capture.updated_at = Now()
+    capture.save(update_fields=["status", "supplier_invoice", "supplier", "updated_at"])
     _log(capture, actor=saved_by, action="capture.saved", invoice=str(invoice), corrected=corrected)
     if submit:
         invoice = purchases.supplier_invoice_submit(invoice=invoice, submitted_by=saved_by)

@@ -559,7 +559,9 @@ def test_a_discarded_document_leaves_the_inbox(
 def sandbox():
     for key in redis_client().scan_iter("hv:sandbox:openai:*"):
         redis_client().delete(key)
-    return Client()
+    # In English: the sandbox's requests go through Django's test client, whose LocaleMiddleware leaves the
+    # language of the request active in this thread, where the read's messages are worded.
+    return Client(HTTP_ACCEPT_LANGUAGE="en")
 
 
 def test_the_demo_documents_are_received_and_read_against_the_sandbox(
