@@ -259,7 +259,7 @@ def _read(run: ActionRun) -> dict:
     try:
         pages = capture_qr.document_pages(data)
     except capture_qr.UnsupportedDocument as error:
-        _store(capture, qr={}, qr_lines=[], qr_problem=str(error), reading=None, model="", ocr_problem=str(error),
+        _store(capture, qr={}, qr_lines=[], qr_problem=str(error), reading=None, model="", ocr_problem="",
                actor=run.actor)  # fmt: skip
         raise ValidationError(str(error)) from None
     qr_problem = ""

@@ -52,7 +52,7 @@ def test_supplier_invoice_entered_then_approved_by_another_person(page, demo_gro
     page.set_input_files(
         "#id_source_document", files=[{"name": "MS-2026-118.pdf", "mimeType": "application/pdf", "buffer": PDF}]
     )
-    page.click(".page-body form button[type=submit]")
+    page.click(".page-body form:not([data-dropzone]) button[type=submit]")
     page.wait_for_url(re.compile(r"/supplier-invoices/\d+/$"))
     invoice = SupplierInvoice.objects.get(supplier=supplier)
     assert (invoice.net_total, invoice.vat_total, invoice.gross_total) == (D("2520.50"), D("197.53"), D("2718.03"))

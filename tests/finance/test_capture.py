@@ -289,6 +289,16 @@ def test_a_document_without_qr_code_is_read_by_openai_alone(
     assert capture.fields["reference"]["value"] == "210000000003139471430009017"
 
 
+def test_a_document_whose_pages_cannot_be_rendered_fails_the_run_with_the_reason(
+    company_a, finance_user, openai_on, fake, django_capture_on_commit_callbacks
+):
+    capture, run = read(company_a, finance_user, docs.password_protected_pdf(), django_capture_on_commit_callbacks)
+    reason = "The PDF is protected by a password; upload a copy without the password."
+    assert (run.status, run.last_error) == ("failed", reason)
+    assert (capture.status, capture.qr_problem, capture.ocr_problem, fake.requests) == ("to_check", reason, "", [])
+    assert capture.doubtful()["total"] == "Not read: fill it in from the document."
+
+
 def test_a_failed_read_is_read_again(
     company_a, finance_user, openai_on, fake, bill_pdf, no_retry_wait, django_capture_on_commit_callbacks
 ):
