@@ -14,8 +14,8 @@ from decimal import Decimal
 
 from finance import identifiers
 from finance.qrbill import Address, PaymentPart, payment_part_svg, render_pdf
-
-CENTIME = Decimal("0.01")
+from finance.templatetags.money import chf
+from finance.vat import quantize_chf
 
 
 @dataclass(frozen=True)
@@ -49,19 +49,11 @@ class DemoSupplierInvoice:
         by_rate: dict[Decimal, Decimal] = {}
         for line in self.lines:
             by_rate[line.rate] = by_rate.get(line.rate, Decimal("0")) + line.net
-        return [(rate, net, (net * rate / 100).quantize(CENTIME)) for rate, net in sorted(by_rate.items())]
+        return [(rate, net, quantize_chf(net * rate / 100)) for rate, net in sorted(by_rate.items())]
 
     @property
     def total(self) -> Decimal:
         return sum((net + vat for _rate, net, vat in self.vat_summary()), Decimal("0.00"))
-
-
-def _money(amount: Decimal) -> str:
-    whole, cents = f"{amount:.2f}".split(".")
-    groups = []
-    while len(whole) > 3:
-        whole, groups = whole[:-3], [whole[-3:], *groups]
-    return "'".join([whole, *groups]) + "." + cents
 
 
 def supplier_invoice_pdf(invoice: DemoSupplierInvoice) -> bytes:
@@ -74,11 +66,11 @@ def supplier_invoice_pdf(invoice: DemoSupplierInvoice) -> bytes:
     supplier, debtor = invoice.supplier, invoice.debtor
     rows = "".join(
         f"<tr><td>{html.escape(line.description)}</td><td class='n'>{line.rate} %</td>"
-        f"<td class='n'>{_money(line.net)}</td></tr>"
+        f"<td class='n'>{chf(line.net)}</td></tr>"
         for line in invoice.lines
     )
     vat_rows = "".join(
-        f"<tr><td>TVA {rate} % sur {invoice.currency} {_money(net)}</td><td class='n'>{_money(vat)}</td></tr>"
+        f"<tr><td>TVA {rate} % sur {invoice.currency} {chf(net)}</td><td class='n'>{chf(vat)}</td></tr>"
         for rate, net, vat in invoice.vat_summary()
     )
     extra = "".join(f"<p>{html.escape(text)}</p>" for text in invoice.extra_text)
@@ -103,7 +95,7 @@ th {{ border-bottom: 0.3mm solid #000 }}
 <p>Date de facture: {invoice.invoice_date:%d.%m.%Y}<br>{due}</p>
 <table><tr><th>Désignation</th><th class="n">TVA</th><th class="n">Net {invoice.currency}</th></tr>{rows}</table>
 <table>{vat_rows}<tr><td><strong>Total {invoice.currency}</strong></td>\
-<td class="n"><strong>{_money(invoice.total)}</strong></td></tr></table>
+<td class="n"><strong>{chf(invoice.total)}</strong></td></tr></table>
 <p>IBAN: {identifiers.format_iban(invoice.iban)}</p>{extra}
 </div><div class="qr">{svg}</div></body></html>"""
     return render_pdf(page)

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -112,6 +113,18 @@ def _read_start(capture: SupplierInvoiceCapture, *, actor) -> ActionRun:
 
 def capture_read_run(capture: SupplierInvoiceCapture) -> ActionRun | None:
     return actions.action_runs_for(capture).filter(action=READ_ACTION).order_by("-created_at", "-id").first()
+
+
+def capture_read_runs(captures: list[SupplierInvoiceCapture]) -> dict[int, ActionRun]:
+    """The latest read run of each capture, in one query (the inbox lists a page of them)."""
+    runs = ActionRun.objects.filter(
+        action=READ_ACTION, target_type=ContentType.objects.get_for_model(SupplierInvoiceCapture),
+        target_id__in=[capture.pk for capture in captures],
+    ).order_by("target_id", "-created_at", "-id")  # fmt: skip
+    latest: dict[int, ActionRun] = {}
+    for run in runs:
+        latest.setdefault(run.target_id, run)
+    return latest
 
 
 @transaction.atomic

@@ -39,8 +39,9 @@ def capture_list(request: HttpRequest) -> HttpResponse:
     show_all = request.GET.get("all") == "1"
     captures = selectors.capture_list(scope=request.company_scope, open_only=not show_all)
     page = paginated(request, captures)
+    runs = capture_service.capture_read_runs(list(page))
     for capture in page:
-        capture.read_run = capture_service.capture_read_run(capture)
+        capture.read_run = runs.get(capture.pk)
     context = {"page": page, "show_all": show_all, "upload_form": capture_upload_form(request)}
     return render(request, "finance/capture_list.html", context)
 
@@ -96,21 +97,20 @@ def _review_forms(request: HttpRequest, capture: SupplierInvoiceCapture):
     return form, supplier_form, formset
 
 
-def _doubts(capture: SupplierInvoiceCapture, form, supplier_form) -> dict:
-    """Each doubtful field marked on its form field; the rest (total, VAT lines) listed for the page."""
-    doubts = capture.doubtful()
-    marked = {}
-    for name, doubt in doubts.items():
-        target = (form, FORM_FIELDS[name]) if name in FORM_FIELDS else (
-            (supplier_form, SUPPLIER_FIELDS[name]) if name in SUPPLIER_FIELDS else None)  # fmt: skip
-        if target is None:
+def _mark_doubts(capture: SupplierInvoiceCapture, form, supplier_form) -> dict[str, str]:
+    """Mark each doubtful field on its form field; return the doubts no field shows (total, VAT lines)."""
+    unmarked = {}
+    for name, doubt in capture.doubtful().items():
+        if name in FORM_FIELDS:
+            field = form.fields[FORM_FIELDS[name]]
+        elif name in SUPPLIER_FIELDS:
+            field = supplier_form.fields[SUPPLIER_FIELDS[name]]
+        else:
+            unmarked[name] = doubt
             continue
-        bound_form, field_name = target
-        field = bound_form.fields[field_name]
         field.widget.attrs["class"] = f"{field.widget.attrs.get('class', '')} is-doubtful".strip()
         field.doubt = doubt  # read by finance/_capture_field.html
-        marked[field_name] = doubt
-    return marked
+    return unmarked
 
 
 @require_http_methods(["GET", "POST"])
@@ -146,11 +146,10 @@ def capture_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 return redirect(invoice.get_absolute_url())
     context = {
         "capture": capture, "form": form, "supplier_form": supplier_form, "formset": formset,
-        "doubts": _doubts(capture, form, supplier_form), "run": capture_service.capture_read_run(capture),
+        "run": capture_service.capture_read_run(capture),
         "can_edit": capture.status == SupplierInvoiceCapture.Status.TO_CHECK,
         "page_numbers": range(1, max(capture.pages, 1) + 1),
-        "other_doubts": {name: doubt for name, doubt in capture.doubtful().items()
-                         if name not in FORM_FIELDS and name not in SUPPLIER_FIELDS},
+        "other_doubts": _mark_doubts(capture, form, supplier_form),
         "line_doubts": [line["doubt"] for line in capture.vat_lines if line.get("doubt")],
     }  # fmt: skip
     return render(request, "finance/capture_detail.html", context)

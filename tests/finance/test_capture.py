@@ -10,7 +10,9 @@ import httpx2
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import translation
 
@@ -462,7 +464,8 @@ def test_the_review_page_shows_the_document_beside_the_filled_form_with_doubts_m
     assert 'name="lines-0-net_amount" value="1200.00"' in page
     assert 'data-doubt-field="name"' in page
     assert 'data-doubt-field="invoice_number"' not in page
-    assert "2 fields to check, marked in orange" not in page  # invoice date comes from the QR billing information
+    # The invoice date comes from the QR billing information (exact): only the new supplier is to check.
+    assert "1 field to check, marked in orange" in page
     image = client.get(reverse("finance:capture-page", args=[capture.pk, 1]))
     assert (image.status_code, image["Content-Type"], image.content[:8]) == (200, "image/png", b"\x89PNG\r\n\x1a\n")
     assert client.get(reverse("finance:capture-page", args=[capture.pk, 2])).status_code == 404
@@ -546,6 +549,21 @@ def test_an_existing_supplier_is_used_and_the_draft_stays_a_draft(
     invoice = SupplierInvoice.objects.get()
     assert (invoice.supplier, invoice.status) == (supplier, "draft")
     assert Supplier.objects.count() == 1
+
+
+def test_the_inbox_reads_the_runs_of_a_page_in_one_query(
+    client, company_a, finance_user, bill_pdf, django_capture_on_commit_callbacks
+):
+    client.force_login(finance_user)
+    receive(company_a, finance_user, bill_pdf, django_capture_on_commit_callbacks)
+    with CaptureQueriesContext(connection) as one:
+        client.get(reverse("finance:capture-list"))
+    for copy in (b"1", b"2"):
+        receive(company_a, finance_user, bill_pdf + copy, django_capture_on_commit_callbacks, filename=f"{copy}.pdf")
+    with CaptureQueriesContext(connection) as three:
+        page = client.get(reverse("finance:capture-list")).content.decode()
+    assert page.count('data-run-status="queued"') == 3
+    assert len(three.captured_queries) == len(one.captured_queries)
 
 
 def test_a_discarded_document_leaves_the_inbox(
