@@ -37,9 +37,10 @@ test: install directus lint ## Run the whole test suite (a real Directus include
 	$(HUB) test $(ARGS)
 
 .PHONY: lint
-lint: $(VENV)/.installed ## Check style with ruff
+lint: $(VENV)/.installed ## Check style with ruff, and the layers and import cycles with import-linter
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 .PHONY: format
 format: $(VENV)/.installed ## Fix style with ruff

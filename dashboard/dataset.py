@@ -50,11 +50,11 @@ from finance.models import (
     VatCode,
 )
 from finance.services.companies import company_create
-from finance.services.documents import rounds_to_five_centimes
 from finance.services.numbering import NUMBER_FORMATS
 from finance.services.purchases import approval_fingerprint
-from integrations.connections import REVOLUT_PRODUCTION_URL
+from finance.vat import rounds_to_five_centimes
 from integrations.models import Connection, Provider
+from integrations.revolut import REVOLUT_PRODUCTION_URL
 
 # What marks a generated row, for the next run to find and replace it.
 ENTRY_USERNAME = "dataset-entry"

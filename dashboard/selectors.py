@@ -43,7 +43,7 @@ from finance.models import (
 )
 from finance.scope import CompanyScope
 from finance.templatetags import money as money_format
-from integrations import connections as integration_connections
+from integrations import selectors as integration_selectors
 from integrations.models import ActionRun, Connection, Provider, SyncDrift
 
 ZERO = Decimal("0.00")
@@ -816,7 +816,7 @@ def _urgent_counts(company_ids: list[int], today: date, now: datetime) -> list[d
         "quotes_until": today + timedelta(days=QUOTE_EXPIRY_DAYS),
         "unmatched_before": now - timedelta(days=UNMATCHED_AFTER_DAYS),
         "webhooks_since": now - timedelta(days=7),
-        "consent_before": now + timedelta(days=integration_connections.CONSENT_WARNING_DAYS),
+        "consent_before": now + timedelta(days=integration_selectors.CONSENT_WARNING_DAYS),
     })  # fmt: skip
 
 
@@ -979,7 +979,7 @@ class StatusPill:
     provider: str
     label: str
     company: Company
-    status: integration_connections.ConnectionStatus
+    status: integration_selectors.ConnectionStatus
     link: str
 
     @property
@@ -1012,7 +1012,7 @@ def integration_status(*, scope: CompanyScope) -> list[tuple[Company, list[Statu
                 if provider in configurable
                 else reverse("integrations:connection-list")
             )
-            status = integration_connections.connection_status(found.get((company.pk, provider)))
+            status = integration_selectors.connection_status(found.get((company.pk, provider)))
             pills.append(StatusPill(provider, label, company, status, link))
         rows.append((company, pills))
     return rows

@@ -7,5 +7,14 @@ class FinanceConfig(AppConfig):
     verbose_name = _("Finance")
 
     def ready(self) -> None:
-        # Subscribe the effects that follow domain events (finance.events) and register their action handlers.
-        from finance.services import automatic_deposit, mautic  # noqa: F401
+        # Subscribe the effects that follow domain events (finance.events) and register the action handlers
+        # (`@action_handler`) of every provider's effects.
+        from finance.services import (  # noqa: F401
+            automatic_deposit,
+            capture,
+            docuseal,
+            invoice_ninja,
+            leads,
+            mautic,
+            revolut,
+        )

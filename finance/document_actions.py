@@ -5,12 +5,14 @@ from dataclasses import dataclass
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from finance import selectors
 from finance.models import Invoice, Project, Quote
 from finance.permissions import can_bill, can_run_projects, can_sell
 from finance.scope import CompanyScope
 from finance.services import documents, docuseal, invoice_ninja
 from finance.services.dunning import reminder_blocker
-from integrations.invoice_ninja import usable_connection
+from integrations.models import Provider
+from integrations.selectors import usable_connection
 
 ZERO = documents.ZERO
 
@@ -118,9 +120,9 @@ def _invoice_ninja_actions(document: Invoice | Quote, *, allowed: tuple[bool, st
 
     A failed run is retried from its badge on the page, never asked for a second time.
     """
-    if usable_connection(document.company) is None:
+    if usable_connection(document.company, Provider.INVOICE_NINJA) is None:
         return []
-    run = invoice_ninja.send_run(document)
+    run = selectors.send_run(document)
     refusal = invoice_ninja.send_refusal(document)
     return [
         Action(
@@ -158,7 +160,8 @@ def _project_action(quote: Quote, *, scope: CompanyScope) -> Action:
 
 
 def invoice_actions(invoice: Invoice, *, scope: CompanyScope, dunning: dict | None) -> list[Action]:
-    """`dunning` is the invoice's dunning panel (selectors.invoice_dunning_panel): None where dunning does not apply."""
+    """`dunning` is the invoice's dunning panel (finance.services.dunning.invoice_dunning_panel): None where
+    dunning does not apply."""
     bills = can_bill(scope, invoice.company)
     no_role = _("Only the CEO and finance change invoices.")
     status = invoice.get_status_display().lower()

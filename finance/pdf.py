@@ -17,7 +17,8 @@ from iso3166 import countries_by_alpha2
 
 from finance import qrbill
 from finance.models import Client, Company, Invoice, Quote, Reminder
-from finance.services.documents import DocumentStateError, document_lines_totals
+from finance.models.sales import DocumentStateError
+from finance.vat import document_lines_totals
 
 INVOICE_TEMPLATE = "finance/pdf/invoice.html"
 REMINDER_TEMPLATE = "finance/pdf/reminder.html"

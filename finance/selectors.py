@@ -26,6 +26,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from finance import vat
 from finance.models import (
@@ -58,11 +59,12 @@ from finance.models import (
     SupplierInvoice,
     SupplierInvoiceCapture,
 )
+from finance.models.actions import PAYMENT_ACTION, REMIND_ACTION, SEND_ACTION, SIGN_ACTION
 from finance.project_overview import ProjectOverview, project_overview
 from finance.scope import CompanyScope
-from finance.services import docuseal, invoice_ninja
-from integrations.invoice_ninja import usable_connection
+from integrations.clients import invoice_ninja as ninja
 from integrations.models import ActionRun, Provider, SyncDrift
+from integrations.selectors import action_runs_for, usable_connection
 
 
 def scoped(
@@ -713,13 +715,40 @@ def invoice_by_number(*, company: Company, number: str) -> Invoice | None:
     return Invoice.objects.filter(company=company, number__iexact=number.strip()).first() if number.strip() else None
 
 
+# French words for a facture and an offre (both feminine), hence their own context.
+INVOICE_STATUS_LABELS = {
+    ninja.InvoiceStatus.DRAFT: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Draft"),
+    ninja.InvoiceStatus.SENT: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Sent"),
+    ninja.InvoiceStatus.PARTIAL: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Partially paid"),
+    ninja.InvoiceStatus.PAID: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Paid"),
+    ninja.InvoiceStatus.CANCELLED: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Cancelled"),
+    ninja.InvoiceStatus.REVERSED: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Reversed"),
+}
+QUOTE_STATUS_LABELS = {
+    ninja.QuoteStatus.DRAFT: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Draft"),
+    ninja.QuoteStatus.SENT: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Sent"),
+    ninja.QuoteStatus.APPROVED: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Approved"),
+    ninja.QuoteStatus.CONVERTED: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Converted"),
+}
+
+
+def status_label(document: Invoice | Quote) -> str:
+    """The Invoice Ninja status of a document, in words; empty before it was pushed."""
+    labels = INVOICE_STATUS_LABELS if isinstance(document, Invoice) else QUOTE_STATUS_LABELS
+    return str(labels.get(document.invoice_ninja_status, document.invoice_ninja_status))
+
+
+def send_run(document: Invoice | Quote) -> ActionRun | None:
+    return action_runs_for(document).filter(action=SEND_ACTION).first()
+
+
 def invoice_ninja_panel(*, document: Quote | Invoice) -> dict | None:
     """What the document page shows of Invoice Ninja: status, link, the send run, payment runs, open drifts.
 
     None when the document was never there and cannot go there (no connection, or a credit note).
     """
     if not document.invoice_ninja_id and (
-        usable_connection(document.company) is None
+        usable_connection(document.company, Provider.INVOICE_NINJA) is None
         or (isinstance(document, Invoice) and document.kind == Invoice.Kind.CREDIT_NOTE)
     ):
         return None
@@ -727,7 +756,7 @@ def invoice_ninja_panel(*, document: Quote | Invoice) -> dict | None:
     if isinstance(document, Invoice):
         payments = {p.pk: p for p in Payment.objects.filter(allocations__invoice=document).distinct()}
         runs = ActionRun.objects.filter(
-            action=invoice_ninja.PAYMENT_ACTION, target_type=ContentType.objects.get_for_model(Payment),
+            action=PAYMENT_ACTION, target_type=ContentType.objects.get_for_model(Payment),
             target_id__in=payments,
         ).order_by("target_id")  # fmt: skip
         payment_runs = [(payments[run.target_id], run) for run in runs]
@@ -735,8 +764,8 @@ def invoice_ninja_panel(*, document: Quote | Invoice) -> dict | None:
         target_type=ContentType.objects.get_for_model(document), target_id=document.pk, resolved_at__isnull=True
     )
     return {
-        "status_label": invoice_ninja.status_label(document),
-        "run": invoice_ninja.send_run(document),
+        "status_label": status_label(document),
+        "run": send_run(document),
         "payment_runs": payment_runs,
         "drifts": list(drifts),
     }
@@ -797,28 +826,6 @@ def invoice_dunning_get(*, scope: CompanyScope, pk: int) -> InvoiceDunning:
 def reminder_get(*, scope: CompanyScope, pk: int) -> Reminder:
     return scoped_get(Reminder.objects.select_related("company", "invoice__client", "invoice__company"), scope=scope,
                       pk=pk)  # fmt: skip
-
-
-def invoice_dunning_panel(*, invoice: Invoice, today: date) -> dict | None:
-    """What the invoice page shows of dunning: the facts of today, the state, every reminder with its run."""
-    from finance.services.dunning import dunning_situation
-    from finance.services.mautic import REMINDER_ACTION
-
-    if invoice.kind == Invoice.Kind.CREDIT_NOTE or invoice.status in (Invoice.Status.DRAFT, Invoice.Status.CANCELLED):
-        return None
-    reminders = list(invoice.reminders.select_related("requested_by").order_by("level", "pk"))
-    runs = {
-        run.target_id: run
-        for run in ActionRun.objects.filter(
-            action=REMINDER_ACTION, target_type=ContentType.objects.get_for_model(Reminder),
-            target_id__in=[reminder.pk for reminder in reminders],
-        )
-    }  # fmt: skip
-    return {
-        "situation": dunning_situation(invoice, today=today),
-        "state": InvoiceDunning.objects.filter(invoice=invoice).first(),
-        "reminders": [(reminder, runs.get(reminder.pk)) for reminder in reminders],
-    }
 
 
 def dunning_first_level_days(*, scope: CompanyScope) -> dict[int, int]:
@@ -911,19 +918,47 @@ def quote_signature_get(*, scope: CompanyScope, pk: int, quote: Quote | None = N
     return scoped_get(signatures, scope=scope, pk=pk)
 
 
+REMINDABLE = (QuoteSignature.Status.SENT, QuoteSignature.Status.OPENED, QuoteSignature.Status.STARTED)
+
+
+def live_signature(quote: Quote) -> QuoteSignature | None:
+    """The quote's signature in progress or done; a declined or expired one is history."""
+    return QuoteSignature.objects.filter(quote=quote).exclude(status__in=QuoteSignature.ENDED).first()
+
+
+def sign_run(quote: Quote) -> ActionRun | None:
+    """The latest "Envoyer pour signature" run of the quote."""
+    return action_runs_for(quote).filter(action=SIGN_ACTION).order_by("-created_at", "-pk").first()
+
+
+def remind_run(signature: QuoteSignature) -> ActionRun | None:
+    return action_runs_for(signature).filter(action=REMIND_ACTION).order_by("-created_at", "-pk").first()
+
+
+def remind_refusal(signature: QuoteSignature) -> str:
+    if signature.status not in REMINDABLE:
+        return _("The signature is %(status)s: nothing to remind.") % {
+            "status": signature.get_status_display().lower()
+        }  # fmt: skip
+    run = remind_run(signature)
+    if run is not None and not run.is_final:
+        return _("A reminder is being sent.")
+    return ""
+
+
 def quote_signature_panel(*, quote: Quote) -> dict | None:
     """What the quote page shows of DocuSeal: the live signature, earlier ones, the send and reminder runs.
 
     None when the quote never went to DocuSeal and its company does not sign through it.
     """
     signatures = list(QuoteSignature.objects.filter(quote=quote).order_by("-created_at", "-pk"))
-    run = docuseal.sign_run(quote)
+    run = sign_run(quote)
     if (
         not signatures
         and run is None
         and (
             quote.company.signature_channel != quote.company.SignatureChannel.DOCUSEAL
-            or docuseal.usable_connection(quote.company) is None
+            or usable_connection(quote.company, Provider.DOCUSEAL) is None
         )
     ):
         return None
@@ -932,8 +967,8 @@ def quote_signature_panel(*, quote: Quote) -> dict | None:
         "signature": current,
         "earlier": [signature for signature in signatures if signature is not current],
         "run": run,
-        "remind_run": docuseal.remind_run(current) if current else None,
-        "remind_refusal": docuseal.remind_refusal(current) if current else "",
+        "remind_run": remind_run(current) if current else None,
+        "remind_refusal": remind_refusal(current) if current else "",
     }
 
 

@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from finance.models import VatRate
+from finance.models import Invoice, Quote, VatRate
 
 CENTIME = Decimal("0.01")
 FIVE_CENTIMES = Decimal("0.05")
@@ -101,3 +101,13 @@ def document_totals(lines: Iterable[Line], *, rounds_to_five_centimes: bool) -> 
     gross = net + vat
     payable = round_to_five_centimes(gross) if rounds_to_five_centimes else gross
     return Totals(net=net, vat_rows=rows, vat=vat, gross=gross, rounding=payable - gross, payable=payable)
+
+
+def rounds_to_five_centimes(company, currency: str) -> bool:
+    """Swiss cash rounding applies to francs only, for the companies that opt in; euros stay to the cent."""
+    return company.rounds_to_five_centimes and currency == "CHF"
+
+
+def document_lines_totals(document: Quote | Invoice) -> Totals:
+    lines = [line_of(line) for line in document.lines.all()]
+    return document_totals(lines, rounds_to_five_centimes=rounds_to_five_centimes(document.company, document.currency))

@@ -38,7 +38,6 @@ INSTALLED_APPS = [
     "rest_framework",
     "finance",
     "integrations",
-    "integrations.sandbox",
     "dashboard",
 ]
 
@@ -142,13 +141,13 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Revolut balances, exchange rates and transactions missed by webhooks, every minute.
     "revolut-sync": {
-        "task": "integrations.tasks.revolut_sync_all",
+        "task": "finance.tasks.revolut_sync_all",
         "schedule": schedule(timedelta(seconds=60)),
         "options": {"expires": 60},
     },
     # Invoice Ninja invoices and payments changed since the last run, compared with the Hub's.
     "invoice-ninja-reconcile": {
-        "task": "integrations.tasks.invoice_ninja_reconcile_all",
+        "task": "finance.tasks.invoice_ninja_reconcile_all",
         "schedule": schedule(timedelta(minutes=10)),
         "options": {"expires": 600},
     },
@@ -163,7 +162,7 @@ CELERY_BEAT_SCHEDULE = {
     # Pipeline and open projects keep no history of their own: written down every hour, the last one of a day stands.
     "dashboard-snapshots": {"task": "dashboard.tasks.figure_snapshots_record", "schedule": crontab(minute=55)},
     # Safety net: edits made in Directus (or psql) whose event never reached the Hub are processed anyway.
-    "outside-edits-sweep": {"task": "integrations.tasks.outside_edits_sweep", "schedule": crontab(minute="*")},
+    "outside-edits-sweep": {"task": "finance.tasks.outside_edits_sweep", "schedule": crontab(minute="*")},
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -252,6 +251,9 @@ HV_DIRECTUS_WEBHOOK_SECRET = env.str("HV_DIRECTUS_WEBHOOK_SECRET", default="")
 HV_OUTSIDE_EDIT_GRACE_SECONDS = env.int("HV_OUTSIDE_EDIT_GRACE_SECONDS", default=60)
 # Provider emulators under /sandbox/<provider>/ (DESIGN.md §7); demo mode switches them on.
 HV_SANDBOX = env.bool("HV_SANDBOX", default=HV_DEMO)
+if HV_SANDBOX:
+    # An app of its own, outside the product: the product never imports it (pyproject.toml, import-linter).
+    INSTALLED_APPS.append("sandbox")
 
 LOGGING = {
     "version": 1,

@@ -30,4 +30,4 @@ urlpatterns = [
 
 if settings.HV_SANDBOX:
     # Provider emulators for the demo and the end-to-end tests (DESIGN.md §7); never in production.
-    urlpatterns.append(path("sandbox/", include("integrations.sandbox.urls")))
+    urlpatterns.append(path("sandbox/", include("sandbox.urls")))

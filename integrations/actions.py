@@ -96,10 +96,6 @@ def action_runs_cancel_queued(*, action_names: list[str], reason: str) -> int:
     )
 
 
-def action_runs_for(target: models.Model) -> models.QuerySet[ActionRun]:
-    return ActionRun.objects.filter(target_type=ContentType.objects.get_for_model(target), target_id=target.pk)
-
-
 def _claim(run_id: int, worker: str) -> ActionRun | None:
     """Move a queued run to running under this worker; None if it is not (or no longer) queued."""
     with transaction.atomic():

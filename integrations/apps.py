@@ -7,7 +7,17 @@ class IntegrationsConfig(AppConfig):
     verbose_name = _("Integrations")
 
     def ready(self) -> None:
-        # Connect the Celery worker signal, and register the webhook and action handlers of each provider.
-        from finance.services import leads, payouts  # noqa: F401
-        from integrations import signals  # noqa: F401
-        from integrations.webhooks import directus, docuseal, invoice_ninja, mautic, revolut, web_form  # noqa: F401
+        # Connect the Celery worker signal, register each provider's connection test (`@status_probe`) and
+        # webhook handlers. The action handlers are registered by the finance services (finance.apps).
+        import integrations.docuseal
+        import integrations.invoice_ninja
+        import integrations.mautic
+        import integrations.openai
+        import integrations.revolut
+        import integrations.signals
+        import integrations.webhooks.directus
+        import integrations.webhooks.docuseal
+        import integrations.webhooks.invoice_ninja
+        import integrations.webhooks.mautic
+        import integrations.webhooks.revolut
+        import integrations.webhooks.web_form  # noqa: F401

@@ -8,6 +8,7 @@ and delete of a shared collection to the Hub (integrations.webhooks.directus).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,6 @@ from django.utils import translation
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from finance.services.outside_edits import SHARED_TABLES
 from integrations.clients.directus import DirectusClient
 
 LANGUAGES = {"en-US": "en", "fr-FR": "fr", "de-DE": "de"}
@@ -333,12 +333,14 @@ def _configure_access(api: DirectusClient, report: Report) -> str:
     return policy_id
 
 
-def _configure_flow(api: DirectusClient, report: Report, *, hub_url: str, secret: str) -> str:
+def _configure_flow(
+    api: DirectusClient, report: Report, *, hub_url: str, secret: str, edited_tables: Iterable[str]
+) -> str:
     flow_meta = {
         "name": FLOW_NAME, "icon": "webhook", "status": "active", "trigger": "event", "accountability": "all",
         "description": "Tells the Hub about every edit of a shared collection; it re-reads the row and processes it.",
         "options": {"type": "action", "scope": ["items.create", "items.update", "items.delete"],
-                    "collections": list(SHARED_TABLES)},
+                    "collections": list(edited_tables)},
     }  # fmt: skip
     flows = api.items("flows", filters={"filter[name][_eq]": FLOW_NAME})
     if flows:
@@ -369,13 +371,17 @@ def _configure_flow(api: DirectusClient, report: Report, *, hub_url: str, secret
     return flow_id
 
 
-def directus_configure(api: DirectusClient, *, hub_url: str, secret: str) -> Report:
-    """Bring Directus to the configuration above; run again, it changes nothing."""
+def directus_configure(api: DirectusClient, *, hub_url: str, secret: str, edited_tables: Iterable[str]) -> Report:
+    """Bring Directus to the configuration above; run again, it changes nothing.
+
+    `edited_tables` are the collections whose edits the Flow reports to the Hub (the finance service that
+    processes them owns that list).
+    """
     if not secret:
         raise ValueError("HV_DIRECTUS_WEBHOOK_SECRET is empty: the Flow would post events nobody can verify")
     report = Report()
     api.schema_cache_clear()
     _configure_collections(api, report)
     _configure_access(api, report)
-    _configure_flow(api, report, hub_url=hub_url, secret=secret)
+    _configure_flow(api, report, hub_url=hub_url, secret=secret, edited_tables=edited_tables)
     return report

@@ -26,7 +26,7 @@ from finance.models import Company
 from finance.services.audit import audit_record
 from integrations.clients import docuseal
 from integrations.clients.base import ProviderError
-from integrations.connections import _outcome_recorder, connection_for_update, connection_get
+from integrations.connections import connection_for_update, outcome_recorder, status_probe
 from integrations.models import Connection, Provider
 
 DOCUSEAL_GLOBAL_URL = "https://api.docuseal.com"
@@ -39,17 +39,6 @@ CGV_MAX_BYTES = 5 * 1024 * 1024
 
 def webhook_url(company: Company) -> str:
     return settings.HV_PUBLIC_URL + reverse("integrations:webhook-docuseal", kwargs={"company_code": company.code})
-
-
-def usable_connection(company: Company) -> Connection | None:
-    """The company's DocuSeal connection if it has an API key, a template and the CGV; None otherwise."""
-    connection = connection_get(company, Provider.DOCUSEAL)
-    if connection is None or not connection.secret("api_key"):
-        return None
-    config = connection.config
-    if not config.get("template_id") or not config.get("cgv_path"):
-        return None
-    return connection
 
 
 def cgv_content(connection: Connection) -> bytes:
@@ -107,10 +96,11 @@ def settings_save(
 def docuseal_client(connection: Connection) -> docuseal.DocuSealClient:
     return docuseal.DocuSealClient(
         connection.base_url, scope=connection.company.code, api_key=connection.secret("api_key"),
-        on_outcome=_outcome_recorder(connection),
+        on_outcome=outcome_recorder(connection),
     )  # fmt: skip
 
 
+@status_probe(Provider.DOCUSEAL)
 def probe(connection: Connection) -> tuple[bool, str]:
     """A real call: the quote template, whose signer role is kept (the submission's submitter must have it)."""
     try:

@@ -21,7 +21,7 @@ from finance.models import Company
 from finance.services.audit import audit_record, field_changes
 from integrations.clients import invoice_ninja
 from integrations.clients.base import ProviderError
-from integrations.connections import _outcome_recorder, connection_for_update, connection_get
+from integrations.connections import connection_for_update, outcome_recorder, status_probe
 from integrations.models import Connection, Provider
 
 INVOICE_NINJA_HOSTED_URL = "https://invoicing.co"
@@ -54,14 +54,8 @@ def webhook_url(company: Company, event_id: int) -> str:
 def invoice_ninja_client(connection: Connection) -> invoice_ninja.InvoiceNinjaClient:
     return invoice_ninja.InvoiceNinjaClient(
         connection.base_url, token=connection.secret("api_token"), api_secret=connection.secret("api_secret"),
-        scope=connection.company.code, on_outcome=_outcome_recorder(connection),
+        scope=connection.company.code, on_outcome=outcome_recorder(connection),
     )  # fmt: skip
-
-
-def usable_connection(company: Company) -> Connection | None:
-    """The company's Invoice Ninja connection if it has credentials; None means documents are not mirrored."""
-    connection = connection_get(company, Provider.INVOICE_NINJA)
-    return connection if connection is not None and connection.secret("api_token") else None
 
 
 @transaction.atomic
@@ -96,6 +90,7 @@ def settings_save(
     return connection
 
 
+@status_probe(Provider.INVOICE_NINJA)
 def probe(connection: Connection) -> tuple[bool, str]:
     """A real call (the first client) and a look at the webhook subscriptions, stored for the settings page."""
     client = invoice_ninja_client(connection)

@@ -24,16 +24,14 @@ from finance.services.audit import audit_record
 from integrations.clients import mautic
 from integrations.clients.base import ProviderError
 from integrations.connections import (
-    _outcome_recorder,
     access_token_store,
     connection_for_update,
-    connection_get,
     fresh_access_token,
+    outcome_recorder,
+    status_probe,
 )
-from integrations.models import Connection, Provider
+from integrations.models import MAUTIC_AUTH_BASIC, MAUTIC_AUTH_OAUTH2, Connection, Provider
 
-AUTH_BASIC = "basic"
-AUTH_OAUTH2 = "oauth2"
 SUBSCRIBED_EVENTS = (
     mautic.WebhookEvent.EMAIL_ON_SEND, mautic.WebhookEvent.EMAIL_ON_OPEN, mautic.WebhookEvent.LEAD_POST_SAVE_UPDATE,
 )  # fmt: skip
@@ -46,15 +44,6 @@ def webhook_url(company: Company) -> str:
     return settings.HV_PUBLIC_URL + reverse("integrations:webhook-mautic", kwargs={"company_code": company.code})
 
 
-def usable_connection(company: Company) -> Connection | None:
-    """The company's Mautic connection if it has credentials; None means reminders cannot be e-mailed."""
-    connection = connection_get(company, Provider.MAUTIC)
-    if connection is None:
-        return None
-    credential = "client_secret" if connection.config.get("auth_method") == AUTH_OAUTH2 else "password"
-    return connection if connection.secret(credential) else None
-
-
 @transaction.atomic
 def settings_save(
     *, company: Company, base_url: str, auth_method: str, username: str, password: str, client_id: str,
@@ -63,14 +52,14 @@ def settings_save(
     """Store the Mautic address and credentials; a blank password or client secret keeps the stored one."""
     connection = connection_for_update(company, Provider.MAUTIC)
     connection.base_url = base_url.strip().rstrip("/").removesuffix("/api")
-    if auth_method == AUTH_OAUTH2:
+    if auth_method == MAUTIC_AUTH_OAUTH2:
         if not client_id.strip():
             raise ValidationError({"client_id": _("Give the client ID of the API credentials created in Mautic.")})
         if client_secret.strip():
             connection.set_secrets(client_secret=client_secret.strip())
         elif not connection.secret("client_secret") or connection.config.get("client_id") != client_id.strip():
             raise ValidationError({"client_secret": _("Paste the client secret of these API credentials.")})
-        connection.config = {**connection.config, "auth_method": AUTH_OAUTH2, "client_id": client_id.strip()}
+        connection.config = {**connection.config, "auth_method": MAUTIC_AUTH_OAUTH2, "client_id": client_id.strip()}
     else:
         if not username.strip():
             raise ValidationError({"username": _("Give the Mautic user the Hub signs in as.")})
@@ -78,7 +67,7 @@ def settings_save(
             connection.set_secrets(password=password)
         elif not connection.secret("password") or connection.config.get("username") != username.strip():
             raise ValidationError({"password": _("Give this Mautic user's password.")})
-        connection.config = {**connection.config, "auth_method": AUTH_BASIC, "username": username.strip()}
+        connection.config = {**connection.config, "auth_method": MAUTIC_AUTH_BASIC, "username": username.strip()}
     # Whatever changed, a cached token belongs to the previous credentials.
     connection.set_secrets(access_token=None)
     connection.config.pop("access_token_expires_at", None)
@@ -96,7 +85,7 @@ def settings_save(
 
 def _client(connection: Connection, **auth) -> mautic.MauticClient:
     return mautic.MauticClient(
-        connection.base_url, scope=connection.company.code, on_outcome=_outcome_recorder(connection), **auth
+        connection.base_url, scope=connection.company.code, on_outcome=outcome_recorder(connection), **auth
     )
 
 
@@ -110,11 +99,12 @@ def _token_renew(connection: Connection) -> str:
 
 
 def mautic_client(connection: Connection) -> mautic.MauticClient:
-    if connection.config.get("auth_method") == AUTH_OAUTH2:
+    if connection.config.get("auth_method") == MAUTIC_AUTH_OAUTH2:
         return _client(connection, access_token=fresh_access_token(connection, _token_renew))
     return _client(connection, username=connection.config.get("username", ""), password=connection.secret("password"))
 
 
+@status_probe(Provider.MAUTIC)
 def probe(connection: Connection) -> tuple[bool, str]:
     """A real call (the template e-mails) and a look at the webhook, stored for the settings page."""
     try:

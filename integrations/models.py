@@ -28,6 +28,11 @@ class Provider(models.TextChoices):
     WEB_FORM = "web_form", _("Website form")
 
 
+# How the Hub signs in to a Mautic instance (a Mautic user, or an OAuth2 API client).
+MAUTIC_AUTH_BASIC = "basic"
+MAUTIC_AUTH_OAUTH2 = "oauth2"
+
+
 class Connection(models.Model):
     """One company's link to one provider: where it is, how to authenticate, and how it last answered."""
 
@@ -87,6 +92,22 @@ class Connection(models.Model):
     def secret_hint(self, name: str) -> str:
         """A secret as the page may show it: its first and last characters only."""
         return secrets.hint(self.secret(name))
+
+    @property
+    def is_usable(self) -> bool:
+        """Whether the settings are complete enough for the Hub to call the provider with them."""
+        if self.provider == Provider.MAUTIC:
+            return bool(self.secret("client_secret" if self.config.get("auth_method") == MAUTIC_AUTH_OAUTH2
+                                    else "password"))  # fmt: skip
+        if self.provider == Provider.DOCUSEAL:
+            return bool(self.secret("api_key") and self.config.get("template_id") and self.config.get("cgv_path"))
+        if self.provider == Provider.INVOICE_NINJA:
+            return bool(self.secret("api_token"))
+        if self.provider == Provider.OPENAI:
+            return bool(self.secret("api_key"))
+        if self.provider == Provider.WEB_FORM:
+            return bool(self.secret("signing_secret"))
+        return bool(self.secrets_encrypted)
 
 
 class WebhookDelivery(models.Model):

@@ -11,7 +11,7 @@ from finance.models import Company
 from finance.services.audit import audit_record
 from integrations.clients import openai as openai_client
 from integrations.clients.base import ProviderError
-from integrations.connections import _outcome_recorder, connection_for_update, connection_get
+from integrations.connections import connection_for_update, outcome_recorder, status_probe
 from integrations.models import Connection, Provider
 
 DEFAULT_BASE_URL = openai_client.DEFAULT_BASE_URL
@@ -20,12 +20,6 @@ DEFAULT_MODEL = "gpt-4.1-mini"
 
 # Tests replace this with a factory returning an httpx2.Client on a MockTransport (None: the SDK's own).
 http_client_factory = None
-
-
-def usable_connection(company: Company) -> Connection | None:
-    """The company's OpenAI connection if it has an API key; None means no AI qualification."""
-    connection = connection_get(company, Provider.OPENAI)
-    return connection if connection is not None and connection.secret("api_key") else None
 
 
 def model_of(connection: Connection) -> str:
@@ -57,11 +51,12 @@ def settings_save(
 def client_for(connection: Connection) -> openai_client.OpenAIClient:
     return openai_client.OpenAIClient(
         api_key=connection.secret("api_key"), base_url=connection.base_url, scope=connection.company.code,
-        model=model_of(connection), on_outcome=_outcome_recorder(connection),
+        model=model_of(connection), on_outcome=outcome_recorder(connection),
         http_client=http_client_factory() if http_client_factory else None,
     )  # fmt: skip
 
 
+@status_probe(Provider.OPENAI)
 def probe(connection: Connection) -> tuple[bool, str]:
     """A real call: the models the key may use, and whether the chosen model is among them."""
     try:

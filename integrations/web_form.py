@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from finance.models import Company
 from finance.services.audit import audit_record
-from integrations.connections import connection_for_update, connection_get
+from integrations.connections import connection_for_update
 from integrations.models import Connection, Provider
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -53,11 +53,6 @@ def signature_valid(connection: Connection, raw_body: bytes, presented: str) -> 
     return any(
         hmac.compare_digest(signature(raw_body, secret), presented.strip()) for secret in accepted_secrets(connection)
     )
-
-
-def usable_connection(company: Company) -> Connection | None:
-    connection = connection_get(company, Provider.WEB_FORM)
-    return connection if connection is not None and connection.secret("signing_secret") else None
 
 
 @transaction.atomic

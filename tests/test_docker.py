@@ -420,6 +420,7 @@ def test_dockerfile_copies_exactly_the_source_the_hub_runs_from():
         "finance/ finance/",
         "integrations/ integrations/",
         "dashboard/ dashboard/",
+        "sandbox/ sandbox/",
         "templates/ templates/",
         "static/ static/",
         "locale/ locale/",

@@ -17,6 +17,11 @@ from finance.models.vat import VatCode
 
 ZERO = Decimal("0.00")
 
+# Over the provider's accepted quote by more than this, approving a supplier invoice needs a written reason …
+DEVIATION_BLOCK_PERCENT = Decimal("5")
+# … and by more than this, the approver is warned.
+DEVIATION_WARN_PERCENT = Decimal("3")
+
 
 class SupplierCategory(models.TextChoices):
     HARDWARE = "hardware", _("Hardware")

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Now
@@ -11,6 +12,10 @@ from finance.models.companies import Currency
 from finance.models.vat import VatCode
 
 ZERO = Decimal("0.00")
+
+
+class DocumentStateError(ValidationError):
+    """The document is not in a state that allows this action."""
 
 
 class ProjectType(models.TextChoices):

@@ -1,7 +1,11 @@
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Model
 
 from finance.models import AuditEvent, Company
+
+# The username of the account the Hub's own automatic writes are recorded by (see `system_user`).
+SYSTEM_USERNAME = "system"
 
 
 def audit_record(
@@ -21,3 +25,19 @@ def audit_record(
 def field_changes(before: dict, after: dict) -> dict:
     """The fields whose value differs, as {name: {"from": …, "to": …}} for the audit log."""
     return {name: {"from": str(before[name]), "to": str(after[name])} for name in before if before[name] != after[name]}
+
+
+def system_user() -> AbstractBaseUser:
+    """The account automatic payments are recorded by.
+
+    A payment needs the user who recorded it (`Payment.created_by`), and no person recorded an automatic
+    match. This account makes such payments recognisable in every list and log; it is inactive and has
+    no usable password, so nobody can sign in with it.
+    """
+    user, created = get_user_model().objects.get_or_create(
+        username=SYSTEM_USERNAME, defaults={"is_active": False, "first_name": "Hub", "last_name": "(automatic)"}
+    )
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user

@@ -25,17 +25,16 @@ from django.utils import timezone
 
 from finance import events
 from finance.models import Invoice, Project, Quote
-from finance.services.audit import audit_record
+from finance.models.actions import DEPOSIT_ACTION
+from finance.services.audit import audit_record, system_user
 from finance.services.documents import ZERO, invoice_create_deposit, invoice_create_full, invoice_issue
 from finance.services.invoice_ninja import document_send_start, send_refusal
 from finance.services.projects import project_create_from_quote
-from finance.services.reconciliation import system_user
 from integrations import actions
 from integrations.models import ActionRun
+from integrations.selectors import action_runs_for
 
 logger = logging.getLogger(__name__)
-
-DEPOSIT_ACTION = "quote.automatic_deposit"
 
 
 @receiver(events.quote_signed, dispatch_uid="automatic_deposit")
@@ -47,7 +46,7 @@ def on_quote_signed(sender, *, quote: Quote, actor, **_kwargs) -> None:
 
 
 def automatic_deposit_run(quote: Quote) -> ActionRun | None:
-    return actions.action_runs_for(quote).filter(action=DEPOSIT_ACTION).first()
+    return action_runs_for(quote).filter(action=DEPOSIT_ACTION).first()
 
 
 def _invoice_of(quote: Quote) -> Invoice | None:

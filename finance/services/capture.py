@@ -41,15 +41,16 @@ from finance.models import (
     VatCode,
     VatRate,
 )
+from finance.models.actions import READ_ACTION
 from finance.services import purchases
 from finance.services.audit import audit_record
 from integrations import actions
 from integrations import openai as openai_connection
 from integrations.clients import openai as openai_client
 from integrations.clients.base import PermanentProviderError, ProviderError
-from integrations.models import ActionRun
+from integrations.models import ActionRun, Provider
+from integrations.selectors import action_runs_for, usable_connection
 
-READ_ACTION = "capture.read"
 # Below this confidence, a field read by OpenAI is highlighted for the person checking.
 CONFIDENT = 0.8
 # VAT lines and the total may differ by rounding per line: up to five centimes is not a doubt.
@@ -104,7 +105,7 @@ def capture_receive(
 
 
 def _read_start(capture: SupplierInvoiceCapture, *, actor) -> ActionRun:
-    attempt = actions.action_runs_for(capture).filter(action=READ_ACTION).count() + 1
+    attempt = action_runs_for(capture).filter(action=READ_ACTION).count() + 1
     return actions.action_run_start(
         action=READ_ACTION, target=capture, company=capture.company, actor=actor,
         idempotency_key=f"{READ_ACTION}:{capture.pk}:{attempt}",
@@ -112,7 +113,7 @@ def _read_start(capture: SupplierInvoiceCapture, *, actor) -> ActionRun:
 
 
 def capture_read_run(capture: SupplierInvoiceCapture) -> ActionRun | None:
-    return actions.action_runs_for(capture).filter(action=READ_ACTION).order_by("-created_at", "-id").first()
+    return action_runs_for(capture).filter(action=READ_ACTION).order_by("-created_at", "-id").first()
 
 
 def capture_read_runs(captures: list[SupplierInvoiceCapture]) -> dict[int, ActionRun]:
@@ -210,7 +211,7 @@ def _ocr_content(capture: SupplierInvoiceCapture, data: bytes, pages) -> list[di
 
 def _ocr_read(capture: SupplierInvoiceCapture, data: bytes, pages) -> tuple[capture_ocr.OcrReading | None, str, str]:
     """(reading, model, problem); raises ProviderError for the run, after the caller stored the QR fields."""
-    connection = openai_connection.usable_connection(capture.company)
+    connection = usable_connection(capture.company, Provider.OPENAI)
     if connection is None:
         return None, "", ocr_unconfigured_text(capture.company)
     result = openai_connection.client_for(connection).structured_output(

@@ -24,19 +24,17 @@ from finance.models import (
     QuoteLine,
     VatCode,
 )
+from finance.models.sales import DocumentStateError
 from finance.services.audit import audit_record
 from finance.services.numbering import document_number_take
 from finance.services.projects import projects_follow_deposit, projects_follow_quote
+from finance.vat import document_lines_totals
 
 ZERO = Decimal("0.00")
 HUNDRED = Decimal("100")
 # Without a deposit rule for the company, a signed quote asks for this share up front.
 DEFAULT_DEPOSIT_PERCENT = Decimal("30")
 DEFAULT_DEPOSIT_DUE_DAYS = 10
-
-
-class DocumentStateError(ValidationError):
-    """The document is not in a state that allows this action."""
 
 
 @dataclass(frozen=True)
@@ -50,18 +48,6 @@ class LineInput:
 
 
 # --- Totals -------------------------------------------------------------------------------------
-
-
-def rounds_to_five_centimes(company, currency: str) -> bool:
-    """Swiss cash rounding applies to francs only, for the companies that opt in; euros stay to the cent."""
-    return company.rounds_to_five_centimes and currency == "CHF"
-
-
-def document_lines_totals(document: Quote | Invoice) -> vat.Totals:
-    lines = [vat.line_of(line) for line in document.lines.all()]
-    return vat.document_totals(
-        lines, rounds_to_five_centimes=rounds_to_five_centimes(document.company, document.currency)
-    )
 
 
 def _store_totals(document: Quote | Invoice) -> None:

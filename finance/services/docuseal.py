@@ -27,18 +27,19 @@ from django.utils.translation import gettext as _
 
 from finance import pdf
 from finance.models import Company, Quote, QuoteSignature
+from finance.models.actions import REMIND_ACTION, SIGN_ACTION
+from finance.selectors import REMINDABLE, live_signature, remind_refusal
 from finance.services.audit import audit_record
 from finance.services.documents import quote_mark_signed, quote_mark_viewed, quote_reject, quote_send
 from integrations import actions
 from integrations.clients import docuseal
 from integrations.clients.base import PermanentProviderError
-from integrations.docuseal import DEFAULT_ROLE, cgv_content, docuseal_client, usable_connection
+from integrations.docuseal import DEFAULT_ROLE, cgv_content, docuseal_client
 from integrations.models import ActionRun, Connection, Provider
+from integrations.selectors import usable_connection
 
 logger = logging.getLogger(__name__)
 
-SIGN_ACTION = "docuseal.sign"
-REMIND_ACTION = "docuseal.remind"
 # How far each status is along the way; a signature only ever moves to a higher rank.
 RANKS = {
     QuoteSignature.Status.SENT: 0,
@@ -48,15 +49,9 @@ RANKS = {
     QuoteSignature.Status.DECLINED: 3,
     QuoteSignature.Status.EXPIRED: 3,
 }
-REMINDABLE = (QuoteSignature.Status.SENT, QuoteSignature.Status.OPENED, QuoteSignature.Status.STARTED)
 
 
 # --- Reads the page needs ----------------------------------------------------------------------------------
-
-
-def live_signature(quote: Quote) -> QuoteSignature | None:
-    """The quote's signature in progress or done; a declined or expired one is history."""
-    return QuoteSignature.objects.filter(quote=quote).exclude(status__in=QuoteSignature.ENDED).first()
 
 
 def _ended_count(quote: Quote) -> int:
@@ -69,15 +64,6 @@ def external_id_for(quote: Quote, *, attempt: int = 0) -> str:
     return f"{key}-{attempt + 1}" if attempt else key
 
 
-def sign_run(quote: Quote) -> ActionRun | None:
-    """The latest "Envoyer pour signature" run of the quote."""
-    return actions.action_runs_for(quote).filter(action=SIGN_ACTION).order_by("-created_at", "-pk").first()
-
-
-def remind_run(signature: QuoteSignature) -> ActionRun | None:
-    return actions.action_runs_for(signature).filter(action=REMIND_ACTION).order_by("-created_at", "-pk").first()
-
-
 def signature_refusal(quote: Quote) -> str:
     """Why the quote cannot be sent for signature now, or "" if it can (roles are checked by the caller)."""
     company = quote.company
@@ -85,7 +71,7 @@ def signature_refusal(quote: Quote) -> str:
         return _("%(company)s has its quotes signed in %(channel)s, not DocuSeal.") % {
             "company": company.name, "channel": company.get_signature_channel_display()
         }  # fmt: skip
-    if usable_connection(company) is None:
+    if usable_connection(company, Provider.DOCUSEAL) is None:
         return _("DocuSeal is not set up for %(company)s (API key, template and general terms).") % {
             "company": company.name
         }  # fmt: skip
@@ -129,7 +115,7 @@ def signature_request_start(*, quote: Quote, requested_by: AbstractBaseUser) -> 
 
 
 def _connection(company: Company) -> Connection:
-    connection = usable_connection(company)
+    connection = usable_connection(company, Provider.DOCUSEAL)
     if connection is None:
         raise PermanentProviderError(Provider.DOCUSEAL, _("DocuSeal is not set up for %(company)s.")
                                      % {"company": company.name})  # fmt: skip
@@ -226,17 +212,6 @@ def _result(signature: QuoteSignature) -> dict:
 
 
 # --- Relancer -------------------------------------------------------------------------------------------------
-
-
-def remind_refusal(signature: QuoteSignature) -> str:
-    if signature.status not in REMINDABLE:
-        return _("The signature is %(status)s: nothing to remind.") % {
-            "status": signature.get_status_display().lower()
-        }  # fmt: skip
-    run = remind_run(signature)
-    if run is not None and not run.is_final:
-        return _("A reminder is being sent.")
-    return ""
 
 
 @transaction.atomic

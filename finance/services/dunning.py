@@ -14,6 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q, QuerySet
@@ -31,9 +32,13 @@ from finance.models import (
     PaymentAllocation,
     Reminder,
 )
+from finance.models.actions import REMINDER_ACTION
 from finance.models.dunning import DEFAULT_LEVELS
 from finance.services.audit import audit_record, field_changes
 from finance.services.documents import invoice_balance_due
+from integrations.actions import action_run_start
+from integrations.models import ActionRun, Provider
+from integrations.selectors import usable_connection
 
 logger = logging.getLogger(__name__)
 
@@ -288,8 +293,6 @@ def dunning_hold_set(
 
 def _blocker(situation: Situation, *, by_hand: bool) -> str:
     """Why no reminder can go out for this invoice now; empty when one can."""
-    from integrations.mautic import usable_connection
-
     invoice = situation.invoice
     if invoice.kind == Invoice.Kind.CREDIT_NOTE or invoice.status not in OPEN_STATUSES:
         return _("Only an issued, unpaid invoice is reminded.")
@@ -307,7 +310,7 @@ def _blocker(situation: Situation, *, by_hand: bool) -> str:
         }  # fmt: skip
     if not invoice.client.email:
         return _("The client has no e-mail address.")
-    if usable_connection(invoice.company) is None:
+    if usable_connection(invoice.company, Provider.MAUTIC) is None:
         return _("Mautic is not connected for %(company)s.") % {"company": invoice.company.name}
     if _text_for(invoice, situation.next_rule.level) is None:
         return _("No Mautic e-mail is set for level %(level)s in %(language)s (dunning settings).") % {
@@ -335,9 +338,6 @@ def reminder_send_start(
     The invoice's state row is locked first: a click and the daily run, or two runs, wait for each other,
     and the second finds the level already taken.
     """
-    from finance.services.mautic import REMINDER_ACTION
-    from integrations.actions import action_run_start
-
     with transaction.atomic():
         _state_locked(invoice)
         policy = dunning_policy_ensure(invoice.company)
@@ -431,3 +431,22 @@ def companies_due_for_run(*, now: datetime) -> list[Company]:
         Q(last_run_on__isnull=True) | Q(last_run_on__lt=local.date())
     )
     return [policy.company for policy in due.select_related("company").order_by("company__code")]
+
+
+def invoice_dunning_panel(*, invoice: Invoice, today: date) -> dict | None:
+    """What the invoice page shows of dunning: the facts of today, the state, every reminder with its run."""
+    if invoice.kind == Invoice.Kind.CREDIT_NOTE or invoice.status in (Invoice.Status.DRAFT, Invoice.Status.CANCELLED):
+        return None
+    reminders = list(invoice.reminders.select_related("requested_by").order_by("level", "pk"))
+    runs = {
+        run.target_id: run
+        for run in ActionRun.objects.filter(
+            action=REMINDER_ACTION, target_type=ContentType.objects.get_for_model(Reminder),
+            target_id__in=[reminder.pk for reminder in reminders],
+        )
+    }  # fmt: skip
+    return {
+        "situation": dunning_situation(invoice, today=today),
+        "state": InvoiceDunning.objects.filter(invoice=invoice).first(),
+        "reminders": [(reminder, runs.get(reminder.pk)) for reminder in reminders],
+    }

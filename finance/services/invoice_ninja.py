@@ -22,27 +22,26 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.dispatch import receiver
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext_lazy
 
-from finance import vat
+from finance import events, vat
 from finance.models import Client, Company, Invoice, Payment, Quote
-from finance.services.audit import audit_record
+from finance.models.actions import CLIENT_ACTION, PAYMENT_ACTION, SEND_ACTION
+from finance.selectors import INVOICE_STATUS_LABELS, QUOTE_STATUS_LABELS
+from finance.services.audit import audit_record, system_user
 from finance.services.documents import invoice_amount_paid, invoice_balance_due, quote_mark_signed, quote_send
 from finance.services.payments import payment_record
-from finance.services.reconciliation import system_user
 from integrations import actions
 from integrations.clients import invoice_ninja as ninja
 from integrations.clients.base import PermanentProviderError
-from integrations.invoice_ninja import invoice_ninja_client, usable_connection
+from integrations.invoice_ninja import invoice_ninja_client
 from integrations.models import ActionRun, Connection, Provider, SyncCursor, SyncDrift
+from integrations.selectors import action_runs_for, usable_connection
 
 logger = logging.getLogger(__name__)
 
-SEND_ACTION = "invoice_ninja.send"
-PAYMENT_ACTION = "invoice_ninja.payment"
-CLIENT_ACTION = "invoice_ninja.client"
 # The transaction reference a Hub payment carries at Invoice Ninja: its echo in a webhook is recognised by it.
 HUB_PAYMENT_REFERENCE = re.compile(r"^HUB-P(\d+)\b")
 # Invoice Ninja's transaction_reference column holds 191 characters (a Laravel string column).
@@ -66,29 +65,7 @@ PAYMENT_METHODS = {
 # The VAT's name per client language, as it is printed on the documents Invoice Ninja sends.
 TAX_NAMES = {"fr": "TVA", "de": "MWST", "it": "IVA", "en": "VAT"}
 
-# French words for a facture and an offre (both feminine), hence their own context.
-INVOICE_STATUS_LABELS = {
-    ninja.InvoiceStatus.DRAFT: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Draft"),
-    ninja.InvoiceStatus.SENT: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Sent"),
-    ninja.InvoiceStatus.PARTIAL: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Partially paid"),
-    ninja.InvoiceStatus.PAID: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Paid"),
-    ninja.InvoiceStatus.CANCELLED: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Cancelled"),
-    ninja.InvoiceStatus.REVERSED: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Reversed"),
-}
-QUOTE_STATUS_LABELS = {
-    ninja.QuoteStatus.DRAFT: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Draft"),
-    ninja.QuoteStatus.SENT: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Sent"),
-    ninja.QuoteStatus.APPROVED: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Approved"),
-    ninja.QuoteStatus.CONVERTED: pgettext_lazy("Invoice Ninja status of an invoice or quote", "Converted"),
-}
-
 Document = Invoice | Quote
-
-
-def status_label(document: Document) -> str:
-    """The Invoice Ninja status of a document, in words; empty before it was pushed."""
-    labels = INVOICE_STATUS_LABELS if isinstance(document, Invoice) else QUOTE_STATUS_LABELS
-    return str(labels.get(document.invoice_ninja_status, document.invoice_ninja_status))
 
 
 def _entity(document: Document) -> str:
@@ -174,12 +151,17 @@ def client_sync(api: ninja.InvoiceNinjaClient, client: Client, *, currency: str 
 
 def client_follow_start(*, client: Client, actor: AbstractBaseUser | None) -> ActionRun | None:
     """After an edit in the Hub, bring a client Invoice Ninja knows in step there (one run per edit)."""
-    if not client.invoice_ninja_id or usable_connection(client.company) is None:
+    if not client.invoice_ninja_id or usable_connection(client.company, Provider.INVOICE_NINJA) is None:
         return None
     return actions.action_run_start(
         action=CLIENT_ACTION, target=client, company=client.company, actor=actor,
         idempotency_key=f"{CLIENT_ACTION}:{client.pk}:{uuid.uuid4()}",
     )  # fmt: skip
+
+
+@receiver(events.client_changed, dispatch_uid="invoice_ninja_client_follow")
+def on_client_changed(sender, *, client: Client, actor: AbstractBaseUser | None, **kwargs) -> None:
+    client_follow_start(client=client, actor=actor)
 
 
 @actions.action_handler(CLIENT_ACTION)
@@ -311,7 +293,7 @@ def document_email(api: ninja.InvoiceNinjaClient, document: Document) -> ninja.D
 
 def send_refusal(document: Document) -> str:
     """Why the document cannot be sent via Invoice Ninja now, or "" if it can (roles are checked by the caller)."""
-    if usable_connection(document.company) is None:
+    if usable_connection(document.company, Provider.INVOICE_NINJA) is None:
         return _("Invoice Ninja is not set up for %(company)s.") % {"company": document.company.name}
     if document.invoice_ninja_sent_at is not None:
         return _("Sent via Invoice Ninja on %(date)s.") % {
@@ -336,10 +318,6 @@ def send_refusal(document: Document) -> str:
     return ""
 
 
-def send_run(document: Document) -> ActionRun | None:
-    return actions.action_runs_for(document).filter(action=SEND_ACTION).first()
-
-
 @transaction.atomic
 def document_send_start(*, document: Document, requested_by: AbstractBaseUser) -> ActionRun:
     """Ask for "Envoyer via Invoice Ninja": a draft quote is numbered and marked sent first (its lines freeze)."""
@@ -355,7 +333,7 @@ def document_send_start(*, document: Document, requested_by: AbstractBaseUser) -
 
 
 def _connection(company: Company) -> Connection:
-    connection = usable_connection(company)
+    connection = usable_connection(company, Provider.INVOICE_NINJA)
     if connection is None:
         raise PermanentProviderError(Provider.INVOICE_NINJA, _("Invoice Ninja is not set up for %(company)s.")
                                      % {"company": company.name})  # fmt: skip
@@ -399,7 +377,7 @@ def payment_mirror_start(*, payment: Payment, actor: AbstractBaseUser | None) ->
         return None
     if not payment.allocations.exclude(invoice__invoice_ninja_id="").exists():
         return None
-    if usable_connection(payment.company) is None:
+    if usable_connection(payment.company, Provider.INVOICE_NINJA) is None:
         return None
     run = actions.action_run_start(
         action=PAYMENT_ACTION, target=payment, company=payment.company, actor=actor,
@@ -408,6 +386,11 @@ def payment_mirror_start(*, payment: Payment, actor: AbstractBaseUser | None) ->
     if run.status == ActionRun.Status.FAILED:
         run = actions.action_run_retry(run=run, actor=actor or system_user())
     return run
+
+
+@receiver(events.payment_recorded, dispatch_uid="invoice_ninja_payment_mirror")
+def on_payment_recorded(sender, *, payment: Payment, actor: AbstractBaseUser | None, **kwargs) -> None:
+    payment_mirror_start(payment=payment, actor=actor)
 
 
 @actions.action_handler(PAYMENT_ACTION)
@@ -626,7 +609,7 @@ def invoice_reconcile(connection: Connection, api: ninja.InvoiceNinjaClient, inv
     if incoming.paid_to_date < hub_paid:
         for payment in Payment.objects.filter(allocations__invoice=invoice, undone_at__isnull=True,
                                               invoice_ninja_id="").distinct():  # fmt: skip
-            pending = actions.action_runs_for(payment).filter(action=PAYMENT_ACTION).first()
+            pending = action_runs_for(payment).filter(action=PAYMENT_ACTION).first()
             if pending is not None and pending.status != ActionRun.Status.FAILED:
                 continue  # on its way: not a drift yet
             if payment_mirror_start(payment=payment, actor=None) is not None:

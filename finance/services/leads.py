@@ -26,13 +26,15 @@ from django.utils.translation import gettext as _
 from finance import events
 from finance.identifiers import normalize_phone
 from finance.models import Client, Company, Language, Lead, ProjectType, Quote, VatCode
+from finance.models.actions import QUALIFY_ACTION
 from finance.services import documents, parties
 from finance.services.audit import audit_record, field_changes
 from integrations import actions
 from integrations import openai as openai_connection
 from integrations.clients import openai as openai_client
 from integrations.clients.base import PermanentProviderError
-from integrations.models import ActionRun
+from integrations.models import ActionRun, Provider
+from integrations.selectors import usable_connection
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +44,6 @@ MERGE_WINDOW = dt.timedelta(minutes=30)
 INTAKE_LOCK_NAMESPACE = 7301
 # Days a quote made from a lead stays valid (as on the quote form).
 QUOTE_VALIDITY_DAYS = 30
-QUALIFY_ACTION = "lead.qualify"
 # Changes whenever the instructions or the schema change: a lead may be qualified again under a new version.
 PROMPT_VERSION = "lead-2026-12-v1"
 
@@ -182,7 +183,7 @@ def lead_receive(
     audit_record(actor=actor, company=company, action="lead.created", target=lead,
                  changes={"summary": str(Lead.Source(lead.source).label)})  # fmt: skip
     _rescore(lead, actor=actor, today=timezone.localdate(now))
-    if openai_connection.usable_connection(company) is not None:
+    if usable_connection(company, Provider.OPENAI) is not None:
         lead_qualify_start(lead=lead, actor=actor)
     return lead, True
 
@@ -427,7 +428,7 @@ def lead_qualify_start(*, lead: Lead, actor: AbstractBaseUser | None, retry_fail
 
     Asked again, the same run is returned; with `retry_failed`, a failed one runs again.
     """
-    if openai_connection.usable_connection(lead.company) is None:
+    if usable_connection(lead.company, Provider.OPENAI) is None:
         raise ValidationError(ai_unconfigured_text(lead.company))
     run = actions.action_run_start(
         action=QUALIFY_ACTION, target=lead, company=lead.company, actor=actor,
@@ -485,7 +486,7 @@ def lead_qualification_apply(*, lead: Lead, answer: dict, model: str, actor=None
 @actions.action_handler(QUALIFY_ACTION)
 def _qualify(run: ActionRun) -> dict:
     lead = Lead.objects.select_related("company").get(pk=run.target_id)
-    connection = openai_connection.usable_connection(lead.company)
+    connection = usable_connection(lead.company, Provider.OPENAI)
     if connection is None:
         raise PermanentProviderError(openai_client.PROVIDER, ai_unconfigured_text(lead.company))
     result = openai_connection.client_for(connection).structured_output(

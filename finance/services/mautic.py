@@ -30,23 +30,22 @@ from django.utils.translation import gettext as _
 
 from finance import events
 from finance.models import Client, Company, Contact, Milestone, Project, Reminder
-from finance.services.audit import audit_record
+from finance.models.actions import ACKNOWLEDGEMENT_ACTION, REMINDER_ACTION
+from finance.services.audit import audit_record, system_user
 from finance.services.documents import invoice_amount_paid
 from finance.services.dunning import invoice_dunning_refresh
 from finance.services.parties import client_update, contact_update
 from finance.services.projects import deposit_invoice_of
-from finance.services.reconciliation import system_user
 from finance.templatetags.money import chf, number
 from integrations import actions
 from integrations.clients import mautic as mautic_api
 from integrations.clients.base import PermanentProviderError, ProviderError
-from integrations.mautic import acknowledgement_email_for, mautic_client, usable_connection
+from integrations.mautic import acknowledgement_email_for, mautic_client
 from integrations.models import ActionRun, Connection, Provider
+from integrations.selectors import action_runs_for, usable_connection
 
 logger = logging.getLogger(__name__)
 
-REMINDER_ACTION = "mautic.reminder"
-ACKNOWLEDGEMENT_ACTION = "mautic.project_started"
 REMINDER_REFERENCE = re.compile(r"^HUB-R(\d+)$")
 # The link in the e-mail opens the reminder's PDF without signing in: signed, and valid this long.
 PDF_LINK_SALT = "finance.reminder.pdf"
@@ -175,7 +174,7 @@ def reminder_send(run: ActionRun) -> dict:
 
 
 def _connected_client(company: Company) -> mautic_api.MauticClient:
-    connection = usable_connection(company)
+    connection = usable_connection(company, Provider.MAUTIC)
     if connection is None:
         raise PermanentProviderError(Provider.MAUTIC, _("Mautic is not connected for %(company)s.")
                                      % {"company": company.name})  # fmt: skip
@@ -223,7 +222,7 @@ def on_project_activated(sender, *, project: Project, actor, **_kwargs) -> None:
 
 
 def acknowledgement_run(project: Project) -> ActionRun | None:
-    return actions.action_runs_for(project).filter(action=ACKNOWLEDGEMENT_ACTION).first()
+    return action_runs_for(project).filter(action=ACKNOWLEDGEMENT_ACTION).first()
 
 
 def _person(user) -> str:
@@ -282,7 +281,7 @@ def acknowledgement_send(run: ActionRun) -> dict:
 
 def _acknowledge(project: Project) -> dict:
     client_api = _connected_client(project.company)
-    email_id = acknowledgement_email_for(usable_connection(project.company), project.client.language)
+    email_id = acknowledgement_email_for(usable_connection(project.company, Provider.MAUTIC), project.client.language)
     if email_id is None:
         raise PermanentProviderError(Provider.MAUTIC, _("No “project started” template e-mail is chosen in the "
                                                         "Mautic settings of %(company)s.")

@@ -21,7 +21,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from finance import vat
+from finance import events, vat
 from finance.models import (
     Client,
     Company,
@@ -39,7 +39,6 @@ from finance.models import (
 )  # fmt: skip
 from finance.services.audit import audit_record
 from finance.services.documents import document_totals_refresh
-from finance.services.invoice_ninja import client_follow_start
 from integrations.models import OutsideEdit, Provider, SyncDrift, WebhookDelivery
 
 logger = logging.getLogger("finance.outside_edits")
@@ -131,7 +130,7 @@ def _client(row: RowEdits) -> Outcome:
         return Outcome(Client(pk=row.row_id), _company(row.last_row_data()))
     problems = _validated(client)
     if not problems:
-        client_follow_start(client=client, actor=None)
+        events.client_changed.send(sender=Client, client=client, actor=None)
     return Outcome(client, client.company, problems)
 
 
@@ -140,11 +139,11 @@ def _contact(row: RowEdits) -> Outcome:
     if contact is None:
         client = Client.objects.select_related("company").filter(pk=row.last_row_data().get("client_id")).first()
         if client is not None:
-            client_follow_start(client=client, actor=None)
+            events.client_changed.send(sender=Client, client=client, actor=None)
         return Outcome(Contact(pk=row.row_id), client.company if client else None)
     problems = _validated(contact)
     if not problems:
-        client_follow_start(client=contact.client, actor=None)
+        events.client_changed.send(sender=Client, client=contact.client, actor=None)
     return Outcome(contact, contact.client.company, problems)
 
 

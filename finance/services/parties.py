@@ -6,9 +6,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models.functions import Now
 
+from finance import events
 from finance.models import Client, Company, Contact, DepositRule
 from finance.services.audit import audit_record, field_changes
-from finance.services.invoice_ninja import client_follow_start
 
 CLIENT_FIELDS = (
     "kind",
@@ -55,7 +55,7 @@ def client_update(*, client: Client, updated_by: AbstractBaseUser, **fields: Any
     client.save()
     client.refresh_from_db()
     audit_record(actor=updated_by, company=client.company, action="client.updated", target=client, changes=changes)
-    client_follow_start(client=client, actor=updated_by)
+    events.client_changed.send(sender=Client, client=client, actor=updated_by)
     return client
 
 
@@ -68,7 +68,7 @@ def contact_create(*, client: Client, created_by: AbstractBaseUser | None, **fie
         actor=created_by, company=client.company, action="contact.created", target=contact,
         changes={"client": client.name, "name": contact.name},
     )  # fmt: skip
-    client_follow_start(client=client, actor=created_by)
+    events.client_changed.send(sender=Client, client=client, actor=created_by)
     return contact
 
 
@@ -88,7 +88,7 @@ def contact_update(*, contact: Contact, updated_by: AbstractBaseUser, **fields: 
             actor=updated_by, company=contact.client.company, action="contact.updated", target=contact,
             changes=changes,
         )  # fmt: skip
-        client_follow_start(client=contact.client, actor=updated_by)
+        events.client_changed.send(sender=Client, client=contact.client, actor=updated_by)
     return contact
 
 

@@ -12,6 +12,7 @@ from django.db.models import Sum
 from django.db.models.functions import Now
 from django.utils.translation import gettext as _
 
+from finance import events
 from finance.models import Client, Invoice, Payment, PaymentAllocation
 from finance.services.audit import audit_record
 from finance.services.documents import invoice_balance_due, invoice_status_refresh
@@ -28,12 +29,8 @@ def payment_record(
     """Record money received and settle invoices with it; what is not allocated stays as credit.
 
     The payment is in `currency` (by default the company's); it settles only invoices in that currency.
-    A payment that settles invoices sent via Invoice Ninja is recorded there too, unless it came from there
-    (`invoice_ninja_id`).
+    Receivers of `payment_recorded` follow it up (Invoice Ninja records it too, unless it came from there).
     """
-    # Imported here: the Invoice Ninja service records its incoming payments through this function.
-    from finance.services.invoice_ninja import payment_mirror_start
-
     currency = currency or client.company.currency
     invoices = {
         invoice.pk: invoice
@@ -74,7 +71,7 @@ def payment_record(
         actor=recorded_by, company=client.company, action="payment.recorded", target=payment,
         changes={"amount": str(amount), "allocated": {invoices[i.pk].number: str(s) for i, s in allocations}},
     )  # fmt: skip
-    payment_mirror_start(payment=payment, actor=recorded_by)
+    events.payment_recorded.send(sender=Payment, payment=payment, actor=recorded_by)
     return payment
 
 

@@ -25,16 +25,13 @@ from stdnum.ch import esr
 
 from finance import identifiers, vat
 from finance.models import Company, ProviderAssignment, Role, Supplier, SupplierInvoice, SupplierInvoiceLine
+from finance.models.purchases import DEVIATION_BLOCK_PERCENT, DEVIATION_WARN_PERCENT
 from finance.permissions import APPROVER_ROLES
 from finance.scope import CompanyScope
 from finance.services.audit import audit_record, field_changes
 
 ZERO = Decimal("0.00")
 HUNDRED = Decimal("100")
-# Over the provider's accepted quote by more than this, approval needs a written reason …
-DEVIATION_BLOCK_PERCENT = Decimal("5")
-# … and by more than this, the approver is warned.
-DEVIATION_WARN_PERCENT = Decimal("3")
 
 SUPPLIER_FIELDS = (
     "name", "street", "building_number", "postal_code", "town", "country", "che_uid", "iban", "currency",

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Min, Sum
@@ -25,7 +24,7 @@ from django.utils.translation import gettext_lazy
 
 from finance import selectors
 from finance.models import BankTransaction, Company, Invoice, MatchSuggestion, Payment
-from finance.services.audit import audit_record
+from finance.services.audit import audit_record, system_user
 from finance.services.documents import invoice_balance_due
 from finance.services.payments import payment_record, payment_undo
 
@@ -60,8 +59,6 @@ UNMATCHED_ALERT_DAYS = 5
 
 # A payment keeps at most this much of the transfer's reference (the bank allows more).
 PAYMENT_REFERENCE_LENGTH = Payment._meta.get_field("reference").max_length
-# The username of the account automatic payments are recorded by (see `system_user`).
-SYSTEM_USERNAME = "system"
 
 REASON_TEXTS = {
     "qr_reference": gettext_lazy("QR reference of the invoice"),
@@ -191,22 +188,6 @@ def suggestion_reasons(suggestion: MatchSuggestion) -> list[Reason]:
 
 
 # --- Matching ------------------------------------------------------------------------------------
-
-
-def system_user() -> AbstractBaseUser:
-    """The account automatic payments are recorded by.
-
-    A payment needs the user who recorded it (`Payment.created_by`), and no person recorded an automatic
-    match. This account makes such payments recognisable in every list and log; it is inactive and has
-    no usable password, so nobody can sign in with it.
-    """
-    user, created = get_user_model().objects.get_or_create(
-        username=SYSTEM_USERNAME, defaults={"is_active": False, "first_name": "Hub", "last_name": "(automatic)"}
-    )
-    if created:
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
-    return user
 
 
 def _locked(transaction: BankTransaction) -> BankTransaction:

@@ -8,7 +8,7 @@ from stdnum import iso11649
 from stdnum.ch import esr
 
 from finance import vat
-from finance.services.purchases import DEVIATION_BLOCK_PERCENT, DEVIATION_WARN_PERCENT
+from finance.models.purchases import DEVIATION_BLOCK_PERCENT, DEVIATION_WARN_PERCENT
 
 register = template.Library()
 

@@ -6,12 +6,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from finance import pdf, selectors
+from finance import pdf, selectors, vat
 from finance.document_actions import invoice_actions
 from finance.forms import CreditNoteForm, InvoiceIssueForm, PaymentForm
 from finance.models import Invoice, InvoiceDunning
 from finance.permissions import can_bill, require_billing
 from finance.services import documents, invoice_ninja
+from finance.services import dunning as dunning_service
 from finance.services.payments import client_credit, payment_record, payment_undo
 from finance.views.lists import ListFilterForm, csv_amount, csv_date, csv_response, paginated, query_without, sorted_by
 
@@ -62,11 +63,11 @@ def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
     today = timezone.localdate()
     payments = list(selectors.payment_list(scope=scope, invoice=invoice))
     credit_notes = list(selectors.credit_note_list(invoice=invoice))
-    dunning = selectors.invoice_dunning_panel(invoice=invoice, today=today)
+    dunning = dunning_service.invoice_dunning_panel(invoice=invoice, today=today)
     context = {
         "invoice": invoice,
         "lines": invoice.lines.all(),
-        "totals": documents.document_lines_totals(invoice),
+        "totals": vat.document_lines_totals(invoice),
         "paid": documents.invoice_amount_paid(invoice),
         "credited": documents.invoice_amount_credited(invoice),
         "balance_due": documents.invoice_balance_due(invoice),

@@ -17,8 +17,8 @@ from finance.models import Company, Lead
 from finance.permissions import SALES_ROLES, can_bill, can_sell, require_sales
 from finance.services import leads
 from finance.views.lists import csv_amount, csv_date, csv_response, paginated, query_without, sorted_by
-from integrations import actions
-from integrations import openai as openai_connection
+from integrations.models import Provider
+from integrations.selectors import action_runs_for, usable_connection
 
 LEAD_SORTS = {
     "received": ("received_at",),
@@ -101,14 +101,14 @@ def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
     scope = request.company_scope
     lead = selectors.lead_get(scope=scope, pk=pk)
     sells = can_sell(scope, lead.company)
-    ai_configured = openai_connection.usable_connection(lead.company) is not None
+    ai_configured = usable_connection(lead.company, Provider.OPENAI) is not None
     context = {
         "lead": lead,
         "can_sell": sells,
         "can_retry": can_bill(scope, lead.company),
         "ai_configured": ai_configured,
         "ai_unconfigured_text": leads.ai_unconfigured_text(lead.company),
-        "run": actions.action_runs_for(lead).filter(action=leads.QUALIFY_ACTION).order_by("-created_at").first(),
+        "run": action_runs_for(lead).filter(action=leads.QUALIFY_ACTION).order_by("-created_at").first(),
         "timeline": selectors.document_timeline(documents=[lead]),
         "owner_form": LeadOwnerForm(initial={"owner": lead.owner_id},
                                     users=selectors.lead_owner_choices(company=lead.company)),

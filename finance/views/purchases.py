@@ -27,9 +27,10 @@ from finance.permissions import (
     require_approver,
     require_purchase,
 )
-from finance.services import payouts, purchases
+from finance.services import purchases
+from finance.services import revolut as revolut_service
 from finance.views.lists import ListFilterForm, csv_amount, csv_date, csv_response, paginated, query_without, sorted_by
-from integrations.actions import action_runs_for
+from integrations.selectors import action_runs_for
 
 SUPPLIER_SORTS = {"name": ("name",), "town": ("town",), "company": ("company__code", "name")}
 SUPPLIER_INVOICE_SORTS = {
@@ -258,7 +259,7 @@ def supplier_invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "reason_form": ReasonForm(),
         "paid_form": PaidForm(initial={"paid_on": timezone.localdate()}),
         "timeline": selectors.document_timeline(documents=[invoice]),
-        "payout_refusal": payouts.payout_refusal(invoice, user=request.user, scope=scope),
+        "payout_refusal": revolut_service.payout_refusal(invoice, user=request.user, scope=scope),
         "payouts": [
             (payment, action_runs_for(payment).first())
             for payment in invoice.outgoing_payments.select_related("account", "created_by")
@@ -369,6 +370,6 @@ def approval_decide(request: HttpRequest, pk: int, decision: str) -> HttpRespons
 @require_POST
 def supplier_invoice_pay_revolut(request: HttpRequest, pk: int) -> HttpResponse:
     return _invoice_action(
-        request, pk, lambda i: payouts.supplier_invoice_pay_revolut(invoice=i, requested_by=request.user),
+        request, pk, lambda i: revolut_service.supplier_invoice_pay_revolut(invoice=i, requested_by=request.user),
         _("Payment sent to Revolut; its status follows below."), require=require_approver,
     )  # fmt: skip

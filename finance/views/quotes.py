@@ -63,7 +63,7 @@ def quote_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "quote": quote,
         "lines": quote.lines.all(),
-        "totals": documents.document_lines_totals(quote),
+        "totals": vat.document_lines_totals(quote),
         "invoices": selectors.invoice_for_quote_list(quote=quote),
         "timeline": selectors.document_timeline(documents=[quote]),
         "actions": quote_actions(quote, scope=scope),
@@ -217,7 +217,7 @@ def _preview(rows: list[dict], *, header, clients, quote: Quote | None = None) -
                 )  # fmt: skip
                 lines.append(line)
         nets.append(line.net if line else None)
-    rounds = company is not None and documents.rounds_to_five_centimes(company, currency)
+    rounds = company is not None and vat.rounds_to_five_centimes(company, currency)
     totals = vat.document_totals(lines, rounds_to_five_centimes=rounds)
     return {"line_nets": nets, "totals": totals, "currency": currency}
 
@@ -268,7 +268,7 @@ def quote_signature_remind(request: HttpRequest, pk: int) -> HttpResponse:
     """ "Relancer": DocuSeal e-mails the signature request to the client again."""
 
     def remind(quote: Quote) -> Quote:
-        signature = docuseal.live_signature(quote)
+        signature = selectors.live_signature(quote)
         if signature is None:
             raise ValidationError(_("The quote has no signature in progress."))
         docuseal.signature_remind_start(signature=signature, requested_by=request.user)

@@ -14,10 +14,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from finance.forms import TablerFormMixin
 from finance.models import Company
 from finance.permissions import can_bill
-from integrations import connections, docuseal, invoice_ninja, mautic, selectors, web_form
+from integrations import connections, docuseal, invoice_ninja, mautic, revolut, selectors, web_form
 from integrations import openai as openai_connection
 from integrations.clients.base import ProviderError
-from integrations.models import Connection, Provider
+from integrations.models import MAUTIC_AUTH_BASIC, MAUTIC_AUTH_OAUTH2, Connection, Provider
 
 # Providers whose settings page exists; the others arrive with their own issues.
 CONFIGURABLE_PROVIDERS = (
@@ -27,11 +27,11 @@ CONFIGURABLE_PROVIDERS = (
 
 class RevolutSettingsForm(TablerFormMixin, forms.Form):
     base_url = forms.URLField(
-        label=gettext_lazy("API base URL"), assume_scheme="https", initial=connections.REVOLUT_PRODUCTION_URL,
+        label=gettext_lazy("API base URL"), assume_scheme="https", initial=revolut.REVOLUT_PRODUCTION_URL,
         help_text=gettext_lazy("Production: https://b2b.revolut.com/api/1.0"),
     )  # fmt: skip
     consent_url = forms.URLField(
-        label=gettext_lazy("Consent page"), assume_scheme="https", initial=connections.REVOLUT_CONSENT_URL,
+        label=gettext_lazy("Consent page"), assume_scheme="https", initial=revolut.REVOLUT_CONSENT_URL,
         help_text=gettext_lazy("Production: https://business.revolut.com/app-confirm"),
     )  # fmt: skip
     client_id = forms.CharField(
@@ -79,8 +79,8 @@ class MauticSettingsForm(TablerFormMixin, forms.Form):
     )  # fmt: skip
     auth_method = forms.ChoiceField(
         label=gettext_lazy("Authentication"), widget=forms.RadioSelect,
-        choices=[(mautic.AUTH_BASIC, gettext_lazy("Basic (a Mautic user; “HTTP basic auth” enabled in Mautic)")),
-                 (mautic.AUTH_OAUTH2, gettext_lazy("OAuth2 client credentials (Mautic → API credentials)"))],
+        choices=[(MAUTIC_AUTH_BASIC, gettext_lazy("Basic (a Mautic user; “HTTP basic auth” enabled in Mautic)")),
+                 (MAUTIC_AUTH_OAUTH2, gettext_lazy("OAuth2 client credentials (Mautic → API credentials)"))],
     )  # fmt: skip
     username = forms.CharField(label=gettext_lazy("Mautic user"), required=False, max_length=150)
     password = forms.CharField(
@@ -168,7 +168,7 @@ def _company_and_connection(
     company = next((c for c in scope.visible if c.code == company_code), None)
     if company is None or provider not in CONFIGURABLE_PROVIDERS:
         raise Http404
-    return company, connections.connection_get(company, provider)
+    return company, selectors.connection_get(company, provider)
 
 
 def _require_admin(request: HttpRequest, company: Company) -> None:
@@ -187,7 +187,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
             connection = found.get(company.pk, {}).get(provider)
             rows.append({
                 "company": company, "provider": Provider(provider), "connection": connection,
-                "status": connections.connection_status(connection), "can_manage": can_bill(scope, company),
+                "status": selectors.connection_status(connection), "can_manage": can_bill(scope, company),
             })  # fmt: skip
     return render(request, "integrations/connection_list.html", {"rows": rows})
 
@@ -210,7 +210,7 @@ def connection_detail(request: HttpRequest, provider: str, company_code: str) ->
     form = RevolutSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            connections.revolut_settings_save(company=company, updated_by=request.user, **form.cleaned_data)
+            revolut.revolut_settings_save(company=company, updated_by=request.user, **form.cleaned_data)
         except ValidationError as error:
             form.add_error(None, error)
         else:
@@ -218,10 +218,10 @@ def connection_detail(request: HttpRequest, provider: str, company_code: str) ->
             return redirect("integrations:connection", provider=provider, company_code=company.code)
     context = {
         "company": company, "connection": connection, "form": form, "provider": Provider(provider),
-        "status": connections.connection_status(connection),
-        "webhook_url": connections.revolut_webhook_url(company),
-        "redirect_uri": connections.revolut_redirect_uri(), "issuer": connections.revolut_issuer(),
-        "certificate": connections.revolut_certificate(connection) if connection else "",
+        "status": selectors.connection_status(connection),
+        "webhook_url": revolut.revolut_webhook_url(company),
+        "redirect_uri": revolut.revolut_redirect_uri(), "issuer": revolut.revolut_issuer(),
+        "certificate": revolut.revolut_certificate(connection) if connection else "",
         "private_key_hint": connection.secret_hint("private_key") if connection else "",
         "signing_secret_hint": connection.secret_hint("webhook_signing_secrets") if connection else "",
     }  # fmt: skip
@@ -250,7 +250,7 @@ def _invoice_ninja_detail(request: HttpRequest, company: Company, connection: Co
     ]  # fmt: skip
     context = {
         "company": company, "connection": connection, "form": form, "provider": Provider(Provider.INVOICE_NINJA),
-        "status": connections.connection_status(connection), "webhook_rows": rows,
+        "status": selectors.connection_status(connection), "webhook_rows": rows,
         "webhooks_checked_at": datetime.fromisoformat(state["checked_at"]) if state.get("checked_at") else None,
         "token_hint": connection.secret_hint("api_token") if connection else "",
         "api_secret_hint": connection.secret_hint("api_secret") if connection else "",
@@ -278,12 +278,12 @@ def _mautic_detail(
     state = config.get("webhook_state") or {}
     context = {
         "company": company, "connection": connection, "form": form, "provider": Provider(Provider.MAUTIC),
-        "status": connections.connection_status(connection), "webhook_url": mautic.webhook_url(company),
+        "status": selectors.connection_status(connection), "webhook_url": mautic.webhook_url(company),
         "webhook_events": [str(event) for event in mautic.SUBSCRIBED_EVENTS],
         "webhook_registered": bool(state.get("hook_id"))
         and len(state.get("events", [])) == len(mautic.SUBSCRIBED_EVENTS),
         "webhooks_checked_at": datetime.fromisoformat(state["checked_at"]) if state.get("checked_at") else None,
-        "secret_hint": connection.secret_hint("password" if config.get("auth_method") != mautic.AUTH_OAUTH2
+        "secret_hint": connection.secret_hint("password" if config.get("auth_method") != MAUTIC_AUTH_OAUTH2
                                               else "client_secret") if connection else "",
         "webhook_secret_hint": connection.secret_hint("webhook_secret") if connection else "",
         "acknowledgement_form": acknowledgement_form
@@ -319,7 +319,7 @@ def _openai_detail(request: HttpRequest, company: Company, connection: Connectio
             return redirect("integrations:connection", provider=Provider.OPENAI, company_code=company.code)
     context = {
         "company": company, "connection": connection, "form": form, "provider": Provider(Provider.OPENAI),
-        "status": connections.connection_status(connection),
+        "status": selectors.connection_status(connection),
         "secret_hint": connection.secret_hint("api_key") if connection else "",
     }  # fmt: skip
     return render(request, "integrations/connection_openai.html", context)
@@ -334,7 +334,7 @@ def _web_form_detail(request: HttpRequest, company: Company, connection: Connect
         return redirect("integrations:connection", provider=Provider.WEB_FORM, company_code=company.code)
     context = {
         "company": company, "connection": connection, "provider": Provider(Provider.WEB_FORM),
-        "status": connections.connection_status(connection), "webhook_url": web_form.webhook_url(company),
+        "status": selectors.connection_status(connection), "webhook_url": web_form.webhook_url(company),
         "new_secret": request.session.pop(f"hv_web_form_secret_{company.code}", ""),
         "secret_hint": connection.secret_hint("signing_secret") if connection else "",
         "signature_header": web_form.SIGNATURE_HEADER,
@@ -360,8 +360,8 @@ def _docuseal_detail(request: HttpRequest, company: Company, connection: Connect
             return redirect("integrations:connection", provider=Provider.DOCUSEAL, company_code=company.code)
     context = {
         "company": company, "connection": connection, "form": form, "provider": Provider(Provider.DOCUSEAL),
-        "status": connections.connection_status(connection), "webhook_url": docuseal.webhook_url(company),
-        "config": config, "usable": docuseal.usable_connection(company) is not None,
+        "status": selectors.connection_status(connection), "webhook_url": docuseal.webhook_url(company),
+        "config": config, "usable": selectors.usable_connection(company, Provider.DOCUSEAL) is not None,
         "secret_header_name": docuseal.webhook_secret_name(connection) if connection else "",
         # The value is shown in full: a person pastes it into DocuSeal, which has no API for webhooks.
         "webhook_secret": connection.secret("webhook_secret") if connection else "",
@@ -397,7 +397,7 @@ def connection_register_webhook(request: HttpRequest, provider: str, company_cod
                                  _("Webhooks registered at Invoice Ninja, one per event, with the secret header.")),
         Provider.MAUTIC: (mautic.webhooks_register,
                           _("Webhook registered at Mautic, signed with this company's secret.")),
-        Provider.REVOLUT: (connections.revolut_webhook_register,
+        Provider.REVOLUT: (revolut.revolut_webhook_register,
                            _("Webhook registered at Revolut; its signing secret is stored.")),
     }  # fmt: skip
     if provider not in registrations:
@@ -415,13 +415,13 @@ def connection_register_webhook(request: HttpRequest, provider: str, company_cod
 @require_POST
 def revolut_consent(request: HttpRequest, company_code: str) -> HttpResponse:
     connection = _configured(request, Provider.REVOLUT, company_code)
-    return redirect(connections.revolut_consent_link(connection, user=request.user))
+    return redirect(revolut.revolut_consent_link(connection, user=request.user))
 
 
 @require_GET
 def revolut_oauth_callback(request: HttpRequest) -> HttpResponse:
     try:
-        connection = connections.revolut_consent_connection(request.GET.get("state", ""), user=request.user)
+        connection = revolut.revolut_consent_connection(request.GET.get("state", ""), user=request.user)
     except (ValidationError, Connection.DoesNotExist) as error:
         messages.error(request, " ".join(getattr(error, "messages", [_("Unknown connection.")])))
         return redirect("integrations:connection-list")
@@ -432,7 +432,7 @@ def revolut_oauth_callback(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("Revolut sent no authorisation code: %(error)s") % {"error": reason})
         return redirect(connection.get_absolute_url())
     try:
-        connections.revolut_consent_complete(connection=connection, code=code, user=request.user)
+        revolut.revolut_consent_complete(connection=connection, code=code, user=request.user)
     except ProviderError as error:
         messages.error(request, _("Revolut refused the authorisation: %(error)s") % {"error": error.message})
     else:

@@ -6,10 +6,10 @@ import json
 
 from django.http import HttpRequest, JsonResponse
 
-from finance.services import banking
+from finance.services import revolut as revolut_service
 from integrations.clients import revolut
-from integrations.connections import revolut_signing_secrets
 from integrations.models import Connection, Provider, WebhookDelivery
+from integrations.revolut import revolut_signing_secrets
 from integrations.webhooks import inbox
 
 
@@ -49,4 +49,4 @@ def receive(request: HttpRequest, connection: Connection) -> JsonResponse:
 @inbox.delivery_handler(Provider.REVOLUT)
 def process(delivery: WebhookDelivery) -> None:
     connection = Connection.objects.select_related("company").get(company=delivery.company, provider=Provider.REVOLUT)
-    banking.revolut_event_process(connection=connection, payload=json.loads(delivery.body))
+    revolut_service.revolut_event_process(connection=connection, payload=json.loads(delivery.body))

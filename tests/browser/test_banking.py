@@ -13,12 +13,12 @@ from django.contrib.auth import get_user_model
 
 from finance.models import BankAccount, BankTransaction, Company, FxRate, Invoice, OutgoingPayment, SupplierInvoice
 from finance.services import purchases
-from finance.services.banking import revolut_sync, transactions_sync
 from finance.services.purchases import SupplierLineInput
-from integrations import connections
+from finance.services.revolut import revolut_sync, transactions_sync
+from integrations import selectors as integration_selectors
 from integrations.actions import execute_action_run
 from integrations.models import ActionRun, Provider
-from integrations.sandbox import revolut as sandbox
+from sandbox import revolut as sandbox
 from tests.browser.conftest import screenshot, sign_in
 from tests.factories import SupplierFactory
 
@@ -51,7 +51,7 @@ def test_revolut_connected_synced_reconciled_and_paying_a_supplier(page, demo_gr
     page.wait_for_selector(".toast.text-bg-success")
     page.click("form[action$='/revolut/HV/test/'] button")
     page.wait_for_selector(".toast.text-bg-success")
-    connection = connections.connection_get(demo_group_company(), Provider.REVOLUT)
+    connection = integration_selectors.connection_get(demo_group_company(), Provider.REVOLUT)
     assert connection.consent_granted_at is not None
     assert connection.last_probe_ok is True
     assert connection.config["webhook_url"] == f"{live_server.url}/webhooks/revolut/HV/"

@@ -17,7 +17,7 @@ from finance.services import documents
 from finance.services.documents import LineInput
 from hypervisual.celery import app as celery_app
 from integrations import connections, docuseal
-from integrations.sandbox import docuseal as sandbox
+from sandbox import docuseal as sandbox
 from tests.browser.conftest import screenshot, sign_in
 from tests.conftest import PASSWORD
 from tests.factories import ClientFactory, CompanyFactory, QuoteFactory

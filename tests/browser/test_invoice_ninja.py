@@ -10,10 +10,10 @@ import pytest
 
 from finance.models import Company, Invoice
 from finance.services import invoice_ninja
-from integrations import connections
+from integrations import selectors as integration_selectors
 from integrations.actions import execute_action_run
 from integrations.models import ActionRun, Provider
-from integrations.sandbox import invoice_ninja as sandbox
+from sandbox import invoice_ninja as sandbox
 from tests.browser.conftest import screenshot, sign_in
 
 pytestmark = pytest.mark.browser
@@ -66,7 +66,7 @@ def test_invoice_ninja_set_up_then_an_invoice_sent_and_paid_there(page, demo_gro
     there = next(found for found in sandbox.list_invoices(TOKEN) if found["number"] == invoice.number)
     sandbox.record_payment(TOKEN, invoice_id=there["id"], amount=invoice.payable_total,
                            transaction_reference="Virement client")  # fmt: skip
-    connection = connections.connection_get(company, Provider.INVOICE_NINJA)
+    connection = integration_selectors.connection_get(company, Provider.INVOICE_NINJA)
     invoice_ninja.reconcile(connection)
     page.reload()
     assert page.inner_text("[data-testid=invoice-ninja-status]") == "Payée"

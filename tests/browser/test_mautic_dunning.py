@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from finance.models import Company, Invoice, Reminder
 from finance.services.mautic import reminder_tokens
-from integrations.management.commands.mautic_connect_sandbox import SUBJECTS
 from integrations.models import WebhookDelivery
-from integrations.sandbox import mautic as sandbox
+from sandbox import mautic as sandbox
+from sandbox.management.commands.mautic_connect_sandbox import SUBJECTS
 from tests.browser.conftest import screenshot, sign_in
 from tests.conftest import start_celery_worker
 from tests.integrations.test_revolut_end_to_end import wait_until

@@ -16,10 +16,10 @@ from django.core.management import call_command
 from finance.capture_demo import DemoLine, DemoSupplierInvoice, supplier_invoice_pdf
 from finance.models import AuditEvent, Company, OutgoingPayment, Supplier, SupplierInvoice, SupplierInvoiceCapture
 from finance.qrbill import Address, qr_reference
-from finance.services.banking import transactions_sync
-from integrations import connections
+from finance.services.revolut import transactions_sync
+from integrations import selectors as integration_selectors
 from integrations.models import ActionRun, Provider
-from integrations.sandbox import revolut as sandbox_revolut
+from sandbox import revolut as sandbox_revolut
 from tests.browser.conftest import screenshot, sign_in
 from tests.conftest import start_celery_worker
 from tests.integrations.test_revolut_end_to_end import wait_until
@@ -144,7 +144,7 @@ def test_a_dropped_pdf_is_read_checked_submitted_approved_and_paid(page, worker,
     payment = wait_until(lambda: OutgoingPayment.objects.filter(supplier_invoice=invoice, state="pending").first(),
                          what="the payout at Revolut")  # fmt: skip
     assert (payment.amount, payment.currency, payment.reference) == (D("2122.97"), "CHF", document.reference)
-    connection = connections.connection_get(company, Provider.REVOLUT)
+    connection = integration_selectors.connection_get(company, Provider.REVOLUT)
     sandbox_revolut.settle_transaction(client_id=connection.config["client_id"],
                                        transaction_id=payment.provider_transaction_id)  # fmt: skip
     transactions_sync(connection)

@@ -23,9 +23,9 @@ from django.core.management import call_command
 from finance.models import Invoice, Lead, Project, Quote, QuoteSignature
 from integrations import web_form
 from integrations.models import Connection, Provider
-from integrations.sandbox import invoice_ninja as sandbox_invoice_ninja
-from integrations.sandbox import mautic as sandbox_mautic
-from integrations.sandbox import revolut as sandbox_revolut
+from sandbox import invoice_ninja as sandbox_invoice_ninja
+from sandbox import mautic as sandbox_mautic
+from sandbox import revolut as sandbox_revolut
 from tests.browser.conftest import screenshot, sign_in
 from tests.conftest import database_url_of_test_database, start_celery_worker
 from tests.integrations.test_revolut_end_to_end import wait_until

@@ -15,9 +15,9 @@ from django.utils import translation
 from finance.models import AuditEvent, Client, Invoice, Quote, Role
 from finance.services import documents
 from finance.services.documents import LineInput
+from finance.tasks import outside_edits_sweep
 from integrations.directus import FLOW_NAME
 from integrations.models import OutsideEdit, SyncDrift, WebhookDelivery
-from integrations.tasks import outside_edits_sweep
 from tests.conftest import DIRECTUS_ADMIN_EMAIL, DIRECTUS_ADMIN_TOKEN, DIRECTUS_WEBHOOK_SECRET
 from tests.factories import ClientFactory, UserFactory
 

@@ -14,12 +14,13 @@ from django.utils import timezone, translation
 from dashboard.selectors import urgent_items
 from finance.models import AuditEvent, Company, DepositRule, Invoice, Project, Quote
 from finance.scope import CompanyScope
+from finance.selectors import send_run
 from finance.services import documents
-from finance.services import invoice_ninja as ninja_service
+from finance.services.audit import system_user
 from finance.services.automatic_deposit import DEPOSIT_ACTION, automatic_deposit_run, on_quote_signed
-from finance.services.reconciliation import system_user
-from integrations.actions import action_runs_for, execute_action_run
+from integrations.actions import execute_action_run
 from integrations.models import ActionRun, Connection
+from integrations.selectors import action_runs_for
 from tests.factories import ClientFactory, QuoteFactory
 
 pytestmark = pytest.mark.django_db
@@ -163,7 +164,7 @@ def test_a_connected_company_sends_the_issued_deposit_via_invoice_ninja(company_
     run = execute(run_of(quote))
 
     deposit = Invoice.objects.get(quote=quote)
-    send = ninja_service.send_run(deposit)
+    send = send_run(deposit)
     assert run.result["invoice_ninja_run"] == send.pk
     assert (send.action, send.status, send.actor) == ("invoice_ninja.send", "queued", system_user())
 

@@ -14,7 +14,7 @@ import pytest
 import responses
 
 from finance.models import BankAccount, BankTransaction, FxRate
-from finance.services import banking
+from finance.services import revolut as revolut_service
 from integrations.clients import revolut
 from integrations.models import SyncCursor
 from tests.factories import BankAccountFactory
@@ -96,12 +96,12 @@ def chf_account(connection):
 def matched(monkeypatch):
     """The transactions handed to automatic matching (reconciliation has its own tests)."""
     calls = []
-    monkeypatch.setattr(banking.reconciliation, "transaction_match_auto", calls.append)
+    monkeypatch.setattr(revolut_service.reconciliation, "transaction_match_auto", calls.append)
     return calls
 
 
 def upsert(connection, data):
-    return banking.bank_transaction_upsert(connection, revolut.Transaction.from_api(data))
+    return revolut_service.bank_transaction_upsert(connection, revolut.Transaction.from_api(data))
 
 
 # --- Accounts and rates ---------------------------------------------------------------------------
@@ -115,7 +115,7 @@ def test_accounts_sync_stores_balances_and_one_payout_source_per_currency(connec
         account_json("acc-usd-old", name="Dollars", currency="USD", balance=0, state="inactive"),
     ])  # fmt: skip
 
-    synced = banking.bank_accounts_sync(connection)
+    synced = revolut_service.bank_accounts_sync(connection)
 
     assert [account.provider_account_id for account in synced] == [
         CHF_ACCOUNT, "acc-chf-reserve", EUR_ACCOUNT, "acc-usd-old",
@@ -138,7 +138,7 @@ def test_accounts_sync_stores_balances_and_one_payout_source_per_currency(connec
 def test_a_second_sync_updates_balances_and_keeps_the_chosen_payout_source(connection, http):
     http.get(f"{BASE}/accounts", json=[account_json(CHF_ACCOUNT, name="Main", balance=100),
                                        account_json("acc-chf-reserve", name="Reserve", balance=200)])  # fmt: skip
-    banking.bank_accounts_sync(connection)
+    revolut_service.bank_accounts_sync(connection)
     # Finance chose the reserve to pay suppliers.
     BankAccount.objects.filter(provider_account_id=CHF_ACCOUNT).update(is_payout_source=False)
     BankAccount.objects.filter(provider_account_id="acc-chf-reserve").update(is_payout_source=True)
@@ -148,7 +148,7 @@ def test_a_second_sync_updates_balances_and_keeps_the_chosen_payout_source(conne
         account_json("acc-chf-reserve", name="Reserve", balance=200, updated_at=later),
     ])  # fmt: skip
 
-    banking.bank_accounts_sync(connection)
+    revolut_service.bank_accounts_sync(connection)
 
     assert list(BankAccount.objects.order_by("provider_account_id").values_list(
         "provider_account_id", "name", "balance", "is_payout_source", "balance_updated_at"
@@ -172,9 +172,9 @@ def test_rates_to_chf_are_stored_once_per_day_and_currency(connection, http):
 
     http.add_callback(responses.GET, f"{BASE}/rate", callback=rate)
 
-    banking.fx_rates_sync(connection, {"CHF", "EUR", "USD"})
+    revolut_service.fx_rates_sync(connection, {"CHF", "EUR", "USD"})
     quotes["EUR"] = (0.9415, "2026-11-20T16:00:00Z")
-    banking.fx_rates_sync(connection, {"EUR", "USD"})
+    revolut_service.fx_rates_sync(connection, {"EUR", "USD"})
 
     rates = FxRate.objects.order_by("currency").values_list("currency", "quote_currency", "rate", "rate_date", "source")
     assert list(rates) == [
@@ -310,7 +310,7 @@ def test_the_first_sync_reads_thirty_days_and_sets_the_cursor(connection, chf_ac
     oldest = transaction_json([leg_json(CHF_ACCOUNT, -40)], created_at=NOW - dt.timedelta(days=3))
     http.get(f"{BASE}/transactions", json=[newest, oldest])
 
-    count = banking.transactions_sync(connection, now=NOW)
+    count = revolut_service.transactions_sync(connection, now=NOW)
 
     assert count == 2
     assert query_of(http.calls[0]) == {
@@ -325,7 +325,7 @@ def test_the_next_sync_reads_from_the_cursor_with_an_hour_of_overlap(connection,
     http.get(f"{BASE}/transactions", json=[])
     later = NOW + dt.timedelta(minutes=1)
 
-    assert banking.transactions_sync(connection, now=later) == 0
+    assert revolut_service.transactions_sync(connection, now=later) == 0
 
     assert query_of(http.calls[0]) == {
         "from": "2026-11-20T09:00:00.000000Z", "to": "2026-11-20T10:01:00.000000Z", "count": "1000",
@@ -341,7 +341,7 @@ def test_the_sync_reads_back_to_the_oldest_transaction_still_open(connection, ch
     completed = {**pending, "state": "completed", "updated_at": iso(NOW), "completed_at": iso(NOW)}
     http.get(f"{BASE}/transactions", json=[completed])
 
-    banking.transactions_sync(connection, now=NOW + dt.timedelta(minutes=1))
+    revolut_service.transactions_sync(connection, now=NOW + dt.timedelta(minutes=1))
 
     assert query_of(http.calls[0])["from"] == "2026-11-18T07:00:00.000000Z"
     assert BankTransaction.objects.get().state == "completed"
@@ -355,7 +355,7 @@ def test_revolut_sync_reads_accounts_rates_and_transactions(connection, matched,
                                    "rate_date": "2026-11-20T10:00:00Z"})  # fmt: skip
     http.get(f"{BASE}/transactions", json=[incoming_json(10, account_id=EUR_ACCOUNT, currency="EUR")])
 
-    banking.revolut_sync(connection)
+    revolut_service.revolut_sync(connection)
 
     assert [urlsplit(call.request.url).path for call in http.calls] == [
         "/api/1.0/accounts", "/api/1.0/rate", "/api/1.0/transactions",
@@ -371,7 +371,7 @@ def test_revolut_sync_reads_accounts_rates_and_transactions(connection, matched,
 def test_transaction_created_is_stored_without_calling_revolut(connection, chf_account, matched, http):
     data = incoming_json(420, state="pending")
 
-    banking.revolut_event_process(connection=connection, payload={
+    revolut_service.revolut_event_process(connection=connection, payload={
         "event": "TransactionCreated", "timestamp": iso(NOW), "data": data,
     })  # fmt: skip
 
@@ -386,7 +386,7 @@ def test_transaction_state_changed_reads_the_transaction_back(connection, chf_ac
     completed = {**data, "state": "completed", "updated_at": iso(NOW), "completed_at": iso(NOW)}
     http.get(f"{BASE}/transaction/{data['id']}", json=completed)
 
-    banking.revolut_event_process(connection=connection, payload={
+    revolut_service.revolut_event_process(connection=connection, payload={
         "event": "TransactionStateChanged", "timestamp": iso(NOW),
         "data": {"id": data["id"], "old_state": "pending", "new_state": "completed"},
     })  # fmt: skip
@@ -398,6 +398,8 @@ def test_transaction_state_changed_reads_the_transaction_back(connection, chf_ac
 
 
 def test_other_events_are_ignored(connection, chf_account, matched, http):
-    banking.revolut_event_process(connection=connection, payload={"event": "PayoutLinkCreated", "data": {"id": "x"}})
+    revolut_service.revolut_event_process(
+        connection=connection, payload={"event": "PayoutLinkCreated", "data": {"id": "x"}}
+    )
 
     assert (BankTransaction.objects.count(), len(http.calls)) == (0, 0)

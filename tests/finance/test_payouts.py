@@ -15,12 +15,14 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from finance.models import AuditEvent, BankTransaction, OutgoingPayment, Role, SupplierInvoice
-from finance.services import banking, payouts, purchases
+from finance.services import purchases
+from finance.services import revolut as revolut_service
 from finance.services.purchases import SupplierLineInput
 from integrations import actions
 from integrations.actions import execute_action_run
 from integrations.clients import base, revolut
 from integrations.models import ActionRun
+from integrations.selectors import action_runs_for
 from tests.factories import BankAccountFactory, SupplierFactory
 from tests.finance.test_banking_sync import CHF_ACCOUNT, leg_json, transaction_json
 from tests.integrations.test_connections import BASE, revolut_connection
@@ -122,11 +124,11 @@ def invoice(supplier, clerk, controller):
 
 def pay(invoice, user, capture) -> OutgoingPayment:
     with capture(execute=True):
-        return payouts.supplier_invoice_pay_revolut(invoice=invoice, requested_by=user)
+        return revolut_service.supplier_invoice_pay_revolut(invoice=invoice, requested_by=user)
 
 
 def run_of(payment) -> ActionRun:
-    return actions.action_runs_for(payment).get()
+    return action_runs_for(payment).get()
 
 
 def reloaded(instance):
@@ -138,7 +140,7 @@ def reloaded(instance):
 
 def test_an_approved_invoice_can_be_paid_by_another_approver(invoice, controller, source):
     assert invoice.gross_total == D("1334.55")
-    assert payouts.payout_refusal(invoice, user=controller) == ""
+    assert revolut_service.payout_refusal(invoice, user=controller) == ""
 
 
 def test_an_invoice_not_approved_cannot_be_paid(supplier, clerk, controller, source):
@@ -148,7 +150,7 @@ def test_an_invoice_not_approved_cannot_be_paid(supplier, clerk, controller, sou
     )  # fmt: skip
     waiting = purchases.supplier_invoice_submit(invoice=draft, submitted_by=clerk)
 
-    assert payouts.payout_refusal(waiting, user=controller) == (
+    assert revolut_service.payout_refusal(waiting, user=controller) == (
         "Only an approved invoice can be paid; this one is to approve."
     )
 
@@ -156,10 +158,10 @@ def test_an_invoice_not_approved_cannot_be_paid(supplier, clerk, controller, sou
 def test_four_eyes_and_roles_apply_to_paying(invoice, clerk, member_of, company_a, source):
     operations = member_of(company_a, Role.OPERATIONS, "pay-ops")
 
-    assert payouts.payout_refusal(invoice, user=clerk) == (
+    assert revolut_service.payout_refusal(invoice, user=clerk) == (
         "You entered this invoice: another person must approve it (four-eyes rule)."
     )
-    assert payouts.payout_refusal(invoice, user=operations) == (
+    assert revolut_service.payout_refusal(invoice, user=operations) == (
         "Only the CEO or finance of Alpha approve supplier invoices."
     )
 
@@ -167,28 +169,32 @@ def test_four_eyes_and_roles_apply_to_paying(invoice, clerk, member_of, company_
 def test_payment_details_changed_since_the_approval_block_the_payout(invoice, controller, source):
     invoice.creditor_iban = "CH9300762011623852957"  # not saved: as another writer would have it
 
-    assert payouts.payout_refusal(invoice, user=controller) == (
+    assert revolut_service.payout_refusal(invoice, user=controller) == (
         "The payment details changed since the approval: it must be approved again."
     )
 
 
 def test_revolut_must_be_usable(invoice, controller, company_a):
-    assert payouts.payout_refusal(invoice, user=controller) == "Revolut is not usable for Alpha: not configured."
+    assert (
+        revolut_service.payout_refusal(invoice, user=controller) == "Revolut is not usable for Alpha: not configured."
+    )
     connection = revolut_connection(company_a, consent_required=True)
-    assert payouts.payout_refusal(invoice, user=controller) == "Revolut is not usable for Alpha: consent required."
+    assert (
+        revolut_service.payout_refusal(invoice, user=controller) == "Revolut is not usable for Alpha: consent required."
+    )
     connection.consent_required, connection.last_failure_at = False, timezone.now()
     connection.save()
-    assert payouts.payout_refusal(invoice, user=controller) == "Revolut is not usable for Alpha: down."
+    assert revolut_service.payout_refusal(invoice, user=controller) == "Revolut is not usable for Alpha: down."
 
 
 def test_an_active_account_in_the_invoice_currency_is_needed(invoice, controller, connection):
-    assert payouts.payout_refusal(invoice, user=controller) == "Alpha has no active Revolut account in CHF."
+    assert revolut_service.payout_refusal(invoice, user=controller) == "Alpha has no active Revolut account in CHF."
     BankAccountFactory(company=connection.company, connection=connection, currency="EUR", is_payout_source=True)
     closed = BankAccountFactory(company=connection.company, connection=connection, currency="CHF", is_active=False)
-    assert payouts.payout_refusal(invoice, user=controller) == "Alpha has no active Revolut account in CHF."
+    assert revolut_service.payout_refusal(invoice, user=controller) == "Alpha has no active Revolut account in CHF."
     closed.is_active = True
     closed.save()
-    assert payouts.payout_refusal(invoice, user=controller) == ""
+    assert revolut_service.payout_refusal(invoice, user=controller) == ""
 
 
 # --- Asking for the payout ------------------------------------------------------------------------
@@ -219,7 +225,7 @@ def test_paying_stores_the_payment_schedules_the_invoice_and_enqueues_the_run(
 
 def test_paying_is_refused_with_the_reason_and_nothing_is_stored(invoice, clerk, source, sent):
     with pytest.raises(ValidationError) as refused:
-        payouts.supplier_invoice_pay_revolut(invoice=invoice, requested_by=clerk)
+        revolut_service.supplier_invoice_pay_revolut(invoice=invoice, requested_by=clerk)
 
     assert refused.value.messages == ["You entered this invoice: another person must approve it (four-eyes rule)."]
     assert (OutgoingPayment.objects.count(), ActionRun.objects.count(), reloaded(invoice).status) == (0, 0, "approved")
@@ -364,7 +370,7 @@ def test_a_declined_payout_puts_the_invoice_back_with_the_reason_and_a_new_one_c
     assert (first.state, first.reason) == ("declined", "insufficient_balance")
     assert (reloaded(invoice).status, run_of(first).status) == ("approved", "succeeded")
     assert AuditEvent.objects.filter(action="supplier_invoice.payout_failed").count() == 1
-    assert payouts.payout_refusal(reloaded(invoice), user=controller) == ""
+    assert revolut_service.payout_refusal(reloaded(invoice), user=controller) == ""
     second = pay(reloaded(invoice), controller, django_capture_on_commit_callbacks)
     assert (second.request_id, second.state) == (f"hv-si{invoice.pk}-2", "initiated")
 
@@ -452,7 +458,7 @@ def test_a_duplicate_request_not_yet_listed_is_followed_by_webhook(
     assert run.result == {"state": "initiated", "transaction_id": "", "duplicate_request": True}
     assert (len(calls_to(http, "pay")), reloaded(payment).state) == (1, "initiated")
     # The payout's transaction then arrives (webhook or sync) and is followed.
-    banking.bank_transaction_upsert(connection, revolut.Transaction.from_api(the_payout_transaction(invoice)))
+    revolut_service.bank_transaction_upsert(connection, revolut.Transaction.from_api(the_payout_transaction(invoice)))
     assert (reloaded(payment).state, reloaded(payment).provider_transaction_id) == ("completed", PAYMENT_ID)
     assert reloaded(invoice).status == "paid"
 
@@ -523,11 +529,11 @@ def test_the_payouts_transaction_moves_the_payment_and_the_invoice(
     payment = pay(invoice, controller, django_capture_on_commit_callbacks)
     later = dt.datetime(2026, 11, 20, 11, 0, tzinfo=dt.UTC)
 
-    banking.bank_transaction_upsert(connection, payout_transaction(invoice, "pending"))
+    revolut_service.bank_transaction_upsert(connection, payout_transaction(invoice, "pending"))
     assert (reloaded(payment).state, reloaded(invoice).status) == ("pending", "scheduled")
-    banking.bank_transaction_upsert(connection, payout_transaction(invoice, "completed", updated_at=later))
+    revolut_service.bank_transaction_upsert(connection, payout_transaction(invoice, "completed", updated_at=later))
     # A late "pending" (a retried TransactionCreated) changes nothing any more.
-    banking.bank_transaction_upsert(connection, payout_transaction(invoice, "pending"))
+    revolut_service.bank_transaction_upsert(connection, payout_transaction(invoice, "pending"))
 
     payment = reloaded(payment)
     assert (payment.state, payment.provider_transaction_id) == ("completed", PAYMENT_ID)
@@ -545,10 +551,12 @@ def test_a_reverted_payout_reopens_the_paid_invoice(
     invoice, controller, source, connection, sent, django_capture_on_commit_callbacks
 ):
     payment = pay(invoice, controller, django_capture_on_commit_callbacks)
-    payouts.outgoing_payment_follow(request_id=payment.request_id, transaction=payout_transaction(invoice, "completed"))
+    revolut_service.outgoing_payment_follow(
+        request_id=payment.request_id, transaction=payout_transaction(invoice, "completed")
+    )
     assert reloaded(invoice).status == "paid"
 
-    payouts.outgoing_payment_follow(
+    revolut_service.outgoing_payment_follow(
         request_id=payment.request_id, transaction=payout_transaction(invoice, "reverted", reason_code="")
     )
 
@@ -562,7 +570,9 @@ def test_a_transaction_of_no_payout_changes_no_payment(invoice, controller, sour
                                                        django_capture_on_commit_callbacks):  # fmt: skip
     payment = pay(invoice, controller, django_capture_on_commit_callbacks)
 
-    payouts.outgoing_payment_follow(request_id="somebody-else", transaction=payout_transaction(invoice, "completed"))
+    revolut_service.outgoing_payment_follow(
+        request_id="somebody-else", transaction=payout_transaction(invoice, "completed")
+    )
 
     assert reloaded(payment).state == "initiated"
 
@@ -644,7 +654,7 @@ def test_the_page_shows_a_declined_payout_with_its_reason(
     invoice, controller, source, connection, sent, django_capture_on_commit_callbacks
 ):
     payment = pay(invoice, controller, django_capture_on_commit_callbacks)
-    payouts.outgoing_payment_follow(
+    revolut_service.outgoing_payment_follow(
         request_id=payment.request_id,
         transaction=payout_transaction(invoice, "declined", reason_code="insufficient_balance"),
     )

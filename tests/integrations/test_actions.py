@@ -14,6 +14,7 @@ from integrations import actions
 from integrations.actions import MAX_ATTEMPTS, action_run_start, execute_action_run
 from integrations.clients.base import PermanentProviderError, TransientProviderError
 from integrations.models import ActionRun
+from integrations.selectors import action_runs_for
 from tests.factories import SupplierFactory
 
 pytestmark = pytest.mark.django_db
@@ -104,7 +105,7 @@ def test_start_stores_a_queued_run_and_enqueues_it_on_commit(supplier, sent, dja
     assert (run.idempotency_key, run.last_error, run.started_at, run.finished_at) == ("test.echo:1", "", None, None)
     assert len(callbacks) == 1
     assert sent == [("apply_async", run.pk, 0)]
-    assert list(actions.action_runs_for(supplier)) == [run]
+    assert list(action_runs_for(supplier)) == [run]
 
 
 def test_the_same_idempotency_key_never_starts_a_second_run(supplier, sent, django_capture_on_commit_callbacks):

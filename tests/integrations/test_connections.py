@@ -24,18 +24,20 @@ from django.utils import timezone, translation
 
 from finance.models import AuditEvent, Role
 from integrations import connections
-from integrations.clients.base import TransientProviderError
-from integrations.connections import ConsentRequired
+from integrations import revolut as revolut_integration
+from integrations.clients.base import PermanentProviderError, TransientProviderError
 from integrations.health import redis_client
 from integrations.models import Connection, Provider
 from integrations.resilience import FAILURE_THRESHOLD, CircuitBreaker
+from integrations.revolut import ConsentRequired
+from integrations.selectors import connection_status
 
 BASE = "https://b2b.revolut.com/api/1.0"
 TOKEN_URL = f"{BASE}/auth/token"
 WEBHOOKS_URL = "https://b2b.revolut.com/api/2.0/webhooks"
 CLIENT_ID = "hub-client-id-123"
 # One key pair for the whole run: generating RSA keys is slow.
-PRIVATE_KEY, CERTIFICATE = connections.revolut_keypair_generate("t")
+PRIVATE_KEY, CERTIFICATE = revolut_integration.revolut_keypair_generate("t")
 SIGNING_SECRET = "wsk_r59a4HfWVAKycbCaNO1RvgCJec02gRd8"
 ZURICH = zoneinfo.ZoneInfo("Europe/Zurich")
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -87,7 +89,7 @@ def test_status_of_a_missing_or_empty_connection_is_not_configured(company_a):
     empty = Connection.objects.create(company=company_a, provider=Provider.REVOLUT, base_url=BASE)
 
     for connection in (None, empty):
-        status = connections.connection_status(connection)
+        status = connection_status(connection)
         assert (status.code, status.label, status.usable) == ("not_configured", "Not configured", False)
 
 
@@ -97,14 +99,14 @@ def test_status_asks_for_consent_when_revoked_or_never_granted(company_a, compan
     never = revolut_connection(company_b, consent_granted_at=None)
 
     for connection in (revoked, never):
-        status = connections.connection_status(connection)
+        status = connection_status(connection)
         assert (status.code, status.label, status.usable) == ("consent_required", "Consent required", False)
 
 
 @pytest.mark.django_db
 def test_status_is_connected_after_a_successful_call(company_a):
     success = dt.datetime(2026, 11, 20, 9, 30, tzinfo=ZURICH)
-    status = connections.connection_status(revolut_connection(company_a, last_success_at=success))
+    status = connection_status(revolut_connection(company_a, last_success_at=success))
 
     assert (status.code, status.label, status.detail, status.usable) == (
         "connected", "Connected", "Last successful call 20.11.2026 09:30.", True,
@@ -120,11 +122,11 @@ def test_status_is_down_when_the_last_call_failed_or_nothing_was_tried(company_a
     )  # fmt: skip
     untested = revolut_connection(company_b, last_success_at=None)
 
-    status = connections.connection_status(failed)
+    status = connection_status(failed)
     assert (status.code, status.label, status.detail, status.usable) == (
         "down", "Down", "revolut: Service Unavailable (HTTP 503)", False,
     )  # fmt: skip
-    assert (connections.connection_status(untested).code, connections.connection_status(untested).label) == (
+    assert (connection_status(untested).code, connection_status(untested).label) == (
         "down", "Not tested",
     )  # fmt: skip
 
@@ -137,7 +139,7 @@ def test_a_successful_probe_counts_as_a_success(company_a):
         last_failure_at=now - dt.timedelta(hours=1),
     )  # fmt: skip
 
-    assert connections.connection_status(connection).code == "connected"
+    assert connection_status(connection).code == "connected"
 
 
 @pytest.mark.django_db
@@ -147,7 +149,7 @@ def test_status_is_degraded_while_the_circuit_is_open(company_a):
     for _ in range(FAILURE_THRESHOLD):
         breaker.record_failure()
 
-    status = connections.connection_status(connection)
+    status = connection_status(connection)
     assert (status.code, status.label, status.usable) == ("degraded", "Degraded", True)
     assert status.detail.startswith("Calls paused until ")
 
@@ -160,13 +162,13 @@ def test_status_warns_of_a_consent_ending_within_seven_days(company_a, company_b
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(connections.timezone, "now", lambda: ending - dt.timedelta(days=3))
-        status = connections.connection_status(soon)
+        status = connection_status(soon)
     assert (status.code, status.label, status.detail) == (
         "degraded",
         "Consent expiring",
         "Renew the consent before 25.11.2026.",
     )
-    assert connections.connection_status(later).code == "connected"
+    assert connection_status(later).code == "connected"
 
 
 # --- Settings -----------------------------------------------------------------------------------
@@ -177,7 +179,7 @@ def save_settings(company, user, **overrides):
         "base_url": BASE + "/", "consent_url": "https://business.revolut.com/app-confirm",
         "client_id": f" {CLIENT_ID} ", "private_key": PRIVATE_KEY, "generate_key": False,
     }  # fmt: skip
-    return connections.revolut_settings_save(company=company, updated_by=user, **{**values, **overrides})
+    return revolut_integration.revolut_settings_save(company=company, updated_by=user, **{**values, **overrides})
 
 
 @pytest.mark.django_db
@@ -201,7 +203,7 @@ def test_settings_store_the_private_key_encrypted_and_ask_for_consent(company_a,
         BASE, CLIENT_ID, "https://business.revolut.com/app-confirm",
     )  # fmt: skip
     assert (connection.consent_required, connection.consent_granted_at) == (True, None)
-    assert connections.connection_status(connection).code == "consent_required"
+    assert connection_status(connection).code == "consent_required"
     event = AuditEvent.objects.get(action="connection.updated")
     assert (event.actor, event.company, event.changes["client_id"], event.changes["key_replaced"]) == (
         admin, company_a, CLIENT_ID, True,
@@ -213,13 +215,15 @@ def test_settings_store_the_private_key_encrypted_and_ask_for_consent(company_a,
 def test_generate_key_stores_a_new_key_and_its_certificate(company_a, admin):
     connection = save_settings(company_a, admin, private_key="", generate_key=True)
 
-    certificate = x509.load_pem_x509_certificate(connections.revolut_certificate(connection).encode())
+    certificate = x509.load_pem_x509_certificate(revolut_integration.revolut_certificate(connection).encode())
     stored_key = connection.secret("private_key")
     assert stored_key.startswith("-----BEGIN PRIVATE KEY-----")
     assert stored_key != PRIVATE_KEY
     assert certificate.public_key() == public_key_of(stored_key)
     assert certificate.subject.rfc4514_string() == "CN=HYPERVISUAL Hub QA"
-    assert (certificate.not_valid_after_utc - certificate.not_valid_before_utc).days == connections.CERTIFICATE_DAYS
+    assert (
+        certificate.not_valid_after_utc - certificate.not_valid_before_utc
+    ).days == revolut_integration.CERTIFICATE_DAYS
 
 
 @pytest.mark.parametrize(
@@ -282,25 +286,25 @@ def test_consent_link_carries_client_redirect_and_a_signed_state(company_a, admi
     settings.HV_PUBLIC_URL = "https://hub.example.ch"
     connection = save_settings(company_a, admin)
 
-    link = urlsplit(connections.revolut_consent_link(connection, user=admin))
+    link = urlsplit(revolut_integration.revolut_consent_link(connection, user=admin))
 
     assert (link.scheme, link.netloc, link.path) == ("https", "business.revolut.com", "/app-confirm")
     query = {name: values[0] for name, values in parse_qs(link.query).items()}
     assert query["client_id"] == CLIENT_ID
     assert query["redirect_uri"] == "https://hub.example.ch/integrations/revolut/oauth/callback/"
     assert query["response_type"] == "code"
-    assert signing.loads(query["state"], salt=connections.CONSENT_SALT) == {
+    assert signing.loads(query["state"], salt=revolut_integration.CONSENT_SALT) == {
         "connection": connection.pk,
         "user": admin.pk,
     }
-    assert connections.revolut_consent_connection(query["state"], user=admin) == connection
+    assert revolut_integration.revolut_consent_connection(query["state"], user=admin) == connection
 
 
 @pytest.mark.django_db
 def test_consent_link_of_a_base_url_without_the_page(company_a, admin):
     connection = save_settings(company_a, admin, consent_url="https://sandbox-business.revolut.com/")
 
-    link = urlsplit(connections.revolut_consent_link(connection, user=admin))
+    link = urlsplit(revolut_integration.revolut_consent_link(connection, user=admin))
 
     assert (link.netloc, link.path) == ("sandbox-business.revolut.com", "/app-confirm")
 
@@ -308,16 +312,18 @@ def test_consent_link_of_a_base_url_without_the_page(company_a, admin):
 @pytest.mark.django_db
 def test_consent_state_of_another_user_tampered_or_expired_is_refused(company_a, admin, member_of, monkeypatch):
     connection = revolut_connection(company_a)
-    state = parse_qs(urlsplit(connections.revolut_consent_link(connection, user=admin)).query)["state"][0]
+    state = parse_qs(urlsplit(revolut_integration.revolut_consent_link(connection, user=admin)).query)["state"][0]
     other = member_of(company_a, Role.CEO, "other-admin")
 
     with pytest.raises(ValidationError) as foreign:
-        connections.revolut_consent_connection(state, user=other)
+        revolut_integration.revolut_consent_connection(state, user=other)
     with pytest.raises(ValidationError) as tampered:
-        connections.revolut_consent_connection(state[:-2] + ("AA" if not state.endswith("AA") else "BB"), user=admin)
-    monkeypatch.setattr(connections, "CONSENT_STATE_MAX_AGE", -1)
+        revolut_integration.revolut_consent_connection(
+            state[:-2] + ("AA" if not state.endswith("AA") else "BB"), user=admin
+        )
+    monkeypatch.setattr(revolut_integration, "CONSENT_STATE_MAX_AGE", -1)
     with pytest.raises(ValidationError) as expired:
-        connections.revolut_consent_connection(state, user=admin)
+        revolut_integration.revolut_consent_connection(state, user=admin)
 
     assert foreign.value.messages == ["This authorisation was started by another user; start again."]
     assert tampered.value.messages == ["This authorisation link is invalid or expired; start again."]
@@ -336,7 +342,7 @@ def test_consent_complete_exchanges_the_code_for_tokens(company_a, admin, http, 
     })  # fmt: skip
     before = timezone.now()
 
-    connection = connections.revolut_consent_complete(connection=connection, code="oa_prod_code", user=admin)
+    connection = revolut_integration.revolut_consent_complete(connection=connection, code="oa_prod_code", user=admin)
 
     form = form_of(http.calls[0])
     assert set(form) == {"grant_type", "code", "client_assertion_type", "client_assertion"}
@@ -363,8 +369,8 @@ def test_a_refused_consent_code_changes_nothing(company_a, admin, http):
     connection = save_settings(company_a, admin)
     http.post(TOKEN_URL, status=400, json={"error": "invalid_grant", "error_description": "Code expired"})
 
-    with pytest.raises(connections.PermanentProviderError) as refused:
-        connections.revolut_consent_complete(connection=connection, code="old", user=admin)
+    with pytest.raises(PermanentProviderError) as refused:
+        revolut_integration.revolut_consent_complete(connection=connection, code="old", user=admin)
 
     assert refused.value.message == "Code expired (invalid_grant)"
     stored = Connection.objects.get(pk=connection.pk)
@@ -378,7 +384,7 @@ def test_a_refused_consent_code_changes_nothing(company_a, admin, http):
 def test_a_fresh_token_is_used_without_calling_revolut(company_a, http):
     connection = revolut_connection(company_a, expires_in=dt.timedelta(minutes=6))
 
-    assert connections.revolut_access_token(connection) == "tok"
+    assert revolut_integration.revolut_access_token(connection) == "tok"
     assert len(http.calls) == 0
 
 
@@ -388,8 +394,8 @@ def test_a_token_within_five_minutes_of_its_end_is_refreshed_once(company_a, htt
     http.post(TOKEN_URL, json={"access_token": "oa_new", "token_type": "bearer", "expires_in": 2399})
     before = timezone.now()
 
-    assert connections.revolut_access_token(connection) == "oa_new"
-    assert connections.revolut_access_token(connection) == "oa_new"
+    assert revolut_integration.revolut_access_token(connection) == "oa_new"
+    assert revolut_integration.revolut_access_token(connection) == "oa_new"
 
     assert len(http.calls) == 1
     form = form_of(http.calls[0])
@@ -419,7 +425,7 @@ def test_a_caller_waiting_for_the_lock_uses_the_token_the_holder_refreshed(compa
     started = time.monotonic()
     releaser.start()
 
-    token = connections.revolut_access_token(stale)
+    token = revolut_integration.revolut_access_token(stale)
 
     releaser.join()
     assert time.monotonic() - started >= 0.3
@@ -435,7 +441,7 @@ def test_a_lock_never_freed_in_time_is_a_transient_error(company_a, http, monkey
     monkeypatch.setattr(connections, "TOKEN_LOCK_WAIT_SECONDS", 0.2)
     try:
         with pytest.raises(TransientProviderError) as waited:
-            connections.revolut_access_token(connection)
+            revolut_integration.revolut_access_token(connection)
     finally:
         lock.release()
 
@@ -457,7 +463,9 @@ def test_two_processes_needing_a_new_token_refresh_it_once(company_a, http):
     def caller():
         try:
             tokens.append(
-                connections.revolut_access_token(Connection.objects.select_related("company").get(pk=connection.pk))
+                revolut_integration.revolut_access_token(
+                    Connection.objects.select_related("company").get(pk=connection.pk)
+                )
             )
         except Exception as error:  # noqa: BLE001 - reported below
             errors.append(error)
@@ -481,23 +489,23 @@ def test_a_refused_refresh_marks_the_connection_for_consent(company_a, http):
     http.post(TOKEN_URL, status=400, json={"error": "invalid_grant", "error_description": "Refresh token revoked"})
 
     with pytest.raises(ConsentRequired) as lost:
-        connections.revolut_access_token(connection)
+        revolut_integration.revolut_access_token(connection)
 
     assert lost.value.message == (
         "Revolut refused the grant: authorise the Hub again (Refresh token revoked (invalid_grant))."
     )
     stored = Connection.objects.get(pk=connection.pk)
     assert (stored.consent_required, stored.last_failure_detail) == (True, "Refresh token revoked (invalid_grant)")
-    assert connections.connection_status(stored).code == "consent_required"
+    assert connection_status(stored).code == "consent_required"
     with pytest.raises(ConsentRequired):
-        connections.revolut_access_token(stored)
+        revolut_integration.revolut_access_token(stored)
     assert len(http.calls) == 1
 
 
 @pytest.mark.django_db
 def test_a_connection_needing_consent_gives_no_token(company_a, http):
     with pytest.raises(ConsentRequired) as refused:
-        connections.revolut_access_token(revolut_connection(company_a, consent_required=True))
+        revolut_integration.revolut_access_token(revolut_connection(company_a, consent_required=True))
 
     assert refused.value.message == "Revolut is not authorised for Alpha."
     assert len(http.calls) == 0
@@ -536,7 +544,7 @@ def test_probe_stores_a_refusal(company_a, http):
 
     assert (probed.last_probe_ok, probed.last_probe_detail) == (False, "The request should be authorized.")
     assert probed.last_failure_detail == "revolut: The request should be authorized. (HTTP 401)"
-    assert connections.connection_status(probed).code == "down"
+    assert connection_status(probed).code == "down"
 
 
 @pytest.mark.django_db
@@ -554,7 +562,7 @@ def test_webhook_registration_replaces_ours_and_stores_the_signing_secret(compan
         "signing_secret": "wsk_fresh_secret_value",
     })  # fmt: skip
 
-    registered = connections.revolut_webhook_register(connection=connection, registered_by=admin)
+    registered = revolut_integration.revolut_webhook_register(connection=connection, registered_by=admin)
 
     assert [(call.request.method, call.request.url) for call in http.calls] == [
         ("GET", WEBHOOKS_URL), ("DELETE", f"{WEBHOOKS_URL}/wh-ours"), ("POST", WEBHOOKS_URL),
@@ -564,7 +572,7 @@ def test_webhook_registration_replaces_ours_and_stores_the_signing_secret(compan
     }  # fmt: skip
     stored = Connection.objects.get(pk=registered.pk)
     assert stored.secret("webhook_signing_secrets") == "wsk_fresh_secret_value"
-    assert connections.revolut_signing_secrets(stored) == ["wsk_fresh_secret_value"]
+    assert revolut_integration.revolut_signing_secrets(stored) == ["wsk_fresh_secret_value"]
     assert (stored.config["webhook_id"], stored.config["webhook_url"], stored.config["client_id"]) == (
         "wh-new", url, CLIENT_ID,
     )  # fmt: skip
@@ -577,4 +585,4 @@ def test_webhook_registration_replaces_ours_and_stores_the_signing_secret(compan
 def test_signing_secrets_being_rotated_are_all_accepted(company_a):
     connection = revolut_connection(company_a, signing_secrets="wsk_current,wsk_previous,")
 
-    assert connections.revolut_signing_secrets(connection) == ["wsk_current", "wsk_previous"]
+    assert revolut_integration.revolut_signing_secrets(connection) == ["wsk_current", "wsk_previous"]

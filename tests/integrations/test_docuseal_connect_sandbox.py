@@ -7,9 +7,10 @@ import pytest
 from django.core.management import call_command
 
 from finance.models import Company
-from integrations import connections, docuseal
-from integrations.models import Connection
-from integrations.sandbox import docuseal as sandbox
+from integrations import docuseal
+from integrations import selectors as integration_selectors
+from integrations.models import Connection, Provider
+from sandbox import docuseal as sandbox
 
 
 @pytest.fixture(autouse=True)
@@ -35,9 +36,9 @@ def test_every_company_is_connected_with_its_template_terms_and_webhook_and_a_se
     ]
     for connection in Connection.objects.filter(provider="docuseal").select_related("company"):
         code = connection.company.code.lower()
-        assert connections.connection_status(connection).code == "connected"
+        assert integration_selectors.connection_status(connection).code == "connected"
         assert connection.base_url == f"{live_server.url}/sandbox/docuseal/api"
-        assert docuseal.usable_connection(connection.company) is not None
+        assert integration_selectors.usable_connection(connection.company, Provider.DOCUSEAL) is not None
         assert connection.config["template_role"] == "First Party"
         terms = docuseal.cgv_content(connection)
         assert connection.config["cgv_sha256"] == hashlib.sha256(terms).hexdigest()

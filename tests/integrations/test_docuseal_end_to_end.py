@@ -22,7 +22,7 @@ from finance.services import documents
 from finance.services.documents import LineInput
 from integrations import connections, docuseal
 from integrations.models import ActionRun, WebhookDelivery
-from integrations.sandbox import docuseal as sandbox
+from sandbox import docuseal as sandbox
 from tests.conftest import start_celery_worker
 from tests.factories import ClientFactory, CompanyFactory, QuoteFactory
 from tests.integrations.test_revolut_end_to_end import wait_until

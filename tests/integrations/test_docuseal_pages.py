@@ -14,8 +14,8 @@ from django.utils import translation
 from finance.models import Company, QuoteSignature, Role
 from finance.services import documents
 from integrations import docuseal
-from integrations.connections import connection_status
 from integrations.models import ActionRun, Connection
+from integrations.selectors import connection_status
 from tests.integrations.test_docuseal_signatures import BASE, KEY, TERMS, quote  # noqa: F401 - the fixture
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "docuseal"

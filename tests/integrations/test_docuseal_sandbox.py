@@ -9,8 +9,8 @@ from django.conf import settings as django_settings
 from django.test import Client
 
 from integrations.clients.docuseal import webhook_refusal
-from integrations.sandbox import docuseal as sandbox
-from integrations.sandbox import tasks
+from sandbox import docuseal as sandbox
+from sandbox import tasks
 from tests.integrations.conftest import run_all
 
 SPEC = Path(django_settings.BASE_DIR).parent / "shared" / "specs" / "docuseal-openapi.json"

@@ -5,9 +5,10 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from integrations import connections, invoice_ninja
+from integrations import invoice_ninja
+from integrations import selectors as integration_selectors
 from integrations.models import Connection
-from integrations.sandbox import invoice_ninja as sandbox
+from sandbox import invoice_ninja as sandbox
 
 
 @pytest.mark.django_db(transaction=True)
@@ -23,7 +24,7 @@ def test_every_company_is_connected_with_its_webhooks_and_a_second_run_changes_n
         "  QB: connected to the Invoice Ninja sandbox (hv-demo-qb)",
     ]
     for connection in Connection.objects.filter(provider="invoice_ninja").select_related("company"):
-        assert connections.connection_status(connection).code == "connected"
+        assert integration_selectors.connection_status(connection).code == "connected"
         assert connection.base_url == f"{live_server.url}/sandbox/invoice-ninja"
         token = f"hv-demo-{connection.company.code.lower()}"
         registered = sorted((int(hook["event_id"]), hook["target_url"]) for hook in sandbox.list_webhooks(token))

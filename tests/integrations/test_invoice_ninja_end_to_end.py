@@ -18,7 +18,7 @@ from django.urls import reverse
 from finance.models import Invoice, Payment, Role
 from integrations import connections, invoice_ninja
 from integrations.models import ActionRun, WebhookDelivery
-from integrations.sandbox import invoice_ninja as sandbox
+from sandbox import invoice_ninja as sandbox
 from tests.conftest import start_celery_worker
 from tests.factories import ClientFactory, CompanyFactory
 from tests.integrations.test_invoice_ninja_sync import issued

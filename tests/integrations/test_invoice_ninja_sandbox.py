@@ -10,8 +10,8 @@ import responses
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.sandbox import invoice_ninja, tasks
-from integrations.sandbox.views import invoice_ninja as views
+from sandbox import invoice_ninja, tasks
+from sandbox.views import invoice_ninja as views
 from tests.factories import UserFactory
 from tests.integrations.conftest import Enqueued, run_all, take_all
 

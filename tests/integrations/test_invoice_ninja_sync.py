@@ -16,9 +16,10 @@ from django.utils import translation
 
 from finance.models import AuditEvent, Company, Contact, Invoice, InvoiceLine, Payment, Quote
 from finance.services import documents, invoice_ninja, payments
-from integrations.actions import action_runs_for, execute_action_run
+from integrations.actions import execute_action_run
 from integrations.clients.invoice_ninja import WebhookEvent
 from integrations.models import ActionRun, Connection, SyncCursor, SyncDrift, WebhookDelivery
+from integrations.selectors import action_runs_for
 from tests.factories import ClientFactory, InvoiceFactory, QuoteFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -6,9 +6,10 @@ import pytest
 from django.core.management import call_command
 
 from finance.models import DunningText
-from integrations import connections, mautic
+from integrations import mautic
+from integrations import selectors as integration_selectors
 from integrations.models import Connection
-from integrations.sandbox import mautic as sandbox
+from sandbox import mautic as sandbox
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +33,7 @@ def test_every_company_is_connected_with_its_templates_and_webhook_and_a_second_
     ]
     for connection in Connection.objects.filter(provider="mautic").select_related("company"):
         code = connection.company.code
-        assert connections.connection_status(connection).code == "connected"
+        assert integration_selectors.connection_status(connection).code == "connected"
         assert connection.base_url == f"{live_server.url}/sandbox/mautic"
         (hook,) = sandbox.hooks(f"hv-demo-{code.lower()}")
         assert hook["webhookUrl"] == f"{live_server.url}/webhooks/mautic/{code}/"

@@ -25,9 +25,10 @@ from finance.services import documents
 from finance.services import dunning as dunning_service
 from finance.services.mautic import PDF_LINK_SALT, REMINDER_ACTION, reminder_tokens
 from integrations import mautic as mautic_connection
-from integrations.actions import action_run_retry, action_runs_for, execute_action_run
+from integrations.actions import action_run_retry, execute_action_run
 from integrations.clients.mautic import signature_valid
 from integrations.models import Connection, WebhookDelivery
+from integrations.selectors import action_runs_for
 from integrations.webhooks.inbox import delivery_replay, process_webhook_delivery
 from tests.factories import ClientFactory, InvoiceFactory, UserFactory
 

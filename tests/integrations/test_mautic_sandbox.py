@@ -10,7 +10,7 @@ import requests
 from django.conf import settings
 from django.urls import reverse
 
-from integrations.sandbox import mautic, tasks
+from sandbox import mautic, tasks
 from tests.factories import UserFactory
 from tests.integrations.conftest import Enqueued, run_all, take_all
 

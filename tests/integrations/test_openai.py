@@ -16,11 +16,12 @@ from finance.models import AuditEvent, Lead, Role
 from finance.services import leads
 from integrations import actions, connections
 from integrations import openai as openai_connection
+from integrations import selectors as integration_selectors
 from integrations.clients import openai as openai_client
 from integrations.clients.base import AuthorizationError, PermanentProviderError, TransientProviderError
 from integrations.health import redis_client
 from integrations.models import ActionRun, Connection
-from integrations.sandbox import openai as sandbox_openai
+from sandbox import openai as sandbox_openai
 
 pytestmark = pytest.mark.django_db
 
@@ -255,14 +256,14 @@ def test_the_connection_test_lists_the_models(openai_qa, fake):
     assert (connection.last_probe_ok, connection.last_probe_detail) == (
         True, "2 model(s) available, gpt-4.1-mini among them.")  # fmt: skip
     assert fake.requests[0].url.path == "/v1/models"
-    assert connections.connection_status(connection).code == "connected"
+    assert integration_selectors.connection_status(connection).code == "connected"
 
 
 def test_a_refused_key_fails_the_connection_test(openai_qa, fake):
     fake.answers += [httpx2.Response(401, json={"error": {"message": "Incorrect API key provided"}})]
     connection = connections.connection_probe(openai_qa)
     assert (connection.last_probe_ok, connection.last_probe_detail) == (False, "Incorrect API key provided")
-    assert connections.connection_status(connection).code == "down"
+    assert integration_selectors.connection_status(connection).code == "down"
 
 
 def test_the_settings_page_saves_the_key_encrypted(client, company_a, member_of):

@@ -13,7 +13,7 @@ from finance.capture_ocr import INSTRUCTIONS, INVOICE_SCHEMA, SCHEMA_NAME, TEXT_
 from finance.qrbill import Address, creditor_reference, qr_reference, render_pdf
 from finance.services import leads
 from integrations.clients import openai as openai_client
-from integrations.sandbox import openai as sandbox_openai
+from sandbox import openai as sandbox_openai
 from tests.capture_documents import password_protected_pdf, render_page
 
 API_KEY = "sk-sandbox-invoice"

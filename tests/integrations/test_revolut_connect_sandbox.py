@@ -6,7 +6,8 @@ import pytest
 from django.core.management import call_command
 
 from finance.models import BankAccount
-from integrations import connections
+from integrations import revolut as revolut_integration
+from integrations import selectors as integration_selectors
 from integrations.models import Connection
 
 
@@ -23,10 +24,10 @@ def test_every_company_is_connected_to_the_sandbox_and_a_second_run_changes_noth
         "  QB: connected to the Revolut sandbox (hv-demo-qb)",
     ]
     for connection in Connection.objects.select_related("company"):
-        assert connections.connection_status(connection).code == "connected"
+        assert integration_selectors.connection_status(connection).code == "connected"
         assert connection.base_url == f"{live_server.url}/sandbox/revolut/api/1.0"
         assert connection.config["webhook_url"] == f"{live_server.url}/webhooks/revolut/{connection.company.code}/"
-        assert connections.revolut_signing_secrets(connection)[0].startswith("wsk_")
+        assert revolut_integration.revolut_signing_secrets(connection)[0].startswith("wsk_")
         assert sorted(BankAccount.objects.filter(connection=connection).values_list("currency", flat=True)) == [
             "CHF", "EUR",
         ]  # fmt: skip

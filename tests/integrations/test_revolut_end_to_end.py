@@ -27,12 +27,12 @@ from finance.models import (
     SupplierInvoice,
 )
 from finance.services import documents, projects, purchases
-from finance.services.banking import bank_accounts_sync
 from finance.services.purchases import SupplierLineInput
-from integrations import connections
+from finance.services.revolut import bank_accounts_sync
+from integrations import revolut as revolut_integration
 from integrations.health import redis_client
 from integrations.models import ActionRun, WebhookDelivery
-from integrations.sandbox import revolut as sandbox
+from sandbox import revolut as sandbox
 from tests.conftest import start_celery_worker
 from tests.factories import CompanyFactory, SupplierFactory
 from tests.finance.test_projects import draft_quote
@@ -74,14 +74,14 @@ def connected(company, people, live_server, settings):
     settings.HV_PUBLIC_URL = live_server.url
     base = f"{live_server.url}/sandbox/revolut"
     client_id = f"e2e-{company.code.lower()}-{time.monotonic_ns()}"
-    connection = connections.revolut_settings_save(
+    connection = revolut_integration.revolut_settings_save(
         company=company, base_url=f"{base}/api/1.0", consent_url=f"{base}/app-confirm", client_id=client_id,
         private_key="", generate_key=True, updated_by=people["ceo"],
     )  # fmt: skip
-    connection = connections.revolut_consent_complete(
+    connection = revolut_integration.revolut_consent_complete(
         connection=connection, code=sandbox.authorize(client_id), user=people["ceo"]
     )
-    connection = connections.revolut_webhook_register(connection=connection, registered_by=people["ceo"])
+    connection = revolut_integration.revolut_webhook_register(connection=connection, registered_by=people["ceo"])
     bank_accounts_sync(connection)
     yield connection
     redis_client().delete(sandbox.PAY_DELAY_KEY)

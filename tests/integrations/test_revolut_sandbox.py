@@ -16,7 +16,7 @@ from django.urls import reverse
 from schwifty import IBAN
 
 from integrations.health import redis_client
-from integrations.sandbox import revolut, tasks
+from sandbox import revolut, tasks
 from tests.factories import UserFactory
 from tests.integrations.conftest import run_all, take_all
 

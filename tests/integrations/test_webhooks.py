@@ -84,10 +84,10 @@ def enqueued(monkeypatch):
 
 @pytest.fixture
 def processed(monkeypatch):
-    """The events the Revolut handler hands to banking (banking has its own tests)."""
+    """The events the Revolut handler hands to the Revolut service (it has its own tests)."""
     calls = []
     monkeypatch.setattr(
-        revolut_webhooks.banking, "revolut_event_process",
+        revolut_webhooks.revolut_service, "revolut_event_process",
         lambda *, connection, payload: calls.append((connection.pk, payload)),
     )  # fmt: skip
     return calls
@@ -305,7 +305,7 @@ def test_a_failing_handler_is_recorded(connection, monkeypatch, enqueued):
     def crash(*, connection, payload):
         raise ValueError("leg without account_id")
 
-    monkeypatch.setattr(revolut_webhooks.banking, "revolut_event_process", crash)
+    monkeypatch.setattr(revolut_webhooks.revolut_service, "revolut_event_process", crash)
     delivery = accepted(connection)
 
     inbox.process_webhook_delivery(delivery.pk)
@@ -320,7 +320,7 @@ def test_a_transient_failure_is_retried_then_recorded(connection, monkeypatch, e
     def unavailable(*, connection, payload):
         raise TransientProviderError("revolut", "Service Unavailable", status=503)
 
-    monkeypatch.setattr(revolut_webhooks.banking, "revolut_event_process", unavailable)
+    monkeypatch.setattr(revolut_webhooks.revolut_service, "revolut_event_process", unavailable)
     delivery = accepted(connection)
 
     for _attempt in range(inbox.MAX_ATTEMPTS):
@@ -338,7 +338,7 @@ def test_a_permanent_provider_error_fails_at_once(connection, monkeypatch, enque
     def refused(*, connection, payload):
         raise PermanentProviderError("revolut", "Resource not found", status=404, code=3006)
 
-    monkeypatch.setattr(revolut_webhooks.banking, "revolut_event_process", refused)
+    monkeypatch.setattr(revolut_webhooks.revolut_service, "revolut_event_process", refused)
     delivery = accepted(connection)
 
     inbox.process_webhook_delivery(delivery.pk)

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from finance.services.outside_edits import SHARED_TABLES
 from integrations.clients.base import ProviderError
 from integrations.clients.directus import DirectusClient
 from integrations.directus import directus_configure
@@ -22,7 +23,9 @@ class Command(BaseCommand):
             raise CommandError("HV_DIRECTUS_TOKEN is empty: set it to the Directus admin's static token")
         api = DirectusClient(settings.HV_DIRECTUS_URL, settings.HV_DIRECTUS_TOKEN)
         try:
-            report = directus_configure(api, hub_url=hub_url, secret=settings.HV_DIRECTUS_WEBHOOK_SECRET)
+            report = directus_configure(
+                api, hub_url=hub_url, secret=settings.HV_DIRECTUS_WEBHOOK_SECRET, edited_tables=SHARED_TABLES
+            )
         except (ProviderError, ValueError) as error:
             raise CommandError(f"Directus at {settings.HV_DIRECTUS_URL}: {error}") from error
         self.stdout.write(f"Directus at {settings.HV_DIRECTUS_URL} configured; events go to {hub_url}")

@@ -7,6 +7,8 @@ from django.core.management.base import BaseCommand
 
 from finance.models import Company
 from integrations import web_form
+from integrations.models import Provider
+from integrations.selectors import usable_connection
 
 
 class Command(BaseCommand):
@@ -17,7 +19,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, show: bool = False, **options) -> None:
         for company in Company.objects.order_by("code"):
-            connection = web_form.usable_connection(company)
+            connection = usable_connection(company, Provider.WEB_FORM)
             if connection is None:
                 connection, _secret = web_form.secret_rotate(company=company, rotated_by=None)
                 state = "secret generated"

@@ -27,7 +27,7 @@ import pypdfium2
 from finance.capture_ocr import SCHEMA_NAME as INVOICE_SCHEMA_NAME
 from finance.capture_ocr import TEXT_FIELDS as INVOICE_TEXT_FIELDS
 from finance.capture_qr import PDFIUM_LOCK
-from integrations.sandbox.store import JsonStore
+from sandbox.store import JsonStore
 
 store = JsonStore("hv:sandbox:openai")
 MODELS = ("gpt-4.1-mini", "gpt-4.1", "gpt-4o-mini")

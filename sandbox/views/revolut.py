@@ -20,9 +20,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from integrations.sandbox import revolut
-from integrations.sandbox.encoding import DecimalAsNumberEncoder
-from integrations.sandbox.forms import IncomingTransferForm
+from sandbox import revolut
+from sandbox.encoding import DecimalAsNumberEncoder
+from sandbox.forms import IncomingTransferForm
 
 # Transactions per business shown on the sandbox's page.
 DASHBOARD_TRANSACTIONS = 50

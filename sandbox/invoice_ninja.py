@@ -10,7 +10,7 @@ specs/invoiceninja-v5-openapi.yaml.
 
 Webhooks go out as app/Jobs/Util/WebhookSingle.php sends them: the bare entity (no envelope, no event
 id, no signature) to every subscription of the event, one Celery task per delivery
-(`tasks.deliver_invoice_ninja_webhook`; `settle_delivery` holds the rules for the receiver's answer).
+(`deliver_invoice_ninja_webhook`; `settle_delivery` holds the rules for the receiver's answer).
 An operation renders its event bodies from the state it leaves, as Invoice Ninja's queued job reads
 the entity afresh; the sandbox sends at once where Invoice Ninja delays create_payment by ~20 s.
 
@@ -33,14 +33,17 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
+from celery import shared_task
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.urls import reverse
 from django.utils import timezone
 
+from integrations.clients.base import ProviderError
 from integrations.health import redis_client
-from integrations.sandbox.encoding import compact_json
-from integrations.sandbox.store import DocumentMissing, JsonStore
+from sandbox.encoding import compact_json
+from sandbox.store import DocumentMissing, JsonStore
+from sandbox.webhooks import SandboxWebhookSender
 
 KEY_PREFIX = "hv:sandbox:invoice_ninja"
 store = JsonStore(KEY_PREFIX)
@@ -140,6 +143,9 @@ MAX_DELIVERY_RECORDS = 200
 DELIVERED, RETRY, FAILED, SUBSCRIPTION_DELETED = "delivered", "retry", "failed", "subscription deleted"
 # Answers after which Invoice Ninja deletes the subscription: the receiver says the URL is gone.
 GONE_STATUSES = {404, 405, 410}
+# Invoice Ninja makes 5 attempts ($tries), minutes apart; the sandbox waits seconds between them.
+INVOICE_NINJA_WEBHOOK_ATTEMPTS = 5
+INVOICE_NINJA_WEBHOOK_RETRY_SECONDS = 3
 
 INVALID_DATA = "The given data was invalid."
 CANNOT_MARK_PAID = "Invoice cannot be marked as paid"
@@ -1050,11 +1056,45 @@ def _deliveries(company: dict, events: list[tuple[str, str, str]]) -> list[tuple
 
 
 def _send(token: str, deliveries: list[tuple[str, str, str]]) -> None:
-    # Imported here: the tasks module imports this one.
-    from integrations.sandbox.tasks import deliver_invoice_ninja_webhook
-
     for webhook_id, event_id, body in deliveries:
         deliver_invoice_ninja_webhook.delay(token, webhook_id, event_id, body)
+
+
+@shared_task(
+    name="sandbox.tasks.deliver_invoice_ninja_webhook",
+    bind=True,
+    ignore_result=True,
+    max_retries=INVOICE_NINJA_WEBHOOK_ATTEMPTS - 1,
+)
+def deliver_invoice_ninja_webhook(self, token: str, webhook_id: str, event_id: str, body: str) -> None:
+    """Send one event's bare entity to one subscription, as Invoice Ninja's WebhookSingle job does.
+
+    The subscription is read when the attempt runs: one deleted meanwhile gets nothing. The method is the
+    subscription's rest_method (POST or PUT), which is why this does not go through `post_webhook`.
+    """
+    webhook = find_subscription(token, webhook_id)
+    if webhook is None:
+        return
+    headers = {"Content-Type": "application/json", "Accept": "application/json", **webhook["headers"]}
+    attempt = {
+        "event_id": event_id,
+        "attempt": self.request.retries + 1,
+        "max_attempts": INVOICE_NINJA_WEBHOOK_ATTEMPTS,
+    }
+    sender = SandboxWebhookSender("", scope="invoice_ninja")
+    try:
+        response = sender.request(
+            webhook["rest_method"].upper(), webhook["target_url"], data=body.encode(), headers=headers,
+            idempotent=False, authenticated=False,
+        )  # fmt: skip
+    except ProviderError as error:
+        outcome = settle_delivery(token, webhook, **attempt, status=error.status, error=error.message)
+        if outcome == RETRY:
+            raise self.retry(exc=error, countdown=INVOICE_NINJA_WEBHOOK_RETRY_SECONDS) from error
+        if outcome == FAILED:
+            raise
+        return
+    settle_delivery(token, webhook, **attempt, status=response.status)
 
 
 # The client portal

@@ -25,9 +25,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from integrations.sandbox import invoice_ninja
-from integrations.sandbox.encoding import DecimalAsNumberEncoder
-from integrations.sandbox.forms import ApproveQuoteForm, RecordPaymentForm
+from sandbox import invoice_ninja
+from sandbox.encoding import DecimalAsNumberEncoder
+from sandbox.forms import ApproveQuoteForm, RecordPaymentForm
 
 # Pagination of the list endpoints (BaseController::resolveQueryLimit).
 DEFAULT_PER_PAGE = 20

@@ -7,10 +7,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from finance.models import Company, DunningText
 from finance.services.dunning import dunning_policy_ensure
-from integrations import connections, mautic
-from integrations.management.sandbox_demo import demo_ceo
-from integrations.models import Provider
-from integrations.sandbox import mautic as sandbox_mautic
+from integrations import connections, mautic, selectors
+from integrations.models import MAUTIC_AUTH_BASIC, Provider
+from sandbox import mautic as sandbox_mautic
+from sandbox.management.demo import demo_ceo
 
 # What a finance team writes in Mautic once: one template e-mail per level and language, with the Hub's tokens.
 SUBJECTS = {
@@ -79,8 +79,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         ceo = demo_ceo()
         for company in Company.objects.order_by("code"):
-            existing = connections.connection_get(company, Provider.MAUTIC)
-            if existing is not None and connections.connection_status(existing).usable:
+            existing = selectors.connection_get(company, Provider.MAUTIC)
+            if existing is not None and selectors.connection_status(existing).usable:
                 acknowledgement_templates_ensure(existing, existing.config.get("username", ""), ceo)
                 self.stdout.write(f"  {company.code}: already connected")
                 continue
@@ -97,7 +97,7 @@ class Command(BaseCommand):
                     DunningText.objects.update_or_create(level=level, language=language,
                                                          defaults={"mautic_email_id": email_id})  # fmt: skip
             connection = mautic.settings_save(
-                company=company, base_url=f"{settings.HV_PUBLIC_URL}/sandbox/mautic", auth_method=mautic.AUTH_BASIC,
+                company=company, base_url=f"{settings.HV_PUBLIC_URL}/sandbox/mautic", auth_method=MAUTIC_AUTH_BASIC,
                 username=username, password=password, client_id="", client_secret="", updated_by=ceo,
             )  # fmt: skip
             connection = connections.connection_probe(connection)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from integrations.sandbox.views import docuseal, invoice_ninja, mautic, openai, revolut
+from sandbox.views import docuseal, invoice_ninja, mautic, openai, revolut
 
 app_name = "sandbox"
 

@@ -4,7 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from finance.forms import TablerFormMixin
-from integrations.sandbox import invoice_ninja, revolut
+from sandbox import invoice_ninja, revolut
 
 # Joins a company id and an invoice id in one choice value; neither id contains it.
 CHOICE_SEPARATOR = ":"

@@ -4,10 +4,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from finance.models import Company
-from integrations import connections, invoice_ninja
-from integrations.management.sandbox_demo import demo_ceo
+from integrations import connections, invoice_ninja, selectors
 from integrations.models import Provider
-from integrations.sandbox import invoice_ninja as sandbox_invoice_ninja
+from sandbox import invoice_ninja as sandbox_invoice_ninja
+from sandbox.management.demo import demo_ceo
 
 
 class Command(BaseCommand):
@@ -16,8 +16,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         ceo = demo_ceo()
         for company in Company.objects.order_by("code"):
-            existing = connections.connection_get(company, Provider.INVOICE_NINJA)
-            if existing is not None and connections.connection_status(existing).usable:
+            existing = selectors.connection_get(company, Provider.INVOICE_NINJA)
+            if existing is not None and selectors.connection_status(existing).usable:
                 self.stdout.write(f"  {company.code}: already connected")
                 continue
             # The API token a person would create in Invoice Ninja's settings and paste into the Hub.

@@ -30,12 +30,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from celery import shared_task
 from django.conf import settings
 from django.urls import reverse
 
+from integrations.clients.base import ProviderError
 from integrations.clients.docuseal import webhook_hmac
 from integrations.health import redis_client
-from integrations.sandbox.store import JsonStore
+from sandbox.store import JsonStore
+from sandbox.webhooks import post_webhook
 
 KEY_PREFIX = "hv:sandbox:docuseal"
 store = JsonStore(KEY_PREFIX)
@@ -49,6 +52,9 @@ MAX_LIMIT = 100
 # Deliveries and e-mails kept per account for the sandbox page; older ones are dropped.
 MAX_LOG = 200
 USER_AGENT = "DocuSeal.com Webhook"
+# DocuSeal retries a failed delivery for 48 h, 2^attempt minutes apart; the sandbox a few times, seconds apart.
+DOCUSEAL_WEBHOOK_RETRIES = 4
+DOCUSEAL_WEBHOOK_RETRY_SECONDS = 3
 
 
 class ApiError(Exception):
@@ -523,9 +529,26 @@ def webhook_headers(api_key: str, raw_body: bytes) -> tuple[str, dict[str, str]]
 
 
 def _send(api_key: str, body: str) -> None:
-    from integrations.sandbox import tasks  # the tasks module imports this one
+    deliver_docuseal_webhook.delay(api_key, body)
 
-    tasks.deliver_docuseal_webhook.delay(api_key, body)
+
+@shared_task(
+    name="sandbox.tasks.deliver_docuseal_webhook", bind=True, ignore_result=True, max_retries=DOCUSEAL_WEBHOOK_RETRIES
+)
+def deliver_docuseal_webhook(self, api_key: str, body: str) -> None:
+    """POST one event to the account's webhook as configured when the attempt runs, signed afresh each time."""
+    raw_body = body.encode()
+    target = webhook_headers(api_key, raw_body)
+    if target is None:
+        return
+    url, headers = target
+    event_type = json.loads(body).get("event_type", "")
+    try:
+        response = post_webhook(url, raw_body, headers, sandbox="docuseal")
+    except ProviderError as error:
+        record_delivery(api_key, event_type=event_type, status=error.status, error=error.message)
+        raise self.retry(exc=error, countdown=DOCUSEAL_WEBHOOK_RETRY_SECONDS) from error
+    record_delivery(api_key, event_type=event_type, status=response.status)
 
 
 def record_delivery(api_key: str, *, event_type: str, status: int | None, error: str = "") -> None:

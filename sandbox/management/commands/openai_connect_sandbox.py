@@ -4,11 +4,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from finance.models import Company
-from integrations import connections
+from integrations import connections, selectors
 from integrations import openai as openai_connection
-from integrations.management.sandbox_demo import demo_ceo
 from integrations.models import Provider
-from integrations.sandbox import openai as sandbox_openai
+from sandbox import openai as sandbox_openai
+from sandbox.management.demo import demo_ceo
 
 
 class Command(BaseCommand):
@@ -17,8 +17,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         ceo = demo_ceo()
         for company in Company.objects.order_by("code"):
-            existing = connections.connection_get(company, Provider.OPENAI)
-            if existing is not None and connections.connection_status(existing).usable:
+            existing = selectors.connection_get(company, Provider.OPENAI)
+            if existing is not None and selectors.connection_status(existing).usable:
                 self.stdout.write(f"  {company.code}: already connected")
                 continue
             api_key = f"sk-hv-demo-{company.code.lower()}"

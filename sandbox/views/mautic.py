@@ -22,8 +22,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from integrations.sandbox import mautic
-from integrations.sandbox.forms import MauticContactEmailForm, MauticOpenEmailForm
+from sandbox import mautic
+from sandbox.forms import MauticContactEmailForm, MauticOpenEmailForm
 
 # Delivery attempts and sent e-mails per instance shown on the sandbox's page, newest first.
 DASHBOARD_DELIVERIES = 30

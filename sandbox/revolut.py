@@ -24,14 +24,17 @@ from decimal import Decimal
 from typing import Any
 
 import jwt
+from celery import shared_task
 from django.utils import timezone
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 
+from integrations.clients.base import ProviderError
 from integrations.clients.revolut import sign_webhook
 from integrations.health import redis_client
-from integrations.sandbox.encoding import compact_json
-from integrations.sandbox.store import DocumentMissing, JsonStore
+from sandbox.encoding import compact_json
+from sandbox.store import DocumentMissing, JsonStore
+from sandbox.webhooks import post_webhook
 
 KEY_PREFIX = "hv:sandbox:revolut"
 store = JsonStore(KEY_PREFIX)
@@ -54,6 +57,10 @@ CLIENT_ASSERTION_AUDIENCE = "https://revolut.com"
 
 # Seconds between /pay (or an injected transfer) and its settlement by the Celery task.
 SETTLE_SECONDS = 2
+# Revolut tries a failed delivery 3 more times (10 minutes apart); the sandbox waits seconds, not minutes,
+# so that a demo or an end-to-end test sees the retries happen.
+REVOLUT_WEBHOOK_RETRIES = 3
+REVOLUT_WEBHOOK_RETRY_SECONDS = 10
 # A payment to a counterparty IBAN ending in these digits settles to `reverted` or `failed`, not `completed`.
 REVERTED_IBAN_SUFFIX = "0000"
 FAILED_IBAN_SUFFIX = "0001"
@@ -700,17 +707,33 @@ def _deliveries(business: dict, events: list[dict]) -> list[tuple[str, str, str]
 
 
 def _send(deliveries: list[tuple[str, str, str]]) -> None:
-    # Imported here: the tasks module imports this one.
-    from integrations.sandbox.tasks import deliver_revolut_webhook
-
     for url, body, signing_secret in deliveries:
         deliver_revolut_webhook.delay(url, body, signing_secret)
 
 
 def _schedule_settlement(client_id: str, transaction_id: str) -> None:
-    from integrations.sandbox.tasks import settle_revolut_transaction
-
     settle_revolut_transaction.apply_async((client_id, transaction_id), countdown=SETTLE_SECONDS)
+
+
+# Celery tasks: what the emulated Revolut does after answering a request (listed by `sandbox.tasks`).
+
+
+@shared_task(name="sandbox.tasks.settle_revolut_transaction", ignore_result=True)
+def settle_revolut_transaction(client_id: str, transaction_id: str) -> None:
+    """Settle a pending Revolut sandbox transaction, SETTLE_SECONDS after it was created."""
+    settle_transaction(client_id=client_id, transaction_id=transaction_id)
+
+
+@shared_task(
+    name="sandbox.tasks.deliver_revolut_webhook", bind=True, ignore_result=True, max_retries=REVOLUT_WEBHOOK_RETRIES
+)
+def deliver_revolut_webhook(self, url: str, body: str, signing_secret: str) -> None:
+    """POST one webhook body to the Hub, signed afresh on each attempt."""
+    raw_body = body.encode()
+    try:
+        post_webhook(url, raw_body, webhook_headers(raw_body, signing_secret), sandbox="revolut")
+    except ProviderError as error:
+        raise self.retry(exc=error, countdown=REVOLUT_WEBHOOK_RETRY_SECONDS) from error
 
 
 def _timestamp(moment: datetime | None = None) -> str:

@@ -2,7 +2,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from integrations.sandbox import revolut
+from sandbox import revolut
 
 
 def amount(value: str) -> Decimal:

@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from integrations.sandbox import docuseal
+from sandbox import docuseal
 
 ApiView = Callable[..., HttpResponse]
 

@@ -10,7 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from integrations.sandbox import openai
+from sandbox import openai
 
 
 def _error(error: openai.ApiError) -> JsonResponse:

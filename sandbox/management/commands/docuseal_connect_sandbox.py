@@ -6,10 +6,10 @@ from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand, CommandError
 
 from finance.models import Company
-from integrations import connections, docuseal
-from integrations.management.sandbox_demo import demo_ceo
+from integrations import connections, docuseal, selectors
 from integrations.models import Provider
-from integrations.sandbox import docuseal as sandbox_docuseal
+from sandbox import docuseal as sandbox_docuseal
+from sandbox.management.demo import demo_ceo
 
 TEMPLATE_NAME = "Devis – signature et CGV"
 CGV_VERSION = "2026-01"
@@ -30,8 +30,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         ceo = demo_ceo()
         for company in Company.objects.order_by("code"):
-            existing = connections.connection_get(company, Provider.DOCUSEAL)
-            if existing is not None and connections.connection_status(existing).usable:
+            existing = selectors.connection_get(company, Provider.DOCUSEAL)
+            if existing is not None and selectors.connection_status(existing).usable:
                 self.stdout.write(f"  {company.code}: already connected")
                 continue
             # The API key a person copies from DocuSeal → Settings → API.

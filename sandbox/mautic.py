@@ -20,7 +20,7 @@ the webhook deliveries it attempted. Shapes follow research/api-contracts.md §3
 - Deliveries (WebhookBundle/Http/Client.php, Model/WebhookModel.php): `{"<event>": [payload + timestamp]}`
   as PHP's json_encode writes it (`\\/`, `\\uXXXX`), signed base64(HMAC-SHA256(secret, body)); sent at
   once (Mautic's default immediate_process queue mode), one Celery task per hook
-  (`tasks.deliver_mautic_webhook`), never retried; a 410 unpublishes the hook.
+  (`deliver_mautic_webhook`), never retried; a 410 unpublishes the hook.
 - Payloads (EmailBundle/EventListener/WebhookSubscriber.php, LeadBundle/EventListener/WebhookSubscriber.php):
   email_on_send `{email, contact, contentHash, idHash, subject, source, headers, content, tokens}`
   (content and tokens because `webhook_email_details` defaults to true); email_on_open `{stat}` with
@@ -54,13 +54,16 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from celery import shared_task
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.urls import reverse
 
+from integrations.clients.base import ProviderError
 from integrations.health import redis_client
-from integrations.sandbox.store import DocumentMissing, JsonStore
+from sandbox.store import DocumentMissing, JsonStore
+from sandbox.webhooks import post_webhook
 
 KEY_PREFIX = "hv:sandbox:mautic"
 store = JsonStore(KEY_PREFIX)
@@ -991,11 +994,28 @@ def _deliveries(document: dict, events: list[tuple[str, dict]]) -> list[tuple[in
 
 
 def _send(username: str, deliveries: list[tuple[int, str, str]]) -> None:
-    # Imported here: the tasks module imports this one.
-    from integrations.sandbox.tasks import deliver_mautic_webhook
-
     for hook_id, event, body in deliveries:
         deliver_mautic_webhook.delay(username, hook_id, event, body)
+
+
+@shared_task(name="sandbox.tasks.deliver_mautic_webhook", ignore_result=True)
+def deliver_mautic_webhook(username: str, hook_id: int, event: str, body: str) -> None:
+    """POST one event's body to one hook, as Mautic's immediate queue mode does: once, never retried.
+
+    The hook is read when the attempt runs: one deleted or unpublished meanwhile gets nothing, and the body
+    is signed with the secret it has then. Non-2xx answers are logged; a 410 unpublishes the hook.
+    """
+    hook = find_hook(username, hook_id)
+    if hook is None or not hook["isPublished"]:
+        return
+    raw_body = body.encode()
+    try:
+        response = post_webhook(hook["webhookUrl"], raw_body, webhook_headers(raw_body, hook["secret"]),
+                                sandbox="mautic")  # fmt: skip
+    except ProviderError as error:
+        settle_delivery(username, hook, event=event, status=error.status, error=error.message)
+        return
+    settle_delivery(username, hook, event=event, status=response.status)
 
 
 # Values
