@@ -297,13 +297,16 @@ COLUMNS = {
 }  # fmt: skip
 TABLES = tuple(COLUMNS)
 
-# Issued invoices and their lines are frozen by triggers (migration 0007); loading history writes lines of
+# Issued invoices and their lines are frozen by triggers (finance migration 0007); loading history writes lines of
 # issued invoices, and replacing it deletes issued invoices, so both triggers are off for that transaction.
 # Row by row, the dashboard's open-invoice triggers would recompute a balance per loaded payment.
 OPEN_INVOICE_TRIGGERS = import_module("dashboard.migrations.0003_open_invoices").TRIGGERS
-FROZEN_INVOICE_TRIGGERS = (
+GUARD_TRIGGERS = (
     ("finance_invoice", "finance_invoice_frozen_once_issued"),
     ("finance_invoiceline", "finance_invoiceline_frozen_once_issued"),
+    # Replacing a dataset deletes its generated payments, which the database otherwise never lets go (0025).
+    ("finance_payment", "finance_payment_kept"),
+    ("finance_paymentallocation", "finance_paymentallocation_kept"),
 )
 
 # Generated rows, by their markers: the parents' ids are gathered once, then children are deleted before parents.
@@ -385,7 +388,7 @@ def dataset_generate(
         with connection.cursor() as cursor:
             cursor.execute(f"LOCK TABLE {', '.join(TABLES)}, finance_documentsequence IN EXCLUSIVE MODE")
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # checked per COPY: no queue of millions of checks
-            for table, trigger in FROZEN_INVOICE_TRIGGERS + OPEN_INVOICE_TRIGGERS:
+            for table, trigger in GUARD_TRIGGERS + OPEN_INVOICE_TRIGGERS:
                 cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
             replaced = _generated_rows_delete(cursor, entry=entry, replace=replace)
             if replaced:
@@ -414,7 +417,7 @@ def dataset_generate(
                         [table],
                     )
                     cursor.execute(f"ANALYZE {table}")
-            for table, trigger in FROZEN_INVOICE_TRIGGERS + OPEN_INVOICE_TRIGGERS:
+            for table, trigger in GUARD_TRIGGERS + OPEN_INVOICE_TRIGGERS:
                 cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
             # The open-invoice triggers were off: their table is rebuilt in one statement instead.
             cursor.execute("SELECT dashboard_open_invoice_rebuild()")

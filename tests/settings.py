@@ -18,6 +18,8 @@ CACHES["default"]["KEY_PREFIX"] = "hv-test"  # noqa: F405
 # Hashing at full strength makes every login in a test cost ~300 ms.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
+# PostgreSQL with a flush between transactional tests that the guards against TRUNCATE let through.
+DATABASES["default"]["ENGINE"] = "tests.postgresql"  # noqa: F405
 
 
 def redis_url_with_database(url: str, database: int) -> str:

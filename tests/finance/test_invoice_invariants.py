@@ -7,7 +7,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from finance.models import Invoice, InvoiceLine
-from tests.factories import InvoiceFactory
+from tests.factories import InvoiceFactory, PaymentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -70,6 +70,8 @@ def test_raw_sql_cannot_change_the_client_of_an_issued_invoice(issued_invoice):
 
 
 def test_the_status_of_an_issued_invoice_moves(issued_invoice):
+    payment = PaymentFactory(company=issued_invoice.company, client=issued_invoice.client, amount=Decimal("108.10"))
+    payment.allocations.create(invoice=issued_invoice, amount=Decimal("108.10"))
     sql("UPDATE finance_invoice SET status = 'paid' WHERE id = %s", [issued_invoice.pk])
 
     issued_invoice.refresh_from_db()
