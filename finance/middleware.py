@@ -1,10 +1,26 @@
 from collections.abc import Callable
 
 from django.contrib.sessions.middleware import SessionMiddleware
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.utils.functional import SimpleLazyObject
 
 from finance.scope import SESSION_KEY, CompanyScope
+
+
+class RefuseNulMiddleware:
+    """Refuse an address whose path or query holds a NUL character, with 400.
+
+    PostgreSQL text cannot hold NUL: such a value, used to look a row up or filter a list, would make the
+    database fail and the page answer 500. No person or provider sends one; forms refuse it in their fields.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path or any("\x00" in key + value for key, value in request.GET.items()):
+            return HttpResponseBadRequest("NUL character in the address", content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
 
 
 class CompanyScopeMiddleware:

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "finance.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "finance.middleware.IdleSessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -249,6 +250,8 @@ HV_DIRECTUS_TOKEN = env.str("HV_DIRECTUS_TOKEN", default="")
 HV_DIRECTUS_WEBHOOK_SECRET = env.str("HV_DIRECTUS_WEBHOOK_SECRET", default="")
 # Seconds an outside edit may wait for its Directus event before the safety net processes it itself.
 HV_OUTSIDE_EDIT_GRACE_SECONDS = env.int("HV_OUTSIDE_EDIT_GRACE_SECONDS", default=60)
+# Refused webhook requests kept per provider and company and hour; beyond it they are only counted.
+HV_WEBHOOK_REFUSED_KEPT_PER_HOUR = env.int("HV_WEBHOOK_REFUSED_KEPT_PER_HOUR", default=100)
 # Provider emulators under /sandbox/<provider>/ (DESIGN.md §7); demo mode switches them on.
 HV_SANDBOX = env.bool("HV_SANDBOX", default=HV_DEMO)
 if HV_SANDBOX:

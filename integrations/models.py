@@ -140,7 +140,15 @@ class WebhookDelivery(models.Model):
         ordering = ["-received_at", "-id"]
         verbose_name = _("webhook delivery")
         verbose_name_plural = _("webhook deliveries")
-        indexes = [models.Index(fields=["status", "received_at"], name="webhook_status_received")]
+        indexes = [
+            models.Index(fields=["status", "received_at"], name="webhook_status_received"),
+            # The refused requests of a provider and company in the last hour (the cap of `delivery_reject`).
+            models.Index(
+                fields=["provider", "company", "-received_at"],
+                condition=Q(status="rejected"),
+                name="webhook_refused_recent",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["provider", "event_key"], condition=Q(event_key__isnull=False), name="webhook_event_once"

@@ -51,7 +51,8 @@ def signature_valid(connection: Connection, raw_body: bytes, presented: str) -> 
     if not presented.startswith(SIGNATURE_PREFIX):
         return False
     return any(
-        hmac.compare_digest(signature(raw_body, secret), presented.strip()) for secret in accepted_secrets(connection)
+        hmac.compare_digest(signature(raw_body, secret).encode(), presented.strip().encode())
+        for secret in accepted_secrets(connection)
     )
 
 

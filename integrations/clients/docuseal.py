@@ -33,6 +33,8 @@ from integrations.clients.base import BaseClient, PermanentProviderError
 FIND_LIMIT = 10
 # DocuSeal's signature header carries a Unix time: one further than this from now is refused (its verifier's 300 s).
 SIGNATURE_TOLERANCE_SECONDS = 300
+# A Unix time in seconds has 10 digits until the year 2286; more is not a timestamp.
+TIMESTAMP_DIGITS = 12
 SIGNATURE_HEADER = "X-Docuseal-Signature"
 
 
@@ -283,7 +285,8 @@ def webhook_refusal(
     signature = headers.get(SIGNATURE_HEADER) or ""
     if hmac_secret and signature:
         timestamp, _dot, digest = signature.partition(".")
-        if not timestamp.isdigit():
+        # ASCII digits, and few of them: "²" is a digit to Python, and int() refuses 4,300 digits and more.
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= TIMESTAMP_DIGITS):
             return f"malformed {SIGNATURE_HEADER}"
         if abs((time.time() if now is None else now) - int(timestamp)) > SIGNATURE_TOLERANCE_SECONDS:
             return f"{SIGNATURE_HEADER} too old or in the future"

@@ -26,6 +26,8 @@ from integrations.clients.base import BaseClient, PermanentProviderError
 # Revolut rejects deliveries older than five minutes on its own verification page; refusing a
 # timestamp further than that from now (either way) keeps a captured delivery from being replayed.
 SIGNATURE_TOLERANCE_MS = 300_000
+# A Unix time in milliseconds has 13 digits until the year 2286; more is not a timestamp.
+TIMESTAMP_DIGITS = 15
 # What Revolut subscribes a webhook to when no events are named: every transaction and its changes.
 DEFAULT_EVENTS = ("TransactionCreated", "TransactionStateChanged")
 
@@ -436,7 +438,7 @@ def verify_webhook_signature(
     """
     if not timestamp or not signature_header:
         raise SignatureError("missing signature headers")
-    if not (timestamp.isascii() and timestamp.isdigit()):
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= TIMESTAMP_DIGITS):
         raise SignatureError("malformed timestamp")
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     if abs(now_ms - int(timestamp)) > SIGNATURE_TOLERANCE_MS:

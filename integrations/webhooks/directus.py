@@ -39,7 +39,7 @@ def _event(payload) -> tuple[str, str, list[str]]:
 
 def receive(request: HttpRequest) -> JsonResponse:
     raw_body = request.body
-    body_text = raw_body.decode("utf-8", errors="replace")
+    body_text = inbox.body_text(raw_body)
     expected = settings.HV_DIRECTUS_WEBHOOK_SECRET
     given = request.headers.get(SECRET_HEADER, "")
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
@@ -48,10 +48,10 @@ def receive(request: HttpRequest) -> JsonResponse:
                               reason=reason)  # fmt: skip
         return JsonResponse({"error": reason}, status=401)
     try:
-        payload = json.loads(raw_body)
+        payload = inbox.json_object(raw_body)
         delivery_id, collection, _keys = _event(payload)
         event_type = str(payload["trigger"].get("event", ""))[:80]
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         reason = "body is not a Directus Flow event of the Hub"
         inbox.delivery_reject(provider=Provider.DIRECTUS, company=None, headers=request.headers, body=body_text,
                               reason=reason)  # fmt: skip

@@ -30,11 +30,8 @@ def _headers(request: HttpRequest, connection: Connection) -> dict[str, str]:
 
 def _event(raw_body: bytes) -> tuple[str, int | str, str] | None:
     """(event type, object id, timestamp) of a DocuSeal-shaped body, or None."""
-    try:
-        payload = json.loads(raw_body)
-    except ValueError:
-        return None
-    if not isinstance(payload, dict) or not isinstance(payload.get("data"), dict):
+    payload = inbox.json_object(raw_body)
+    if payload is None or not isinstance(payload.get("data"), dict):
         return None
     event_type, timestamp, object_id = payload.get("event_type"), payload.get("timestamp"), payload["data"].get("id")
     if not isinstance(event_type, str) or not event_type or "\x00" in event_type or len(event_type) > 80:
@@ -48,8 +45,7 @@ def _event(raw_body: bytes) -> tuple[str, int | str, str] | None:
 
 def receive(request: HttpRequest, connection: Connection) -> JsonResponse:
     raw_body = request.body
-    # PostgreSQL text holds no NUL; the stored copy is for people to read.
-    body_text = raw_body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+    body_text = inbox.body_text(raw_body)
     headers = _headers(request, connection)
     reason = webhook_refusal(connection, raw_body, request.headers)
     if reason:

@@ -7,10 +7,13 @@ provider registered with `@delivery_handler`; it must be idempotent, since a rep
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -28,6 +31,11 @@ logger = logging.getLogger("integrations.webhooks")
 SECRET_HEADERS = frozenset({"authorization", "cookie", "x-api-token", "x-api-key", "x-hub-secret", "x-webhook-secret"})
 # Stored bodies are cut at this many characters: enough for any provider event, bounded for junk posts.
 MAX_STORED_BODY = 200_000
+# Refused requests are kept per provider and company up to HV_WEBHOOK_REFUSED_KEPT_PER_HOUR within this
+# window; beyond it a flood is only counted (on the last one kept), so it cannot fill the database.
+REFUSED_WINDOW = timedelta(hours=1)
+EVENT_KEY_LENGTH = WebhookDelivery._meta.get_field("event_key").max_length
+EVENT_TYPE_LENGTH = WebhookDelivery._meta.get_field("event_type").max_length
 # Processing attempts of one delivery before it stays failed (replayable by hand); 30 s, 1 min, 2 min apart.
 MAX_ATTEMPTS = 4
 RETRY_BASE_SECONDS = 30
@@ -44,19 +52,40 @@ def delivery_handler(provider: str) -> Callable[[DeliveryHandler], DeliveryHandl
     return register
 
 
+def storable(text: str) -> str:
+    """Text PostgreSQL can keep: it holds no NUL, shown instead as U+FFFD like any undecodable byte."""
+    return text.replace("\x00", "\ufffd")
+
+
+def body_text(raw_body: bytes) -> str:
+    """The stored, human-readable copy of a body of any bytes."""
+    return storable(raw_body.decode("utf-8", errors="replace"))
+
+
+def json_object(raw_body: bytes) -> dict | None:
+    """The body as a JSON object, or None when it is anything else (not JSON, nested too deep, a list…)."""
+    try:
+        payload = json.loads(raw_body)
+    except (ValueError, RecursionError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
 def stored_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {name: value for name, value in headers.items() if name.lower() not in SECRET_HEADERS}
+    return {storable(name): storable(value) for name, value in headers.items() if name.lower() not in SECRET_HEADERS}
 
 
 def delivery_accept(
     *, provider: str, company, event_key: str, event_type: str, headers: Mapping[str, str], body: str
 ) -> tuple[WebhookDelivery, bool]:
     """Store a verified delivery and enqueue it; the same event again only counts as a duplicate."""
+    event_key = storable(event_key)[:EVENT_KEY_LENGTH]
+    event_type = storable(str(event_type))[:EVENT_TYPE_LENGTH]
     try:
         with transaction.atomic():
             delivery = WebhookDelivery.objects.create(
                 provider=provider, company=company, event_key=event_key, event_type=event_type,
-                headers=stored_headers(headers), body=body[:MAX_STORED_BODY], verified=True,
+                headers=stored_headers(headers), body=storable(body[:MAX_STORED_BODY]), verified=True,
             )  # fmt: skip
             transaction.on_commit(lambda: process_webhook_delivery.delay(delivery.pk))
     except IntegrityError:
@@ -66,12 +95,27 @@ def delivery_accept(
 
 
 def delivery_reject(*, provider: str, company, headers: Mapping[str, str], body: str, reason: str) -> WebhookDelivery:
-    """Keep a refused request for the Webhooks page and the dashboard, and log it; nothing is processed."""
+    """Keep a refused request for the Webhooks page and the dashboard, and log it; nothing is processed.
+
+    Beyond HV_WEBHOOK_REFUSED_KEPT_PER_HOUR refused requests of one provider and company in the last hour,
+    a request is only counted on the last one kept (its `duplicates`): a flood of unsigned posts costs one
+    UPDATE each, never a row.
+    """
     logger.warning("webhook refused provider=%s company=%s reason=%s", provider, getattr(company, "code", "-"), reason)
-    return WebhookDelivery.objects.create(
-        provider=provider, company=company, event_key=None, headers=stored_headers(headers),
-        body=body[:MAX_STORED_BODY], verified=False, status=WebhookDelivery.Status.REJECTED, error=reason,
-    )  # fmt: skip
+    with transaction.atomic():
+        recent = WebhookDelivery.objects.filter(
+            provider=provider, company=company, status=WebhookDelivery.Status.REJECTED,
+            received_at__gte=timezone.now() - REFUSED_WINDOW,
+        ).order_by("-received_at", "-pk")  # fmt: skip
+        kept = list(recent.values_list("pk", flat=True)[: settings.HV_WEBHOOK_REFUSED_KEPT_PER_HOUR])
+        if len(kept) >= settings.HV_WEBHOOK_REFUSED_KEPT_PER_HOUR:
+            WebhookDelivery.objects.filter(pk=kept[0]).update(duplicates=F("duplicates") + 1)
+            return WebhookDelivery.objects.get(pk=kept[0])
+        return WebhookDelivery.objects.create(
+            provider=provider, company=company, event_key=None, headers=stored_headers(headers),
+            body=storable(body[:MAX_STORED_BODY]), verified=False, status=WebhookDelivery.Status.REJECTED,
+            error=storable(reason),
+        )  # fmt: skip
 
 
 @shared_task(ignore_result=True)

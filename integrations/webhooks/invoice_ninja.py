@@ -25,16 +25,15 @@ def event_key(event_id: int, payload: dict, raw_body: bytes) -> str:
 
 def receive(request: HttpRequest, connection: Connection, event_id: int) -> JsonResponse:
     raw_body = request.body
-    body_text = raw_body.decode("utf-8", errors="replace")
+    body_text = inbox.body_text(raw_body)
     if not webhook_secret_matches(connection, request.headers.get(WEBHOOK_SECRET_HEADER, "")):
         reason = f"missing or wrong {WEBHOOK_SECRET_HEADER} header"
         inbox.delivery_reject(provider=Provider.INVOICE_NINJA, company=connection.company, headers=request.headers,
                               body=body_text, reason=reason)  # fmt: skip
         return JsonResponse({"error": reason}, status=401)
-    try:
-        payload = json.loads(raw_body)
-        entity_id = payload["id"]
-    except (ValueError, TypeError, KeyError):
+    payload = inbox.json_object(raw_body)
+    entity_id = payload.get("id") if payload is not None else None
+    if not isinstance(entity_id, str | int) or isinstance(entity_id, bool):
         reason = "body is not an Invoice Ninja entity"
         inbox.delivery_reject(provider=Provider.INVOICE_NINJA, company=connection.company, headers=request.headers,
                               body=body_text, reason=reason)  # fmt: skip

@@ -21,20 +21,19 @@ SIGNATURE_HEADER = "Webhook-Signature"
 
 def receive(request: HttpRequest, connection: Connection) -> JsonResponse:
     raw_body = request.body
-    body_text = raw_body.decode("utf-8", errors="replace")
+    body_text = inbox.body_text(raw_body)
     if not webhook_signature_valid(connection, raw_body, request.headers.get(SIGNATURE_HEADER, "")):
         reason = f"missing or wrong {SIGNATURE_HEADER}"
         inbox.delivery_reject(provider=Provider.MAUTIC, company=connection.company, headers=request.headers,
                               body=body_text, reason=reason)  # fmt: skip
         return JsonResponse({"error": reason}, status=401)
-    try:
-        payload = json.loads(raw_body)
-        event_types = sorted(name for name, items in payload.items() if isinstance(items, list))
-    except (ValueError, AttributeError):
+    payload = inbox.json_object(raw_body)
+    if payload is None:
         reason = "body is not a Mautic webhook payload"
         inbox.delivery_reject(provider=Provider.MAUTIC, company=connection.company, headers=request.headers,
                               body=body_text, reason=reason)  # fmt: skip
         return JsonResponse({"error": reason}, status=400)
+    event_types = sorted(name for name, items in payload.items() if isinstance(items, list))
     _delivery, created = inbox.delivery_accept(
         provider=Provider.MAUTIC, company=connection.company,
         event_key=f"{connection.company.code}:{hashlib.sha256(raw_body).hexdigest()}",

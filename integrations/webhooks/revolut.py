@@ -15,14 +15,14 @@ from integrations.webhooks import inbox
 
 def event_key(payload: dict) -> str:
     """Revolut sends no event id: an event is its type, the transaction and the state it reports."""
-    data = payload.get("data") or {}
+    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
     state = data.get("new_state") or data.get("state") or ""
     return f"{payload.get('event', '')}:{data.get('id', '')}:{state}"
 
 
 def receive(request: HttpRequest, connection: Connection) -> JsonResponse:
     raw_body = request.body
-    body_text = raw_body.decode("utf-8", errors="replace")
+    body_text = inbox.body_text(raw_body)
     try:
         revolut.verify_webhook_signature(
             raw_body=raw_body, timestamp=request.headers.get("Revolut-Request-Timestamp", ""),
@@ -32,16 +32,14 @@ def receive(request: HttpRequest, connection: Connection) -> JsonResponse:
         inbox.delivery_reject(provider=Provider.REVOLUT, company=connection.company, headers=request.headers,
                               body=body_text, reason=error.reason)  # fmt: skip
         return JsonResponse({"error": error.reason}, status=401)
-    try:
-        payload = json.loads(raw_body)
-        key = event_key(payload)
-    except (ValueError, AttributeError):
+    payload = inbox.json_object(raw_body)
+    if payload is None or not isinstance(payload.get("event"), str):
         inbox.delivery_reject(provider=Provider.REVOLUT, company=connection.company, headers=request.headers,
                               body=body_text, reason="body is not a Revolut event")  # fmt: skip
         return JsonResponse({"error": "body is not a Revolut event"}, status=400)
     _delivery, created = inbox.delivery_accept(
-        provider=Provider.REVOLUT, company=connection.company, event_key=key, event_type=payload.get("event", ""),
-        headers=request.headers, body=body_text,
+        provider=Provider.REVOLUT, company=connection.company, event_key=event_key(payload),
+        event_type=payload["event"], headers=request.headers, body=body_text,
     )  # fmt: skip
     return JsonResponse({"status": "accepted" if created else "duplicate"})
 

@@ -14,7 +14,6 @@ from decimal import Decimal
 from urllib.parse import parse_qsl
 
 from django import forms
-from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.utils import translation
 
@@ -100,32 +99,20 @@ def payload_form(raw_body: bytes, content_type: str) -> LeadPayloadForm:
     return form
 
 
-def _storable(raw_body: bytes) -> str:
-    # PostgreSQL text cannot hold NUL: the stored copy shows it as U+FFFD, like any undecodable byte.
-    return raw_body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
-
-
 def receive(request: HttpRequest, connection: Connection) -> JsonResponse:
     company = connection.company
-    try:
-        raw_body = request.body
-    except RequestDataTooBig:
-        # Beyond DATA_UPLOAD_MAX_MEMORY_SIZE Django does not read the body: nothing to verify or keep.
-        reason = "body too large"
-        inbox.delivery_reject(provider=Provider.WEB_FORM, company=company, headers=request.headers, body="",
-                              reason=reason)  # fmt: skip
-        return JsonResponse({"error": reason}, status=413)
+    raw_body = request.body
     if not web_form.signature_valid(connection, raw_body, request.headers.get(web_form.SIGNATURE_HEADER, "")):
         reason = f"missing or wrong {web_form.SIGNATURE_HEADER}"
         inbox.delivery_reject(provider=Provider.WEB_FORM, company=company, headers=request.headers,
-                              body=_storable(raw_body), reason=reason)  # fmt: skip
+                              body=inbox.body_text(raw_body), reason=reason)  # fmt: skip
         return JsonResponse({"error": reason}, status=401)
     try:
         payload_form(raw_body, request.content_type)
     except PayloadError as error:
         reason = f"not a lead: {error}"
         inbox.delivery_reject(provider=Provider.WEB_FORM, company=company, headers=request.headers,
-                              body=_storable(raw_body), reason=reason)  # fmt: skip
+                              body=inbox.body_text(raw_body), reason=reason)  # fmt: skip
         return JsonResponse({"error": reason}, status=400)
     _delivery, created = inbox.delivery_accept(
         provider=Provider.WEB_FORM, company=company,

@@ -264,12 +264,15 @@ def test_any_bytes_get_a_4xx_never_a_5xx(connection, body, enqueued):
     assert WebhookDelivery.objects.get().status == "rejected"
 
 
-def test_a_body_over_the_upload_limit_is_a_400(connection, enqueued, settings):
+def test_a_body_over_the_upload_limit_is_a_413_and_kept_refused(connection, enqueued, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
 
     response = post(b"{" + b" " * 5000 + b"}", **headers(connection))
 
-    assert response.status_code == 400
+    assert (response.status_code, response.json()) == (413, {"error": "request body too large (limit 1000 bytes)"})
+    assert WebhookDelivery.objects.values_list("provider", "status", "error").get() == (
+        "docuseal", "rejected", "body too large"
+    )  # fmt: skip
 
 
 def test_an_unsigned_post_to_an_unconnected_company_is_404(company_b, enqueued):
