@@ -78,6 +78,14 @@ class TablerPasswordChangeForm(TablerFormMixin, PasswordChangeForm):
     pass
 
 
+class SecondFactorCodeForm(TablerFormMixin, forms.Form):
+    code = forms.CharField(
+        label=_("Code"), max_length=16, strip=True,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
+        help_text=_("The 6 digits your authenticator app shows, or one of your recovery codes."),
+    )  # fmt: skip
+
+
 class DateInput(forms.DateInput):
     """A native date picker; the browser shows it in the user's locale and posts ISO dates."""
 

@@ -2,9 +2,13 @@ from collections.abc import Callable
 
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
+from django.utils.http import urlencode
 
 from finance.scope import SESSION_KEY, CompanyScope
+from finance.services.second_factor import confirmed_totp_device, second_factor_required
 
 
 class RefuseNulMiddleware:
@@ -48,3 +52,34 @@ class IdleSessionMiddleware(SessionMiddleware):
         if getattr(request, "is_background_refresh", False) and not request.session.modified:
             return response
         return super().process_response(request, response)
+
+
+class SecondFactorMiddleware:
+    """People whose role moves money (CEO, finance) reach no page before their second factor is verified.
+
+    They are sent to enrol an authenticator the first time, to type its code after every sign-in; the
+    pages of that step, signing out and the language choice stay open. Runs after django-otp's
+    OTPMiddleware, which tells whether this session's second factor was verified.
+    """
+
+    OPEN_URL_NAMES = frozenset(
+        {"second-factor-enrol", "second-factor-verify", "second-factor-recovery-codes", "logout", "set_language"}
+    )
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> HttpResponse | None:
+        user = request.user
+        if not user.is_authenticated or user.is_verified() or request.resolver_match.url_name in self.OPEN_URL_NAMES:
+            return None
+        if not second_factor_required(user):
+            return None
+        step = "second-factor-verify" if confirmed_totp_device(user) else "second-factor-enrol"
+        url = f"{reverse(step)}?{urlencode({'next': request.get_full_path()})}"
+        if request.headers.get("HX-Request"):
+            return HttpResponse(status=204, headers={"HX-Redirect": url})
+        return redirect(url)

@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import environ
 from celery.schedules import crontab, schedule
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -33,6 +34,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django_htmx",
     "template_partials",
     "rest_framework",
@@ -50,7 +54,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "finance.middleware.SecondFactorMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -193,6 +201,11 @@ AXES_LOCKOUT_PARAMETERS = ["ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
+# The CEO and finance sign in with a second factor (TOTP, or a recovery code); django-otp throttles the codes.
+HV_MFA_REQUIRED = env.bool("HV_MFA_REQUIRED", default=True)
+OTP_TOTP_ISSUER = "HYPERVISUAL Hub"
+# The demo's CEO and finance authenticators share this key, printed by `make run` (demo data only).
+HV_DEMO_TOTP_KEY = env.str("HV_DEMO_TOTP_KEY", default="3132333435363738393031323334353637383930")
 # Number of reverse proxies in front of the Hub whose X-Forwarded-For is trusted.
 AXES_IPWARE_PROXY_COUNT = env.int("HV_TRUSTED_PROXY_COUNT", default=0) or None
 AXES_IPWARE_META_PRECEDENCE_ORDER = (
@@ -213,6 +226,26 @@ SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Scripts only from the Hub's own static files, never inline nor eval'd (htmx, Tabler, ApexCharts and the
+# Hub's scripts all are files); styles may be inline: Tabler, htmx's indicators and ApexCharts set them.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# No page of the Hub uses a device or payment API of the browser.
+PERMISSIONS_POLICY = {
+    "accelerometer": [], "camera": [], "geolocation": [], "gyroscope": [], "magnetometer": [], "microphone": [],
+    "payment": [], "usb": [], "browsing-topics": [],
+}  # fmt: skip
 
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", _("French")), ("de", _("German")), ("en", _("English"))]

@@ -6,6 +6,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from finance.forms import TablerPasswordChangeForm
+from finance.views import second_factor
 
 urlpatterns = [
     path("", include("dashboard.urls")),
@@ -23,6 +24,9 @@ urlpatterns = [
         name="password_change",
     ),
     path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("account/second-factor/enrol/", second_factor.enrol, name="second-factor-enrol"),
+    path("account/second-factor/verify/", second_factor.verify, name="second-factor-verify"),
+    path("account/second-factor/recovery-codes/", second_factor.recovery_codes, name="second-factor-recovery-codes"),
     # Open to signed-out visitors too: the sign-in page offers the language choice.
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("admin/", admin.site.urls),

@@ -62,8 +62,13 @@ def database_url_of_test_database() -> str:
     return f"postgres://{db['USER']}@{host}{port}/{db['NAME']}"
 
 
-def start_celery_worker(**extra_env: str) -> subprocess.Popen:
-    """Start a real Celery worker on the test database; started again, it has the same node name."""
+def start_celery_worker(
+    *, log_path: Path | None = None, loglevel: str = "WARNING", **extra_env: str
+) -> subprocess.Popen:
+    """Start a real Celery worker on the test database; started again, it has the same node name.
+
+    With `log_path`, everything the worker prints goes to that file instead of the test's output.
+    """
     from django.conf import settings
 
     env = {
@@ -72,11 +77,11 @@ def start_celery_worker(**extra_env: str) -> subprocess.Popen:
         "DATABASE_URL": database_url_of_test_database(),
         **extra_env,
     }
+    output = log_path.open("ab") if log_path else None
     return subprocess.Popen(
         [str(Path(sys.executable).parent / "celery"), "--app", "hypervisual", "worker", "--pool", "solo",
-         "--loglevel", "WARNING", "--without-mingle", "--without-gossip", "--hostname", f"test-{os.getpid()}@%h"],
-        env=env,
-        cwd=settings.BASE_DIR,
+         "--loglevel", loglevel, "--without-mingle", "--without-gossip", "--hostname", f"test-{os.getpid()}@%h"],
+        env=env, cwd=settings.BASE_DIR, stdout=output, stderr=subprocess.STDOUT if output else None,
     )  # fmt: skip
 
 

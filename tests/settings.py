@@ -8,6 +8,8 @@ os.environ["HV_HTTPS"] = "0"
 os.environ["HV_DEMO"] = "0"
 # The end-to-end tests drive the provider sandboxes over HTTP.
 os.environ["HV_SANDBOX"] = "1"
+# Tests sign people in with force_login; the second factor is switched on by the tests of that step.
+os.environ["HV_MFA_REQUIRED"] = "0"
 # A fixed Fernet key for tests only (never a deployment's).
 os.environ.setdefault("HV_SECRETS_KEYS", "dGVzdHMtb25seS1mZXJuZXQta2V5LTMyLWJ5dGVzISE=")
 

@@ -13,9 +13,10 @@ function scheduleToastHiding(root) {
 document.addEventListener("DOMContentLoaded", () => scheduleToastHiding(document));
 document.addEventListener("htmx:afterSwap", (event) => scheduleToastHiding(event.target));
 
-// Forms that undo or lose something ask first; the question is in their data-confirm attribute.
+// Forms that undo or lose something ask first; the question is in the data-confirm attribute of the form or
+// of the button that submits it.
 document.addEventListener("submit", (event) => {
-  const question = event.target.dataset.confirm;
+  const question = (event.submitter && event.submitter.dataset.confirm) || event.target.dataset.confirm;
   if (question && !window.confirm(question)) {
     event.preventDefault();
   }

@@ -6,6 +6,7 @@ killed in the middle of a payout and started again pays exactly once.
 """
 
 import datetime
+import logging
 import signal
 import time
 from decimal import Decimal
@@ -87,6 +88,31 @@ def connected(company, people, live_server, settings):
     redis_client().delete(sandbox.PAY_DELAY_KEY)
 
 
+@pytest.fixture
+def debug_logs(caplog):
+    """Every log record of the test's process (web app, live server, services) at DEBUG."""
+    caplog.set_level(logging.DEBUG)
+    return caplog
+
+
+@pytest.fixture
+def worker_logging_everything(transactional_db, tmp_path):
+    """A real worker at DEBUG whose whole output is kept in a file the test reads."""
+    log_path = tmp_path / "worker.log"
+    worker = start_celery_worker(log_path=log_path, loglevel="DEBUG")
+    yield log_path
+    worker.terminate()
+    worker.wait(timeout=30)
+
+
+def secret_fragments(connection) -> list[str]:
+    """Every secret the connection holds, and each line of its private key, as a log could leak them."""
+    fragments = []
+    for name, value in connection.secrets().items():
+        fragments += [value] if name != "private_key" else [line for line in value.splitlines() if "-----" not in line]
+    return [fragment for fragment in fragments if len(fragment) >= 8]
+
+
 def approved_supplier_invoice(company, people, number):
     supplier = SupplierFactory(company=company, name="Affichage Léman Sàrl", iban=SUPPLIER_IBAN)
     invoice = purchases.supplier_invoice_create(
@@ -112,7 +138,8 @@ def sandbox_transactions(connection, request_id):
 
 
 @pytest.mark.timeout(180)
-def test_incoming_deposit_and_supplier_payout_run_end_to_end(company, people, connected, celery_worker_process):
+def test_incoming_deposit_and_supplier_payout_run_end_to_end(debug_logs, company, people, connected,
+                                                             worker_logging_everything):  # fmt: skip
     user = people["ceo"]
     quote = documents.quote_send(quote=draft_quote(company, user), sent_by=user)
     project = projects.project_create_from_quote(quote=quote, created_by=user)
@@ -151,6 +178,15 @@ def test_incoming_deposit_and_supplier_payout_run_end_to_end(company, people, co
     bank_accounts_sync(connected)
     chf = BankAccount.objects.get(company=company, currency="CHF")
     assert chf.balance == D("250000.00") + D("365.90") - D("1081.00")
+
+    # No provider secret in any log of the run, the web app's or the worker's, at DEBUG.
+    connected.refresh_from_db()
+    secrets = secret_fragments(connected)
+    assert {"access_token", "refresh_token", "private_key", "webhook_signing_secrets"} <= set(connected.secrets())
+    worker_log = worker_logging_everything.read_text(errors="replace")
+    assert "revolut.payout" in worker_log
+    assert len(debug_logs.records) > 50
+    assert [secret for secret in secrets if secret in debug_logs.text or secret in worker_log] == []
 
 
 @pytest.mark.timeout(180)

@@ -3,6 +3,7 @@ purchases each."""
 
 from __future__ import annotations
 
+import base64
 import random
 import unicodedata
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from functools import partial
 from typing import NamedTuple
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -83,6 +85,7 @@ from finance.services.purchases import (
     supplier_invoice_schedule,
     supplier_invoice_submit,
 )
+from finance.services.second_factor import SECOND_FACTOR_ROLES, demo_totp_device_set
 from integrations.actions import action_runs_cancel_queued
 
 # Fictitious identities with valid check digits (UID mod 11, IBAN mod 97) at real Swiss banks.
@@ -1317,6 +1320,9 @@ class Command(BaseCommand):
                 approver=ceo,
                 today=today,
             ).seed()
+        # The demo's CEO and finance sign in with a second factor like everyone in those roles: a known key.
+        for user in get_user_model().objects.filter(memberships__role__in=SECOND_FACTOR_ROLES).distinct():
+            demo_totp_device_set(user, hex_key=settings.HV_DEMO_TOTP_KEY)
         # The daily run that expires quotes left unanswered, caught up for the whole year.
         quotes_expire(today=today)
         # This history happened before the Hub ran: its signed quotes were invoiced and its clients told when
@@ -1336,3 +1342,7 @@ class Command(BaseCommand):
             if mine:
                 where = "all companies" if mine[0].role == Role.CEO else ", ".join(m.company.code for m in mine)
                 self.stdout.write(f"  {username:<15} {mine[0].get_role_display():<12} {where}")
+        if settings.HV_MFA_REQUIRED:
+            key = base64.b32encode(bytes.fromhex(settings.HV_DEMO_TOTP_KEY)).decode()
+            self.stdout.write(f"Second factor of the CEO and finance logins: add the key {key} to an authenticator app")
+            self.stdout.write('  (TOTP, 6 digits, 30 s), or print the current code: make manage ARGS="demo_totp_code"')
