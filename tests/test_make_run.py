@@ -140,6 +140,10 @@ def test_make_run_with_embedded_servers_serves_the_hub_and_stops_on_ctrl_c():
     assert "Demo group seeded: 5 companies." in output
     assert "ceo             CEO          all companies" in output
     assert "Demo logins (password: hypervisual-demo):" in output
+    assert (
+        "Second factor of the CEO and finance logins: add the key GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ to an "
+        "authenticator app" in output
+    )
     password = json.loads((var_dir / "directus.json").read_text())["admin_password"]
     assert f"Directus admin on http://127.0.0.1:{directus_port}/admin  login admin@example.com / {password}" in output
     assert "Directus stopped" in output
