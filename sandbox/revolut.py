@@ -694,12 +694,16 @@ def _signing_secret() -> str:
 
 
 def _deliveries(business: dict, events: list[dict]) -> list[tuple[str, str, str]]:
-    """(url, body, signing secret) of each webhook subscribed to each event, bodies encoded once."""
+    """(client id, webhook id, body) of each webhook subscribed to each event, bodies encoded once.
+
+    A delivery names its webhook rather than carrying its URL and signing secret: Celery messages and the
+    worker's logs then hold no secret, and a webhook deleted meanwhile is not called.
+    """
     deliveries = []
     for event in events:
         body = compact_json(event).decode()
         deliveries += [
-            (webhook["url"], body, webhook["signing_secret"])
+            (business["client_id"], webhook["id"], body)
             for webhook in business["webhooks"]
             if event["event"] in webhook["events"]
         ]
@@ -707,8 +711,8 @@ def _deliveries(business: dict, events: list[dict]) -> list[tuple[str, str, str]
 
 
 def _send(deliveries: list[tuple[str, str, str]]) -> None:
-    for url, body, signing_secret in deliveries:
-        deliver_revolut_webhook.delay(url, body, signing_secret)
+    for client_id, webhook_id, body in deliveries:
+        deliver_revolut_webhook.delay(client_id, webhook_id, body)
 
 
 def _schedule_settlement(client_id: str, transaction_id: str) -> None:
@@ -727,11 +731,15 @@ def settle_revolut_transaction(client_id: str, transaction_id: str) -> None:
 @shared_task(
     name="sandbox.tasks.deliver_revolut_webhook", bind=True, ignore_result=True, max_retries=REVOLUT_WEBHOOK_RETRIES
 )
-def deliver_revolut_webhook(self, url: str, body: str, signing_secret: str) -> None:
-    """POST one webhook body to the Hub, signed afresh on each attempt."""
+def deliver_revolut_webhook(self, client_id: str, webhook_id: str, body: str) -> None:
+    """POST one webhook body to the Hub, signed afresh on each attempt with the webhook's current secret."""
+    try:
+        webhook = get_webhook(client_id, webhook_id)
+    except ApiError:
+        return  # deleted since the event: Revolut no longer calls it
     raw_body = body.encode()
     try:
-        post_webhook(url, raw_body, webhook_headers(raw_body, signing_secret), sandbox="revolut")
+        post_webhook(webhook["url"], raw_body, webhook_headers(raw_body, webhook["signing_secret"]), sandbox="revolut")
     except ProviderError as error:
         raise self.retry(exc=error, countdown=REVOLUT_WEBHOOK_RETRY_SECONDS) from error
 

@@ -35,6 +35,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
         return redirect(_step("second-factor-verify", _next_url(request)))
     enrolment = second_factor.enrolment_start(request.user)
     form = SecondFactorCodeForm(request.POST or None)
+    form.fields["code"].help_text = ""  # no recovery codes yet: the page says which digits to type
     if request.method == "POST" and form.is_valid():
         codes = second_factor.enrolment_confirm(device=enrolment.device, code=form.cleaned_data["code"])
         if codes is None:

@@ -655,13 +655,14 @@ def test_webhooks_go_only_to_the_subscribed_events(api, enqueued):
 
 
 @responses.activate
-def test_a_failed_delivery_is_retried_three_times_each_freshly_signed(api):
-    secret = api.post("revolut-webhooks", {"url": HUB_WEBHOOK_URL}).json()["signing_secret"]
+def test_a_failed_delivery_is_retried_three_times_each_freshly_signed(api, client_id):
+    webhook = api.post("revolut-webhooks", {"url": HUB_WEBHOOK_URL}).json()
+    secret = webhook["signing_secret"]
     responses.post(HUB_WEBHOOK_URL, status=500)
     body = '{"data":{"id":"1","new_state":"completed","old_state":"pending"},"event":"TransactionStateChanged"}'
 
     # apply() runs the task and its retries here, one after the other, ignoring the countdown.
-    result = tasks.deliver_revolut_webhook.apply((HUB_WEBHOOK_URL, body, secret))
+    result = tasks.deliver_revolut_webhook.apply((client_id, webhook["id"], body))
 
     assert result.failed()
     assert len(responses.calls) == 1 + tasks.REVOLUT_WEBHOOK_RETRIES
@@ -710,7 +711,7 @@ def test_an_injected_transfer_is_pending_then_completes_and_credits_the_account(
     ]  # fmt: skip
     assert account(api, "CHF")["balance"] == Decimal("250000.00")
     [created] = take_all(enqueued, tasks.deliver_revolut_webhook.name)
-    assert json.loads(created.args[1])["event"] == "TransactionCreated"
+    assert json.loads(created.args[2])["event"] == "TransactionCreated"
 
     run_all(enqueued, tasks.settle_revolut_transaction.name)
 
@@ -719,7 +720,7 @@ def test_an_injected_transfer_is_pending_then_completes_and_credits_the_account(
     assert (settled["state"], settled["legs"][0]["balance"]) == ("completed", Decimal("251234.50"))
     [changed] = take_all(enqueued, tasks.deliver_revolut_webhook.name)
     state_change = {"id": transfer["id"], "new_state": "completed", "old_state": "pending"}
-    assert json.loads(changed.args[1])["data"] == state_change
+    assert json.loads(changed.args[2])["data"] == state_change
 
 
 def test_an_injected_transfer_left_pending_is_not_settled(api, client_id, enqueued):
