@@ -529,14 +529,17 @@ def webhook_headers(api_key: str, raw_body: bytes) -> tuple[str, dict[str, str]]
 
 
 def _send(api_key: str, body: str) -> None:
-    deliver_docuseal_webhook.delay(api_key, body)
+    deliver_docuseal_webhook.delay(store.reference(api_key), body)
 
 
 @shared_task(
     name="sandbox.tasks.deliver_docuseal_webhook", bind=True, ignore_result=True, max_retries=DOCUSEAL_WEBHOOK_RETRIES
 )
-def deliver_docuseal_webhook(self, api_key: str, body: str) -> None:
+def deliver_docuseal_webhook(self, account_reference: str, body: str) -> None:
     """POST one event to the account's webhook as configured when the attempt runs, signed afresh each time."""
+    api_key = store.dereference(account_reference)
+    if api_key is None:
+        return
     raw_body = body.encode()
     target = webhook_headers(api_key, raw_body)
     if target is None:

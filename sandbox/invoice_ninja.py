@@ -1057,7 +1057,7 @@ def _deliveries(company: dict, events: list[tuple[str, str, str]]) -> list[tuple
 
 def _send(token: str, deliveries: list[tuple[str, str, str]]) -> None:
     for webhook_id, event_id, body in deliveries:
-        deliver_invoice_ninja_webhook.delay(token, webhook_id, event_id, body)
+        deliver_invoice_ninja_webhook.delay(store.reference(token), webhook_id, event_id, body)
 
 
 @shared_task(
@@ -1066,13 +1066,14 @@ def _send(token: str, deliveries: list[tuple[str, str, str]]) -> None:
     ignore_result=True,
     max_retries=INVOICE_NINJA_WEBHOOK_ATTEMPTS - 1,
 )
-def deliver_invoice_ninja_webhook(self, token: str, webhook_id: str, event_id: str, body: str) -> None:
+def deliver_invoice_ninja_webhook(self, company_reference: str, webhook_id: str, event_id: str, body: str) -> None:
     """Send one event's bare entity to one subscription, as Invoice Ninja's WebhookSingle job does.
 
     The subscription is read when the attempt runs: one deleted meanwhile gets nothing. The method is the
     subscription's rest_method (POST or PUT), which is why this does not go through `post_webhook`.
     """
-    webhook = find_subscription(token, webhook_id)
+    token = store.dereference(company_reference)
+    webhook = find_subscription(token, webhook_id) if token else None
     if webhook is None:
         return
     headers = {"Content-Type": "application/json", "Accept": "application/json", **webhook["headers"]}

@@ -7,6 +7,7 @@ on the document, so two processes changing the same document never lose each oth
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,6 +66,16 @@ class JsonStore:
                 raise DocumentMissing(key)
             yield document
             client.set(key, json.dumps(document), keepttl=True)
+
+    def reference(self, credential: str) -> str:
+        """A name for an account's credential that says nothing of it (a hash), kept to find the credential
+        back: queued messages and worker logs carry the reference, never the API key or token itself."""
+        reference = hashlib.sha256(credential.encode()).hexdigest()[:32]
+        self.put(f"reference:{reference}", credential)
+        return reference
+
+    def dereference(self, reference: str) -> str | None:
+        return self.get(f"reference:{reference}")
 
     def add_to_set(self, name: str, member: str) -> None:
         redis_client().sadd(self.key(name), member)

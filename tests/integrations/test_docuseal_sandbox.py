@@ -114,6 +114,9 @@ def test_signing_sends_viewed_completed_and_submission_completed_signed_with_the
     http.post(HOOK, json={"status": "accepted"})
     http.post(HOOK, json={"status": "accepted"})
     http.post(HOOK, json={"status": "accepted"})
+    # The queued deliveries name the account by a reference, never by its API key (worker logs show args).
+    assert {sandbox.store.dereference(sent.args[0]) for sent in enqueued if sent.task.name == DELIVERY_TASK} == {KEY}
+    assert not [sent for sent in enqueued if KEY in json.dumps(sent.args)]
     run_all(enqueued, DELIVERY_TASK)
     bodies = [json.loads(call.request.body) for call in http.calls]
     assert [body["event_type"] for body in bodies] == ["form.viewed", "form.completed", "submission.completed"]

@@ -29,7 +29,10 @@ CONSULTING = {
 
 def fired(enqueued: list[Enqueued]) -> list[tuple[str, dict]]:
     """(event id, decoded body) of each enqueued delivery, taken off the queue."""
-    return [(sent.args[2], decoded_bytes(sent.args[3].encode())) for sent in take_all(enqueued, DELIVERY_TASK)]
+    deliveries = take_all(enqueued, DELIVERY_TASK)
+    # A delivery names its company by a reference, never by the API token (worker logs show task arguments).
+    assert all(invoice_ninja.store.dereference(sent.args[0]) not in (None, sent.args[0]) for sent in deliveries)
+    return [(sent.args[2], decoded_bytes(sent.args[3].encode())) for sent in deliveries]
 
 
 def decoded_bytes(raw: bytes) -> object:
@@ -980,7 +983,9 @@ def test_a_gone_answer_deletes_the_subscription(api, token, status):
     webhook = subscribe(api, "4")
     responses.post(f"{HUB_HOOK}4/", status=status)
 
-    result = tasks.deliver_invoice_ninja_webhook.apply((token, webhook["id"], "4", '{"id":"x"}'))
+    result = tasks.deliver_invoice_ninja_webhook.apply(
+        (invoice_ninja.store.reference(token), webhook["id"], "4", '{"id":"x"}')
+    )
 
     assert result.successful()
     assert len(responses.calls) == 1
@@ -988,7 +993,7 @@ def test_a_gone_answer_deletes_the_subscription(api, token, status):
     [delivery] = invoice_ninja.webhook_deliveries(token)
     assert (delivery["status_code"], delivery["outcome"]) == (status, "subscription deleted")
     # A delivery queued before the deletion sends nothing.
-    tasks.deliver_invoice_ninja_webhook.apply((token, webhook["id"], "4", '{"id":"x"}'))
+    tasks.deliver_invoice_ninja_webhook.apply((invoice_ninja.store.reference(token), webhook["id"], "4", '{"id":"x"}'))
     assert len(responses.calls) == 1
 
 
@@ -998,7 +1003,9 @@ def test_400_and_server_errors_fail_without_retry(api, token, status):
     webhook = subscribe(api, "4")
     responses.post(f"{HUB_HOOK}4/", status=status)
 
-    result = tasks.deliver_invoice_ninja_webhook.apply((token, webhook["id"], "4", '{"id":"x"}'))
+    result = tasks.deliver_invoice_ninja_webhook.apply(
+        (invoice_ninja.store.reference(token), webhook["id"], "4", '{"id":"x"}')
+    )
 
     assert result.failed()
     assert len(responses.calls) == 1
@@ -1013,7 +1020,9 @@ def test_other_4xx_answers_are_retried_up_to_five_attempts(api, token):
     responses.post(f"{HUB_HOOK}4/", status=401)
 
     # apply() runs the task and its retries here, one after the other, ignoring the countdown.
-    result = tasks.deliver_invoice_ninja_webhook.apply((token, webhook["id"], "4", '{"id":"x"}'))
+    result = tasks.deliver_invoice_ninja_webhook.apply(
+        (invoice_ninja.store.reference(token), webhook["id"], "4", '{"id":"x"}')
+    )
 
     assert result.failed()
     assert len(responses.calls) == tasks.INVOICE_NINJA_WEBHOOK_ATTEMPTS == 5
@@ -1027,7 +1036,9 @@ def test_a_connection_error_is_retried_then_delivered(api, token):
     responses.post(f"{HUB_HOOK}4/", body=requests.ConnectionError("refused"))
     responses.post(f"{HUB_HOOK}4/", status=200)
 
-    result = tasks.deliver_invoice_ninja_webhook.apply((token, webhook["id"], "4", '{"id":"x"}'))
+    result = tasks.deliver_invoice_ninja_webhook.apply(
+        (invoice_ninja.store.reference(token), webhook["id"], "4", '{"id":"x"}')
+    )
 
     assert result.successful()
     first, second = invoice_ninja.webhook_deliveries(token)
