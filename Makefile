@@ -36,6 +36,11 @@ run: install ## Run the Hub (web, worker, beat) on http://127.0.0.1:8000/, with 
 test: install directus lint ## Run the whole test suite (a real Directus included), as CI does
 	$(HUB) test $(ARGS)
 
+.PHONY: reliability
+reliability: install ## Webhook storm and worker kills at full size against gunicorn, a worker and the sandboxes
+	HV_RELIABILITY_STORM=$${HV_RELIABILITY_STORM:-10000} HV_RELIABILITY_KILLS=$${HV_RELIABILITY_KILLS:-50} \
+		$(HUB) test tests/reliability -m reliability
+
 .PHONY: lint
 lint: $(VENV)/.installed ## Check style with ruff, and the layers and import cycles with import-linter
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,202 @@
+"""The reliability suite: gunicorn (2 workers), a real Celery worker and the Revolut sandbox over HTTP.
+
+Sizes come from the environment: `make test` runs a small storm and a few kills; `make reliability` the
+full size (HV_RELIABILITY_STORM=10000, HV_RELIABILITY_KILLS=50). Each test prints its figures.
+"""
+
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from importlib import import_module
+from pathlib import Path
+
+import pytest
+import requests
+from django.apps import apps as django_apps
+from django.db.models import Sum
+
+from finance.models import BankTransaction, OutgoingPayment, Role, SupplierInvoice
+from finance.services import revolut as revolut_service
+from integrations import revolut as revolut_integration
+from integrations.clients.revolut import sign_webhook
+from integrations.health import redis_client
+from integrations.models import ActionRun, Connection, WebhookDelivery
+from sandbox import revolut as sandbox
+from tests.conftest import database_url_of_test_database, start_celery_worker
+from tests.factories import BankAccountFactory, CompanyFactory
+from tests.finance.test_banking_sync import CHF_ACCOUNT, incoming_json
+from tests.integrations.test_revolut_end_to_end import approved_supplier_invoice, sandbox_transactions, wait_until
+
+pytestmark = pytest.mark.reliability
+
+STORM_SIZE = int(os.environ.get("HV_RELIABILITY_STORM", "400"))
+KILL_TRIALS = int(os.environ.get("HV_RELIABILITY_KILLS", "3"))
+DUPLICATE_SHARE, BAD_SIGNATURE_SHARE = 0.20, 0.05
+SENDERS = 16
+SECRET = "wsk_reliability_storm_secret_0001"
+SEED = int(os.environ.get("HV_RELIABILITY_SEED", "20261206"))
+
+
+def report(capsys, line: str) -> None:
+    with capsys.disabled():
+        print(f"\n[reliability] {line}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def gunicorn(transactional_db, settings):
+    """The Hub on gunicorn with two workers, on the test database; the sandbox answers on the same server."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": database_url_of_test_database(),
+           "HV_PUBLIC_URL": url}  # fmt: skip
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "hypervisual.wsgi", "--workers", "2", "--bind",
+         f"127.0.0.1:{port}", "--log-level", "warning"],
+        env=env, cwd=settings.BASE_DIR,
+    )  # fmt: skip
+    settings.HV_PUBLIC_URL = url
+    try:
+        wait_until(lambda: _answers(f"{url}/healthz"), what="gunicorn to answer", deadline=60)
+        yield url
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code < 600
+    except requests.ConnectionError:
+        return False
+
+
+@pytest.fixture
+def worker(transactional_db):
+    process = start_celery_worker()
+    yield process
+    if process.poll() is None:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.mark.timeout(120 + STORM_SIZE * 0.1)
+def test_a_webhook_storm_loses_nothing_and_processes_nothing_twice(gunicorn, worker, capsys):
+    company = CompanyFactory(code="RS")
+    connection = Connection.objects.create(company=company, provider="revolut", base_url="https://sandbox.invalid")
+    connection.set_secrets(webhook_signing_secrets=SECRET)
+    connection.save()
+    BankAccountFactory(company=company, connection=connection, provider_account_id=CHF_ACCOUNT, currency="CHF")
+    rng = random.Random(SEED)  # noqa: S311 - reproducible traffic, not a secret
+    bad_count = round(STORM_SIZE * BAD_SIGNATURE_SHARE)
+    duplicate_count = round(STORM_SIZE * DUPLICATE_SHARE)
+    good_count = STORM_SIZE - bad_count - duplicate_count
+    good = [_event(rng) for _ in range(good_count)]
+    sends = [(body, True) for body in good] + [(rng.choice(good), True) for _ in range(duplicate_count)]
+    sends += [(_event(rng), False) for _ in range(bad_count)]
+    rng.shuffle(sends)
+    url = f"{gunicorn}/webhooks/revolut/{company.code}/"
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(SENDERS) as senders:
+        answers = list(senders.map(lambda send: _post(url, *send), sends))
+    intake_seconds = time.perf_counter() - started
+    wait_until(
+        lambda: WebhookDelivery.objects.filter(verified=True, status="processed").count() == good_count,
+        what="every accepted delivery processed", deadline=60 + good_count * 0.05,
+    )  # fmt: skip
+    processed_seconds = time.perf_counter() - started
+
+    assert sorted(set(answers)) == [200, 401]
+    assert answers.count(401) == bad_count
+    verified = WebhookDelivery.objects.filter(verified=True)
+    refused = WebhookDelivery.objects.filter(verified=False)
+    assert verified.count() == good_count  # nothing lost
+    assert verified.aggregate(total=Sum("duplicates"))["total"] == duplicate_count
+    assert refused.count() + (refused.aggregate(total=Sum("duplicates"))["total"] or 0) == bad_count
+    assert set(verified.values_list("status", "attempts").distinct()) == {("processed", 1)}  # nothing twice
+    assert BankTransaction.objects.filter(account__company=company).count() == good_count
+    report(capsys, f"webhook storm: {STORM_SIZE} Revolut deliveries ({duplicate_count} duplicates, {bad_count} "
+                   f"bad signatures, shuffled, {SENDERS} senders) → {good_count} transactions, 0 lost, 0 twice, "
+                   f"{bad_count} refused; intake {STORM_SIZE / intake_seconds:.0f} deliveries/s, all processed "
+                   f"in {processed_seconds:.1f} s")  # fmt: skip
+
+
+def _event(rng: random.Random) -> bytes:
+    data = incoming_json(rng.randint(100, 99_999) / 100, transaction_id=str(uuid.UUID(int=rng.getrandbits(128))))
+    return json.dumps({"event": "TransactionCreated", "timestamp": data["created_at"], "data": data}).encode()
+
+
+def _post(url: str, body: bytes, signed: bool) -> int:
+    timestamp = str(int(time.time() * 1000))
+    signature = sign_webhook(raw_body=body, timestamp=timestamp, secret=SECRET if signed else "wsk_wrong")
+    headers = {"Content-Type": "application/json", "Revolut-Request-Timestamp": timestamp,
+               "Revolut-Signature": signature}  # fmt: skip
+    return requests.post(url, data=body, headers=headers, timeout=30).status_code
+
+
+@pytest.fixture
+def connected_to_sandbox(gunicorn, member_of):
+    import_module("finance.migrations.0005_seed_swiss_vat_rates").seed_rates(django_apps, schema_editor=None)
+    company = CompanyFactory(code="RK", qr_iban="CH4431999123000889012")
+    people = {"ceo": member_of(company, Role.CEO, "rk-ceo"), "clerk": member_of(company, Role.FINANCE, "rk-clerk"),
+              "controller": member_of(company, Role.FINANCE, "rk-controller")}  # fmt: skip
+    base = f"{gunicorn}/sandbox/revolut"
+    client_id = f"reliability-{time.monotonic_ns()}"
+    connection = revolut_integration.revolut_settings_save(
+        company=company, base_url=f"{base}/api/1.0", consent_url=f"{base}/app-confirm", client_id=client_id,
+        private_key="", generate_key=True, updated_by=people["ceo"],
+    )  # fmt: skip
+    connection = revolut_integration.revolut_consent_complete(
+        connection=connection, code=sandbox.authorize(client_id), user=people["ceo"]
+    )
+    connection = revolut_integration.revolut_webhook_register(connection=connection, registered_by=people["ceo"])
+    revolut_service.bank_accounts_sync(connection)
+    yield company, people, connection
+    redis_client().delete(sandbox.PAY_DELAY_KEY)
+
+
+@pytest.mark.timeout(60 + KILL_TRIALS * 60)
+def test_a_worker_killed_at_random_points_of_a_payout_pays_exactly_once(connected_to_sandbox, worker, capsys):
+    company, people, connection = connected_to_sandbox
+    rng = random.Random(SEED)  # noqa: S311 - reproducible traffic, not a secret
+    current = worker
+    durations = []
+    for trial in range(KILL_TRIALS):
+        invoice = approved_supplier_invoice(company, people, f"F-KILL-{trial}")
+        # Revolut holds its answer to /pay for up to a second: the kill falls before, during or after the call.
+        redis_client().set(sandbox.PAY_DELAY_KEY, str(rng.choice([0, 1])))
+        started = time.perf_counter()
+        payment = revolut_service.supplier_invoice_pay_revolut(invoice=invoice, requested_by=people["ceo"])
+        time.sleep(rng.uniform(0, 1.5))
+        current.send_signal(signal.SIGKILL)
+        current.wait(timeout=10)
+        current = start_celery_worker()
+        try:
+            wait_until(lambda i=invoice: SupplierInvoice.objects.get(pk=i.pk).status == "paid",
+                       what=f"trial {trial}: the invoice paid")  # fmt: skip
+        except AssertionError:
+            current.terminate()
+            raise
+        durations.append(time.perf_counter() - started)
+        assert len(sandbox_transactions(connection, payment.request_id)) == 1, f"trial {trial}"
+        assert OutgoingPayment.objects.filter(supplier_invoice=invoice).count() == 1
+        run = ActionRun.objects.get(action="revolut.payout", target_id=payment.pk)
+        assert run.status == "succeeded", f"trial {trial}"
+    current.terminate()
+    current.wait(timeout=30)
+    report(capsys, f"worker SIGKILL during 'Payer via Revolut': {KILL_TRIALS} trials → {KILL_TRIALS} payments at "
+                   f"Revolut, one each, every run succeeded; paid {sorted(durations)[len(durations) // 2]:.1f} s "
+                   f"after the click (median), {max(durations):.1f} s at worst")  # fmt: skip
