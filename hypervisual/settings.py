@@ -285,6 +285,11 @@ HV_DIRECTUS_WEBHOOK_SECRET = env.str("HV_DIRECTUS_WEBHOOK_SECRET", default="")
 HV_OUTSIDE_EDIT_GRACE_SECONDS = env.int("HV_OUTSIDE_EDIT_GRACE_SECONDS", default=60)
 # Refused webhook requests kept per provider and company and hour; beyond it they are only counted.
 HV_WEBHOOK_REFUSED_KEPT_PER_HOUR = env.int("HV_WEBHOOK_REFUSED_KEPT_PER_HOUR", default=100)
+# How long a provider's open circuit refuses calls before a trial call (integrations/resilience.py), and the
+# first wait before an action run retries a transient failure (doubling each time). The reliability suite
+# shortens both; a deployment keeps the defaults.
+HV_CIRCUIT_OPEN_SECONDS = env.int("HV_CIRCUIT_OPEN_SECONDS", default=60)
+HV_ACTION_RETRY_BASE_SECONDS = env.int("HV_ACTION_RETRY_BASE_SECONDS", default=15)
 # Provider emulators under /sandbox/<provider>/ (DESIGN.md §7); demo mode switches them on.
 HV_SANDBOX = env.bool("HV_SANDBOX", default=HV_DEMO)
 if HV_SANDBOX:

@@ -31,8 +31,6 @@ logger = logging.getLogger(__name__)
 
 # Attempts of a run before it is marked failed (transient errors only; a permanent one fails at once).
 MAX_ATTEMPTS = 5
-# Wait before the n-th retry: RETRY_BASE_SECONDS × 2^(n-1), so 15 s, 30 s, 1 min, 2 min.
-RETRY_BASE_SECONDS = 15
 # A run still "running" this long after it started outlived the hard task time limit: its worker died.
 ORPHANED_AFTER = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
 # A run still "queued" this long after its last change lost its message (broker restarted empty).
@@ -134,7 +132,8 @@ def execute_action_run(run_id: int) -> None:
         if error.transient and run.attempts < MAX_ATTEMPTS:
             run.status, run.last_error = ActionRun.Status.QUEUED, str(error)
             run.save(update_fields=["status", "last_error"])
-            countdown = RETRY_BASE_SECONDS * 2 ** (run.attempts - 1)
+            # HV_ACTION_RETRY_BASE_SECONDS × 2^(n-1) before the n-th retry: 15 s, 30 s, 1 min, 2 min.
+            countdown = settings.HV_ACTION_RETRY_BASE_SECONDS * 2 ** (run.attempts - 1)
             execute_action_run.apply_async((run.pk,), countdown=countdown)
             return
         _finish(run, status=ActionRun.Status.FAILED, error=str(error))

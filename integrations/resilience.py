@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -15,8 +16,6 @@ from integrations.health import redis_client
 FAILURE_THRESHOLD = 5
 # Failures older than this are forgotten, so sparse blips over a day never add up to an open circuit.
 FAILURE_WINDOW_SECONDS = 120
-# How long an open circuit refuses calls before letting one trial call through (half-open).
-OPEN_SECONDS = 60
 # How long the single trial call of a half-open circuit may take before another one is allowed.
 TRIAL_SECONDS = 30
 
@@ -69,9 +68,9 @@ class CircuitBreaker:
             pipe.incr(self._failures_key).expire(self._failures_key, FAILURE_WINDOW_SECONDS).delete(self._trial_key)
             failures = pipe.execute()[0]
         if failures >= FAILURE_THRESHOLD:
-            until = timezone.now() + timedelta(seconds=OPEN_SECONDS)
+            until = timezone.now() + timedelta(seconds=settings.HV_CIRCUIT_OPEN_SECONDS)
             # The key outlives the pause so that the state reads half-open, not closed, until a call succeeds.
-            client.set(self._open_key, until.isoformat(), ex=OPEN_SECONDS + FAILURE_WINDOW_SECONDS)
+            client.set(self._open_key, until.isoformat(), ex=settings.HV_CIRCUIT_OPEN_SECONDS + FAILURE_WINDOW_SECONDS)
 
     def record_success(self) -> None:
         redis_client().delete(self._failures_key, self._open_key, self._trial_key)

@@ -40,6 +40,8 @@ KEY_PREFIX = "hv:sandbox:revolut"
 store = JsonStore(KEY_PREFIX)
 # Set by an end-to-end test only: seconds /pay waits after recording a payment, before answering.
 PAY_DELAY_KEY = f"{KEY_PREFIX}:pay_delay_seconds"
+# Set by the reliability suite only: while it holds, every API call answers 500 (Revolut down).
+OUTAGE_KEY = f"{KEY_PREFIX}:outage"
 BUSINESSES_SET = "businesses"
 
 # The accounts a business starts with: (name, currency, balance).
@@ -407,6 +409,10 @@ def settlement_for_iban(iban: str) -> str:
     if iban.endswith(FAILED_IBAN_SUFFIX):
         return "failed"
     return "completed"
+
+
+def is_down() -> bool:
+    return bool(redis_client().exists(OUTAGE_KEY))
 
 
 def pay_delay_seconds() -> float:

@@ -49,6 +49,8 @@ def revolut_api(*methods: str) -> Callable[[ApiView], ApiView]:
             client_id = revolut.client_id_for_access_token(token.strip()) if scheme.lower() == "bearer" else None
             if client_id is None:
                 return _json({"message": "The request should be authorized.", "code": 1000}, status=401)
+            if revolut.is_down():
+                return _json({"message": "Internal server error", "code": 9000}, status=500)
             try:
                 return view(request, client_id, *args, **kwargs)
             except revolut.ApiError as error:

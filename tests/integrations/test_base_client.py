@@ -7,6 +7,7 @@ from uuid import uuid4
 import pytest
 import requests
 import responses
+from django.conf import settings
 from django.utils import timezone, translation
 
 from integrations import resilience
@@ -61,7 +62,7 @@ def after_the_pause(monkeypatch):
     """Move the clock past the open circuit's pause."""
 
     def move():
-        later = timezone.now() + timedelta(seconds=resilience.OPEN_SECONDS + 1)
+        later = timezone.now() + timedelta(seconds=settings.HV_CIRCUIT_OPEN_SECONDS + 1)
         monkeypatch.setattr(resilience.timezone, "now", lambda: later)
 
     return move

@@ -21,6 +21,7 @@ import pytest
 import requests
 from django.apps import apps as django_apps
 from django.db.models import Sum
+from django.test import Client
 
 from finance.models import BankTransaction, OutgoingPayment, Role, SupplierInvoice
 from finance.services import revolut as revolut_service
@@ -28,6 +29,7 @@ from integrations import revolut as revolut_integration
 from integrations.clients.revolut import sign_webhook
 from integrations.health import redis_client
 from integrations.models import ActionRun, Connection, WebhookDelivery
+from integrations.selectors import connection_status
 from sandbox import revolut as sandbox
 from tests.conftest import database_url_of_test_database, start_celery_worker
 from tests.factories import BankAccountFactory, CompanyFactory
@@ -55,13 +57,17 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+# Shorter than a deployment's (60 s open, retries from 15 s) so that an outage and its recovery fit a test.
+FAST_RECOVERY = {"HV_CIRCUIT_OPEN_SECONDS": "4", "HV_ACTION_RETRY_BASE_SECONDS": "2"}
+
+
 @pytest.fixture
 def gunicorn(transactional_db, settings):
     """The Hub on gunicorn with two workers, on the test database; the sandbox answers on the same server."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": database_url_of_test_database(),
-           "HV_PUBLIC_URL": url}  # fmt: skip
+           "HV_PUBLIC_URL": url, **FAST_RECOVERY}  # fmt: skip
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "hypervisual.wsgi", "--workers", "2", "--bind",
          f"127.0.0.1:{port}", "--log-level", "warning"],
@@ -85,7 +91,7 @@ def _answers(url: str) -> bool:
 
 @pytest.fixture
 def worker(transactional_db):
-    process = start_celery_worker()
+    process = start_celery_worker(**FAST_RECOVERY)
     yield process
     if process.poll() is None:
         process.terminate()
@@ -165,7 +171,7 @@ def connected_to_sandbox(gunicorn, member_of):
     connection = revolut_integration.revolut_webhook_register(connection=connection, registered_by=people["ceo"])
     revolut_service.bank_accounts_sync(connection)
     yield company, people, connection
-    redis_client().delete(sandbox.PAY_DELAY_KEY)
+    redis_client().delete(sandbox.PAY_DELAY_KEY, sandbox.OUTAGE_KEY)
 
 
 @pytest.mark.timeout(60 + KILL_TRIALS * 60)
@@ -183,7 +189,7 @@ def test_a_worker_killed_at_random_points_of_a_payout_pays_exactly_once(connecte
         time.sleep(rng.uniform(0, 1.5))
         current.send_signal(signal.SIGKILL)
         current.wait(timeout=10)
-        current = start_celery_worker()
+        current = start_celery_worker(**FAST_RECOVERY)
         try:
             wait_until(lambda i=invoice: SupplierInvoice.objects.get(pk=i.pk).status == "paid",
                        what=f"trial {trial}: the invoice paid")  # fmt: skip
@@ -200,3 +206,39 @@ def test_a_worker_killed_at_random_points_of_a_payout_pays_exactly_once(connecte
     report(capsys, f"worker SIGKILL during 'Payer via Revolut': {KILL_TRIALS} trials → {KILL_TRIALS} payments at "
                    f"Revolut, one each, every run succeeded; paid {sorted(durations)[len(durations) // 2]:.1f} s "
                    f"after the click (median), {max(durations):.1f} s at worst")  # fmt: skip
+
+
+@pytest.mark.timeout(240)
+def test_a_revolut_outage_opens_the_circuit_and_the_queued_payouts_complete_after_it(
+    connected_to_sandbox, worker, capsys, settings
+):
+    company, people, connection = connected_to_sandbox
+    settings.HV_CIRCUIT_OPEN_SECONDS = int(FAST_RECOVERY["HV_CIRCUIT_OPEN_SECONDS"])
+    invoices = [approved_supplier_invoice(company, people, f"F-OUT-{n}") for n in range(6)]
+    redis_client().set(sandbox.OUTAGE_KEY, "500")
+    started = time.perf_counter()
+    payments = [revolut_service.supplier_invoice_pay_revolut(invoice=invoice, requested_by=people["ceo"])
+                for invoice in invoices]  # fmt: skip
+
+    status = wait_until(
+        lambda: (found := connection_status(Connection.objects.get(pk=connection.pk))).code == "degraded" and found,
+        what="the circuit to open", deadline=60,
+    )  # fmt: skip
+    opened_after = time.perf_counter() - started
+    page = Client()
+    page.force_login(people["ceo"])
+    assert "Degraded" in page.get(f"/integrations/revolut/{company.code}/", HTTP_ACCEPT_LANGUAGE="en").text
+    assert ActionRun.objects.filter(action="revolut.payout", status="succeeded").count() == 0
+    redis_client().delete(sandbox.OUTAGE_KEY)
+    recovered = time.perf_counter()
+
+    wait_until(lambda: SupplierInvoice.objects.filter(pk__in=[i.pk for i in invoices], status="paid").count() == 6,
+               what="every queued payout paid after the outage", deadline=150)  # fmt: skip
+    caught_up = time.perf_counter() - recovered
+    runs = ActionRun.objects.filter(action="revolut.payout")
+    assert sorted(runs.values_list("status", flat=True)) == ["succeeded"] * 6
+    assert all(len(sandbox_transactions(connection, payment.request_id)) == 1 for payment in payments)
+    attempts = sorted(runs.values_list("attempts", flat=True))
+    report(capsys, f"Revolut outage (every call 500): circuit open and page 'degraded' after {opened_after:.1f} s "
+                   f"({status.detail}); the 6 queued payouts all paid {caught_up:.1f} s after recovery, once each "
+                   f"(attempts {attempts})")  # fmt: skip
