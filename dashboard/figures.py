@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import redis
 from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
@@ -27,5 +28,9 @@ def figures_refresh() -> datetime:
 
 
 def figures_refreshed_at() -> datetime | None:
-    stamp = cache.get(REFRESHED_AT_KEY)
+    """When the views were last refreshed; unknown (None) while the cache (Redis) does not answer."""
+    try:
+        stamp = cache.get(REFRESHED_AT_KEY)
+    except redis.RedisError:
+        return None
     return datetime.fromisoformat(stamp) if stamp else None

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
+import redis
 from celery import shared_task
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -22,8 +23,10 @@ from django.db import models, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from finance.services.audit import audit_record
+from integrations import health
 from integrations.clients.base import ProviderError
 from integrations.models import ActionRun
 
@@ -51,14 +54,31 @@ def action_handler(name: str) -> Callable[[ActionHandler], ActionHandler]:
 
 
 def _enqueue(run: ActionRun, *, countdown: float = 0) -> None:
-    transaction.on_commit(lambda: execute_action_run.apply_async((run.pk,), countdown=countdown))
+    transaction.on_commit(lambda: _send(run.pk, countdown))
+
+
+def _send(run_id: int, countdown: float) -> None:
+    # The run is stored: a broker gone since the check stops nothing, the resume sweep sends it (LOST_AFTER).
+    try:
+        execute_action_run.apply_async((run_id,), countdown=countdown)
+    except (KombuOperationalError, redis.RedisError):
+        logger.warning("action run %s stored but not sent: the broker did not answer; the sweep will send it", run_id)
 
 
 @transaction.atomic
 def action_run_start(
     *, action: str, target: models.Model, company, actor: AbstractBaseUser | None, idempotency_key: str
 ) -> ActionRun:
-    """Store and enqueue the run; asking again with the same key returns the existing run, never a second one."""
+    """Store and enqueue the run; asking again with the same key returns the existing run, never a second one.
+
+    Refused (ValidationError, so the caller's transaction rolls back) while the task queue does not answer:
+    the person is told at once rather than left with a run nobody will execute.
+    """
+    if not health.redis_status().up:
+        raise ValidationError(
+            _("Actions are paused: the task queue (Redis) is not answering. Nothing was done; try again shortly."),
+            code="queue_down",
+        )
     run, created = ActionRun.objects.get_or_create(
         idempotency_key=idempotency_key,
         defaults={

@@ -1,10 +1,16 @@
-"""Circuit breaker per provider and company, kept in Redis so every web and worker process shares it."""
+"""Circuit breaker per provider and company, kept in Redis so every web and worker process shares it.
+
+The breaker is a help, not a gate: while Redis itself does not answer, it reads as closed and records
+nothing, so pages that show a provider's status still render and calls are not refused for its sake.
+"""
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import redis
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -47,7 +53,10 @@ class CircuitBreaker:
         self._failures_key, self._open_key, self._trial_key = f"{prefix}:failures", f"{prefix}:open", f"{prefix}:trial"
 
     def state(self) -> CircuitState:
-        failures, open_until = redis_client().mget(self._failures_key, self._open_key)
+        try:
+            failures, open_until = redis_client().mget(self._failures_key, self._open_key)
+        except redis.RedisError:
+            return CircuitState("closed", 0, None)
         count = int(failures or 0)
         if open_until is None:
             return CircuitState("half_open" if count >= FAILURE_THRESHOLD else "closed", count, None)
@@ -59,10 +68,20 @@ class CircuitBreaker:
         current = self.state()
         if current.is_open:
             raise CircuitOpenError(self.provider, self.scope, current.open_until)
-        if current.state == "half_open" and not redis_client().set(self._trial_key, "1", nx=True, ex=TRIAL_SECONDS):
+        if current.state == "half_open" and not self._trial_claimed():
             raise CircuitOpenError(self.provider, self.scope, timezone.now() + timedelta(seconds=TRIAL_SECONDS))
 
+    def _trial_claimed(self) -> bool:
+        try:
+            return bool(redis_client().set(self._trial_key, "1", nx=True, ex=TRIAL_SECONDS))
+        except redis.RedisError:
+            return True
+
     def record_failure(self) -> None:
+        with suppress(redis.RedisError):
+            self._failure_count()
+
+    def _failure_count(self) -> None:
         client = redis_client()
         with client.pipeline() as pipe:
             pipe.incr(self._failures_key).expire(self._failures_key, FAILURE_WINDOW_SECONDS).delete(self._trial_key)
@@ -73,4 +92,5 @@ class CircuitBreaker:
             client.set(self._open_key, until.isoformat(), ex=settings.HV_CIRCUIT_OPEN_SECONDS + FAILURE_WINDOW_SECONDS)
 
     def record_success(self) -> None:
-        redis_client().delete(self._failures_key, self._open_key, self._trial_key)
+        with suppress(redis.RedisError):
+            redis_client().delete(self._failures_key, self._open_key, self._trial_key)

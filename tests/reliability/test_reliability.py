@@ -7,6 +7,7 @@ full size (HV_RELIABILITY_STORM=10000, HV_RELIABILITY_KILLS=50). Each test print
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,10 +19,12 @@ from importlib import import_module
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 from django.apps import apps as django_apps
 from django.db.models import Sum
 from django.test import Client
+from django.utils import timezone
 
 from finance.models import BankTransaction, OutgoingPayment, Role, SupplierInvoice
 from finance.services import revolut as revolut_service
@@ -31,7 +34,7 @@ from integrations.health import redis_client
 from integrations.models import ActionRun, Connection, WebhookDelivery
 from integrations.selectors import connection_status
 from sandbox import revolut as sandbox
-from tests.conftest import database_url_of_test_database, start_celery_worker
+from tests.conftest import PASSWORD, database_url_of_test_database, start_celery_worker
 from tests.factories import BankAccountFactory, CompanyFactory
 from tests.finance.test_banking_sync import CHF_ACCOUNT, incoming_json
 from tests.integrations.test_revolut_end_to_end import approved_supplier_invoice, sandbox_transactions, wait_until
@@ -84,8 +87,8 @@ def gunicorn(transactional_db, settings):
 
 def _answers(url: str) -> bool:
     try:
-        return requests.get(url, timeout=2).status_code < 600
-    except requests.ConnectionError:
+        return requests.get(url, timeout=5).status_code < 600
+    except requests.RequestException:  # not listening yet, or still loading the app
         return False
 
 
@@ -242,3 +245,111 @@ def test_a_revolut_outage_opens_the_circuit_and_the_queued_payouts_complete_afte
     report(capsys, f"Revolut outage (every call 500): circuit open and page 'degraded' after {opened_after:.1f} s "
                    f"({status.detail}); the 6 queued payouts all paid {caught_up:.1f} s after recovery, once each "
                    f"(attempts {attempts})")  # fmt: skip
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A Redis of this test's own, on a free port, that the test may stop and start again."""
+    port = free_port()
+
+    def start() -> subprocess.Popen:
+        command = [shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                   "--appendonly", "no", "--dir", str(tmp_path)]  # fmt: skip
+        server = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603 - our own arguments
+        wait_until(lambda: _redis_answers(port), what="the private Redis", deadline=20)
+        return server
+
+    holder = {"server": start(), "start": start, "url": f"redis://127.0.0.1:{port}/0"}
+    yield holder
+    holder["server"].terminate()
+    holder["server"].wait(timeout=10)
+
+
+def _redis_answers(port: int) -> bool:
+    try:
+        return redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5).ping()
+    except redis.RedisError:
+        return False
+
+
+@pytest.mark.timeout(180)
+def test_with_redis_stopped_pages_render_and_actions_are_refused_then_all_recovers(
+    transactional_db, private_redis, settings, member_of, capsys
+):
+    import_module("finance.migrations.0005_seed_swiss_vat_rates").seed_rates(django_apps, schema_editor=None)
+    company = CompanyFactory(code="RR")
+    people = {"ceo": member_of(company, Role.CEO, "rr-ceo"), "clerk": member_of(company, Role.FINANCE, "rr-clerk"),
+              "controller": member_of(company, Role.FINANCE, "rr-controller")}  # fmt: skip
+    connection = Connection.objects.create(
+        company=company, provider="revolut", base_url="http://127.0.0.1:9/api/1.0", consent_required=False,
+        consent_granted_at=timezone.now(), last_success_at=timezone.now(), config={"client_id": "rr"},
+    )  # fmt: skip
+    connection.set_secrets(refresh_token="oa_rr_refresh", private_key="unused")
+    connection.save()
+    BankAccountFactory(company=company, connection=connection, currency="CHF", is_payout_source=True)
+    invoice = approved_supplier_invoice(company, people, "F-REDIS-1")
+    env = {**FAST_RECOVERY, "REDIS_URL": private_redis["url"], "HV_TEST_REDIS_DB": "0"}
+    port = free_port()
+    web = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "hypervisual.wsgi", "--workers", "2", "--bind",
+         f"127.0.0.1:{port}", "--log-level", "warning"],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings",
+             "DATABASE_URL": database_url_of_test_database(), **env},
+        cwd=settings.BASE_DIR,
+    )  # fmt: skip
+    worker = start_celery_worker(**env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _answers(f"{base}/healthz"), what="gunicorn to answer", deadline=60)
+        browser = _signed_in(base, "rr-ceo")
+        detail = f"/supplier-invoices/{invoice.pk}/"
+        pages = ["/", detail, "/invoices/", "/integrations/", "/webhooks/"]
+
+        private_redis["server"].terminate()
+        private_redis["server"].wait(timeout=10)
+        rendered = {page: browser.get(f"{base}{page}", timeout=30).status_code for page in pages}
+        health = requests.get(f"{base}/healthz", timeout=30)
+        refused = _post_form(
+            browser, f"{base}/supplier-invoices/{invoice.pk}/pay/", f"/supplier-invoices/{invoice.pk}/"
+        )
+
+        assert rendered == dict.fromkeys(pages, 200)
+        assert (health.status_code, health.json()["components"]["redis"]["status"]) == (503, "down")
+        assert "Actions are paused: the task queue (Redis) is not answering" in refused.text
+        assert SupplierInvoice.objects.get(pk=invoice.pk).status == "approved"
+        assert not ActionRun.objects.exists()
+
+        private_redis["server"] = private_redis["start"]()
+        accepted = _post_form(
+            browser, f"{base}/supplier-invoices/{invoice.pk}/pay/", f"/supplier-invoices/{invoice.pk}/"
+        )
+        assert "Actions are paused" not in accepted.text
+        assert SupplierInvoice.objects.get(pk=invoice.pk).status == "scheduled"
+        # The worker was never restarted: it reconnects to the broker and takes the run.
+        wait_until(lambda: ActionRun.objects.get(action="revolut.payout").attempts >= 1,
+                   what="the worker to take the run after Redis came back", deadline=90)  # fmt: skip
+        assert requests.get(f"{base}/healthz", timeout=30).json()["components"]["redis"]["status"] == "up"
+    finally:
+        web.send_signal(signal.SIGTERM)
+        web.wait(timeout=30)
+        worker.terminate()
+        worker.wait(timeout=30)
+    report(capsys, f"Redis stopped: {len(pages)} pages rendered (200), /healthz 503 with Redis down, 'Payer via "
+                   f"Revolut' refused with the reason and nothing changed; Redis back: the action accepted and "
+                   f"the same worker took it")  # fmt: skip
+
+
+def _signed_in(base: str, username: str) -> requests.Session:
+    browser = requests.Session()
+    browser.get(f"{base}/login/", timeout=30)
+    answer = browser.post(f"{base}/login/", timeout=30, headers={"Referer": f"{base}/login/"}, data={
+        "username": username, "password": PASSWORD, "csrfmiddlewaretoken": browser.cookies["csrftoken"]})  # fmt: skip
+    assert answer.url == f"{base}/", answer.url
+    return browser
+
+
+def _post_form(browser: requests.Session, url: str, referer_path: str) -> requests.Response:
+    """POST as the page's button does; the answer followed to the page that shows the message."""
+    return browser.post(url, timeout=60, data={"csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+                        headers={"Referer": url.rsplit(referer_path, 1)[0] + referer_path,
+                                 "Accept-Language": "en"})  # fmt: skip
