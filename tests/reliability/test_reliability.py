@@ -22,6 +22,7 @@ import pytest
 import redis
 import requests
 from django.apps import apps as django_apps
+from django.conf import settings as django_settings
 from django.db.models import Sum
 from django.test import Client
 from django.utils import timezone
@@ -353,3 +354,89 @@ def _post_form(browser: requests.Session, url: str, referer_path: str) -> reques
     return browser.post(url, timeout=60, data={"csrfmiddlewaretoken": browser.cookies["csrftoken"]},
                         headers={"Referer": url.rsplit(referer_path, 1)[0] + referer_path,
                                  "Accept-Language": "en"})  # fmt: skip
+
+
+@pytest.fixture
+def private_postgres(tmp_path, monkeypatch):
+    """A PostgreSQL of this test's own (pgserver), migrated, that the test may stop and start again."""
+    import pgserver
+    import psycopg
+
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    data = tmp_path / "pgdata"
+    server = pgserver.get_server(data, cleanup_mode="stop")
+    socket_dir = server.get_postmaster_info().socket_dir
+    with psycopg.connect(host=str(socket_dir), user="postgres", dbname="postgres", autocommit=True) as admin:
+        admin.execute('CREATE DATABASE "hv_restart"')
+    url = f"postgres://postgres@/{socket_dir}/hv_restart"
+    holder = {"url": url, "socket_dir": str(socket_dir), "server": server,
+              "start": lambda: pgserver.get_server(data, cleanup_mode="stop")}  # fmt: skip
+    _manage(url, "migrate", "--no-input", "-v", "0")
+    yield holder
+    holder["server"].cleanup()
+
+
+def _manage(database_url: str, *args: str) -> str:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": database_url}
+    command = [sys.executable, "manage.py", *args]
+    done = subprocess.run(command, env=env, cwd=django_settings.BASE_DIR, capture_output=True, text=True,  # noqa: S603
+                          timeout=300, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def _processed_deliveries(holder: dict) -> int:
+    import psycopg
+
+    with psycopg.connect(host=holder["socket_dir"], user="postgres", dbname="hv_restart") as db:
+        return db.execute("SELECT count(*) FROM integrations_webhookdelivery WHERE status = 'processed'").fetchone()[0]
+
+
+@pytest.mark.timeout(300)
+def test_after_a_postgresql_restart_web_and_worker_carry_on_without_a_restart(private_postgres, capsys):
+    url = private_postgres["url"]
+    _manage(url, "shell", "-c", (
+        "from tests.factories import BankAccountFactory, CompanyFactory, ConnectionFactory\n"
+        "connection = ConnectionFactory(company=CompanyFactory(code='RP'), provider='revolut')\n"
+        f"connection.set_secrets(webhook_signing_secrets='{SECRET}')\nconnection.save()\n"
+        "BankAccountFactory(company=connection.company, connection=connection, "
+        f"provider_account_id='{CHF_ACCOUNT}', currency='CHF')"
+    ))  # fmt: skip
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": url}
+    port = free_port()
+    web = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "hypervisual.wsgi", "--workers", "2", "--bind",
+         f"127.0.0.1:{port}", "--log-level", "warning"], env=env, cwd=django_settings.BASE_DIR,
+    )  # fmt: skip
+    worker = start_celery_worker(DATABASE_URL=url)
+    base = f"http://127.0.0.1:{port}"
+    hook = f"{base}/webhooks/revolut/RP/"
+    rng = random.Random(SEED)  # noqa: S311 - reproducible traffic, not a secret
+    try:
+        wait_until(lambda: _answers(f"{base}/healthz"), what="gunicorn to answer", deadline=60)
+        assert _post(hook, _event(rng), True) == 200
+        wait_until(lambda: _processed_deliveries(private_postgres) == 1, what="the first delivery processed")
+
+        private_postgres["server"].cleanup()
+        down = requests.get(f"{base}/healthz", timeout=30)
+        private_postgres["server"] = private_postgres["start"]()
+        restarted = time.perf_counter()
+        wait_until(lambda: requests.get(f"{base}/healthz", timeout=30).json()["components"]["database"]["status"]
+                   == "up", what="the web app to reach the restarted database", deadline=60)  # fmt: skip
+        web_back = time.perf_counter() - restarted
+        answers = [_post(hook, _event(rng), True) for _ in range(5)]
+        wait_until(lambda: _processed_deliveries(private_postgres) == 6, what="the worker to process again")
+        worker_back = time.perf_counter() - restarted
+    finally:
+        web.send_signal(signal.SIGTERM)
+        web.wait(timeout=30)
+        worker.terminate()
+        worker.wait(timeout=30)
+
+    assert (down.status_code, down.json()["components"]["database"]["status"]) == (503, "down")
+    assert answers == [200] * 5
+    report(capsys, f"PostgreSQL restarted under gunicorn and the worker (neither restarted): /healthz 503 while it "
+                   f"was down, database up again {web_back:.1f} s after the restart, 5 new deliveries accepted and "
+                   f"processed {worker_back:.1f} s after it")  # fmt: skip
