@@ -36,6 +36,10 @@ FORMS = {
     "finance:supplier-invoice-new": ["supplier", "supplier_number", "invoice_date", "due_date", "currency",
                                      "qr_reference", "lines-TOTAL_FORMS", "lines-INITIAL_FORMS",
                                      "lines-0-net_amount", "lines-0-vat_code", "lines-0-description"],
+    # The quote line editor's HTMX endpoint (add, remove, move a line, recompute the totals).
+    "finance:quote-lines-preview": ["op", "client", "currency", "lines-TOTAL_FORMS", "lines-INITIAL_FORMS",
+                                    "lines-0-description", "lines-0-quantity", "lines-0-unit_price",
+                                    "lines-0-vat_code", "lines-0-discount_percent", "lines-1-quantity"],
     "finance:project-new": ["company", "client", "name", "project_type", "budget", "starts_on", "ends_on"],
 }  # fmt: skip
 LISTS = [
@@ -92,3 +96,12 @@ def test_fuzzed_list_filters_answer_without_server_errors(signed_in, url_name, q
     response = signed_in.get(reverse(url_name), query)
 
     assert response.status_code < 500, (url_name, query)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.text(alphabet="abcdefghijklmnopqrstuvwxyz-_0123456789", min_size=1, max_size=30),
+       query=st.dictionaries(st.sampled_from(["company", "period", "refresh"]), FIELD_VALUES, max_size=3))  # fmt: skip
+def test_fuzzed_dashboard_partials_answer_without_server_errors(signed_in, name, query):
+    response = signed_in.get(reverse("dashboard:partial", kwargs={"name": name}), query, HTTP_HX_REQUEST="true")
+
+    assert response.status_code < 500, (name, query)
