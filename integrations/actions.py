@@ -191,9 +191,14 @@ def action_runs_resume(*, worker: str | None = None, now=None) -> int:
             .filter(status=ActionRun.Status.QUEUED, last_move__lt=now - LOST_AFTER)
             .exclude(pk__in=requeued)
         )
-        for run_id in lost.values_list("pk", flat=True):
-            execute_action_run.delay(run_id)
-            resumed += 1
+    else:
+        # The broker acknowledges a message when a worker takes it: one killed before it claimed the run took
+        # the run's only message with it. A restarting worker sends the never-started runs again; a run still
+        # waiting in the queue just gets a second message, which finds it claimed and does nothing.
+        lost = ActionRun.objects.filter(status=ActionRun.Status.QUEUED, attempts=0).exclude(pk__in=requeued)
+    for run_id in lost.values_list("pk", flat=True):
+        execute_action_run.delay(run_id)
+        resumed += 1
     if resumed:
         logger.warning("resumed %d action run(s) left by %s", resumed, worker or "dead workers")
     return resumed

@@ -291,6 +291,18 @@ def test_a_restarting_worker_resumes_the_runs_it_was_running(supplier, sent, dja
     assert (reloaded(other).status, reloaded(done).status) == ("running", "succeeded")
 
 
+def test_a_restarting_worker_sends_again_the_runs_never_started(supplier, sent, django_capture_on_commit_callbacks):
+    """A worker killed after taking a run's message but before claiming the run took its only message along."""
+    never_started = stored_run(supplier, key="a", created_at=timezone.now() - dt.timedelta(seconds=3))
+    waiting_retry = stored_run(supplier, key="b", attempts=1, last_error="Revolut: 503")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        resumed = actions.action_runs_resume(worker="celery@w1")
+
+    assert (resumed, sent) == (1, [("delay", never_started.pk)])
+    assert (reloaded(never_started).status, reloaded(waiting_retry).status) == ("queued", "queued")
+
+
 def test_beat_resumes_runs_older_than_the_task_time_limit_and_lost_messages(
     supplier, sent, django_capture_on_commit_callbacks
 ):
