@@ -37,7 +37,7 @@ test: install directus lint ## Run the whole test suite (a real Directus include
 	$(HUB) test $(ARGS)
 
 .PHONY: reliability
-reliability: install ## Webhook storm and worker kills at full size against gunicorn, a worker and the sandboxes
+reliability: install ## Storm, worker kills, outage, Redis and PostgreSQL down: full size, against gunicorn and a worker
 	HV_RELIABILITY_STORM=$${HV_RELIABILITY_STORM:-10000} HV_RELIABILITY_KILLS=$${HV_RELIABILITY_KILLS:-50} \
 		$(HUB) test tests/reliability -m reliability
 
