@@ -76,7 +76,8 @@ class SecondFactorMiddleware:
         user = request.user
         if not user.is_authenticated or user.is_verified() or request.resolver_match.url_name in self.OPEN_URL_NAMES:
             return None
-        if not second_factor_required(user):
+        # The scope's roles are read once per request and shared with the view: no query of their own here.
+        if not second_factor_required(user, roles=request.company_scope.roles.values()):
             return None
         step = "second-factor-verify" if confirmed_totp_device(user) else "second-factor-enrol"
         url = f"{reverse(step)}?{urlencode({'next': request.get_full_path()})}"

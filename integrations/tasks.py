@@ -1,4 +1,3 @@
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
@@ -6,8 +5,6 @@ from celery import shared_task
 from redis.exceptions import LockError
 
 from integrations import health
-
-logger = logging.getLogger(__name__)
 
 # A provider sync or daily run still running when the next beat fires is not started twice (`run_alone`);
 # its lock frees itself after this many seconds if the worker running it died.

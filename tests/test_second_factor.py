@@ -7,6 +7,8 @@ import time
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticToken
@@ -148,3 +150,19 @@ def test_the_demo_seed_sets_up_and_prints_the_second_factor(capsys):
     assert set(seeded.values_list("user__username", flat=True)) == {"ceo", "hv.finance", "da.finance", "group.finance"}
     call_command("demo_totp_code")
     assert capsys.readouterr().out.strip() == code_of(KEY)
+
+
+def test_the_check_costs_a_page_no_query_of_its_own(client, settings):
+    """Whether a person needs the step comes from the roles the page reads anyway (the company scope)."""
+    member("sales-h", Role.SALES)
+    sign_in(client, "sales-h")
+    settings.HV_MFA_REQUIRED = False
+    client.get("/clients/")
+
+    with CaptureQueriesContext(connection) as without_check:
+        assert client.get("/clients/").status_code == 200
+    settings.HV_MFA_REQUIRED = True
+    with CaptureQueriesContext(connection) as with_check:
+        assert client.get("/clients/").status_code == 200
+
+    assert len(with_check.captured_queries) == len(without_check.captured_queries)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -18,7 +19,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.qr import write_qrcode_image
 
-from finance.models import Membership, Role
+from finance.models import Role
 from finance.services.audit import audit_record
 
 # The roles that move money: they sign in with a second factor.
@@ -29,10 +30,11 @@ TOTP_DEVICE_NAME = "Authenticator app"
 RECOVERY_DEVICE_NAME = "Recovery codes"
 
 
-def second_factor_required(user: AbstractBaseUser) -> bool:
+def second_factor_required(user: AbstractBaseUser, *, roles: Iterable[str]) -> bool:
+    """Whether the user, holding `roles` in their companies (the request's scope has them), needs one."""
     if not settings.HV_MFA_REQUIRED or not user.is_authenticated:
         return False
-    return user.is_superuser or Membership.objects.filter(user=user, role__in=SECOND_FACTOR_ROLES).exists()
+    return user.is_superuser or any(role in SECOND_FACTOR_ROLES for role in roles)
 
 
 def confirmed_totp_device(user: AbstractBaseUser) -> TOTPDevice | None:
