@@ -14,7 +14,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from importlib import import_module
 from pathlib import Path
 
@@ -65,25 +67,34 @@ def free_port() -> int:
 FAST_RECOVERY = {"HV_CIRCUIT_OPEN_SECONDS": "4", "HV_ACTION_RETRY_BASE_SECONDS": "2"}
 
 
-@pytest.fixture
-def gunicorn(transactional_db, settings):
-    """The Hub on gunicorn with two workers, on the test database; the sandbox answers on the same server."""
+@contextmanager
+def serving(**env: str) -> Iterator[str]:
+    """The Hub on gunicorn with two workers, on the test database unless `env` says otherwise; yields its URL.
+
+    The sandbox answers on the same server; HV_PUBLIC_URL is the server's own address.
+    """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": database_url_of_test_database(),
-           "HV_PUBLIC_URL": url, **FAST_RECOVERY}  # fmt: skip
-    server = subprocess.Popen(
+           "HV_PUBLIC_URL": url, **FAST_RECOVERY, **env}  # fmt: skip
+    server = subprocess.Popen(  # noqa: S603 - our own arguments
         [str(Path(sys.executable).parent / "gunicorn"), "hypervisual.wsgi", "--workers", "2", "--bind",
          f"127.0.0.1:{port}", "--log-level", "warning"],
-        env=env, cwd=settings.BASE_DIR,
+        env=env, cwd=django_settings.BASE_DIR,
     )  # fmt: skip
-    settings.HV_PUBLIC_URL = url
     try:
         wait_until(lambda: _answers(f"{url}/healthz"), what="gunicorn to answer", deadline=60)
         yield url
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+
+
+@pytest.fixture
+def gunicorn(transactional_db, settings):
+    with serving() as url:
+        settings.HV_PUBLIC_URL = url
+        yield url
 
 
 def _answers(url: str) -> bool:
@@ -282,7 +293,7 @@ def _redis_answers(port: int) -> bool:
 
 @pytest.mark.timeout(180)
 def test_with_redis_stopped_pages_render_and_actions_are_refused_then_all_recovers(
-    transactional_db, private_redis, settings, member_of, capsys
+    transactional_db, private_redis, member_of, capsys
 ):
     import_module("finance.migrations.0005_seed_swiss_vat_rates").seed_rates(django_apps, schema_editor=None)
     company = CompanyFactory(code="RR")
@@ -297,49 +308,34 @@ def test_with_redis_stopped_pages_render_and_actions_are_refused_then_all_recove
     BankAccountFactory(company=company, connection=connection, currency="CHF", is_payout_source=True)
     invoice = approved_supplier_invoice(company, people, "F-REDIS-1")
     env = {**FAST_RECOVERY, "REDIS_URL": private_redis["url"], "HV_TEST_REDIS_DB": "0"}
-    port = free_port()
-    web = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "hypervisual.wsgi", "--workers", "2", "--bind",
-         f"127.0.0.1:{port}", "--log-level", "warning"],
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings",
-             "DATABASE_URL": database_url_of_test_database(), **env},
-        cwd=settings.BASE_DIR,
-    )  # fmt: skip
     worker = start_celery_worker(**env)
-    base = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _answers(f"{base}/healthz"), what="gunicorn to answer", deadline=60)
-        browser = _signed_in(base, "rr-ceo")
-        detail = f"/supplier-invoices/{invoice.pk}/"
-        pages = ["/", detail, "/invoices/", "/integrations/", "/webhooks/"]
+        with serving(**env) as base:
+            browser = _signed_in(base, "rr-ceo")
+            detail = f"/supplier-invoices/{invoice.pk}/"
+            pages = ["/", detail, "/invoices/", "/integrations/", "/webhooks/"]
 
-        private_redis["server"].terminate()
-        private_redis["server"].wait(timeout=10)
-        rendered = {page: browser.get(f"{base}{page}", timeout=30).status_code for page in pages}
-        health = requests.get(f"{base}/healthz", timeout=30)
-        refused = _post_form(
-            browser, f"{base}/supplier-invoices/{invoice.pk}/pay/", f"/supplier-invoices/{invoice.pk}/"
-        )
+            private_redis["server"].terminate()
+            private_redis["server"].wait(timeout=10)
+            rendered = {page: browser.get(f"{base}{page}", timeout=30).status_code for page in pages}
+            health = requests.get(f"{base}/healthz", timeout=30)
+            refused = _post_form(browser, f"{base}{detail}pay/", detail)
 
-        assert rendered == dict.fromkeys(pages, 200)
-        assert (health.status_code, health.json()["components"]["redis"]["status"]) == (503, "down")
-        assert "Actions are paused: the task queue (Redis) is not answering" in refused.text
-        assert SupplierInvoice.objects.get(pk=invoice.pk).status == "approved"
-        assert not ActionRun.objects.exists()
+            assert rendered == dict.fromkeys(pages, 200)
+            assert (health.status_code, health.json()["components"]["redis"]["status"]) == (503, "down")
+            assert "Actions are paused: the task queue (Redis) is not answering" in refused.text
+            assert SupplierInvoice.objects.get(pk=invoice.pk).status == "approved"
+            assert not ActionRun.objects.exists()
 
-        private_redis["server"] = private_redis["start"]()
-        accepted = _post_form(
-            browser, f"{base}/supplier-invoices/{invoice.pk}/pay/", f"/supplier-invoices/{invoice.pk}/"
-        )
-        assert "Actions are paused" not in accepted.text
-        assert SupplierInvoice.objects.get(pk=invoice.pk).status == "scheduled"
-        # The worker was never restarted: it reconnects to the broker and takes the run.
-        wait_until(lambda: ActionRun.objects.get(action="revolut.payout").attempts >= 1,
-                   what="the worker to take the run after Redis came back", deadline=90)  # fmt: skip
-        assert requests.get(f"{base}/healthz", timeout=30).json()["components"]["redis"]["status"] == "up"
+            private_redis["server"] = private_redis["start"]()
+            accepted = _post_form(browser, f"{base}{detail}pay/", detail)
+            assert "Actions are paused" not in accepted.text
+            assert SupplierInvoice.objects.get(pk=invoice.pk).status == "scheduled"
+            # The worker was never restarted: it reconnects to the broker and takes the run.
+            wait_until(lambda: ActionRun.objects.get(action="revolut.payout").attempts >= 1,
+                       what="the worker to take the run after Redis came back", deadline=90)  # fmt: skip
+            assert requests.get(f"{base}/healthz", timeout=30).json()["components"]["redis"]["status"] == "up"
     finally:
-        web.send_signal(signal.SIGTERM)
-        web.wait(timeout=30)
         worker.terminate()
         worker.wait(timeout=30)
     report(capsys, f"Redis stopped: {len(pages)} pages rendered (200), /healthz 503 with Redis down, 'Payer via "
@@ -411,34 +407,25 @@ def test_after_a_postgresql_restart_web_and_worker_carry_on_without_a_restart(pr
         "BankAccountFactory(company=connection.company, connection=connection, "
         f"provider_account_id='{CHF_ACCOUNT}', currency='CHF')"
     ))  # fmt: skip
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": url}
-    port = free_port()
-    web = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "hypervisual.wsgi", "--workers", "2", "--bind",
-         f"127.0.0.1:{port}", "--log-level", "warning"], env=env, cwd=django_settings.BASE_DIR,
-    )  # fmt: skip
     worker = start_celery_worker(DATABASE_URL=url)
-    base = f"http://127.0.0.1:{port}"
-    hook = f"{base}/webhooks/revolut/RP/"
     rng = random.Random(SEED)  # noqa: S311 - reproducible traffic, not a secret
     try:
-        wait_until(lambda: _answers(f"{base}/healthz"), what="gunicorn to answer", deadline=60)
-        assert _post(hook, _event(rng), True) == 200
-        wait_until(lambda: _processed_deliveries(private_postgres) == 1, what="the first delivery processed")
+        with serving(DATABASE_URL=url) as base:
+            hook = f"{base}/webhooks/revolut/RP/"
+            assert _post(hook, _event(rng), True) == 200
+            wait_until(lambda: _processed_deliveries(private_postgres) == 1, what="the first delivery processed")
 
-        private_postgres["server"].cleanup()
-        down = requests.get(f"{base}/healthz", timeout=30)
-        private_postgres["server"] = private_postgres["start"]()
-        restarted = time.perf_counter()
-        wait_until(lambda: requests.get(f"{base}/healthz", timeout=30).json()["components"]["database"]["status"]
-                   == "up", what="the web app to reach the restarted database", deadline=60)  # fmt: skip
-        web_back = time.perf_counter() - restarted
-        answers = [_post(hook, _event(rng), True) for _ in range(5)]
-        wait_until(lambda: _processed_deliveries(private_postgres) == 6, what="the worker to process again")
-        worker_back = time.perf_counter() - restarted
+            private_postgres["server"].cleanup()
+            down = requests.get(f"{base}/healthz", timeout=30)
+            private_postgres["server"] = private_postgres["start"]()
+            restarted = time.perf_counter()
+            wait_until(lambda: requests.get(f"{base}/healthz", timeout=30).json()["components"]["database"]["status"]
+                       == "up", what="the web app to reach the restarted database", deadline=60)  # fmt: skip
+            web_back = time.perf_counter() - restarted
+            answers = [_post(hook, _event(rng), True) for _ in range(5)]
+            wait_until(lambda: _processed_deliveries(private_postgres) == 6, what="the worker to process again")
+            worker_back = time.perf_counter() - restarted
     finally:
-        web.send_signal(signal.SIGTERM)
-        web.wait(timeout=30)
         worker.terminate()
         worker.wait(timeout=30)
 
