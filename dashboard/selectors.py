@@ -988,8 +988,7 @@ class StatusPill:
         return "down" if self.status.code == "consent_required" else self.status.code
 
 
-# Every provider the group works with, in the bar's order; those the Hub has no settings page for yet
-# are shown as not configured rather than left out.
+# Every provider the group works with, in the bar's order.
 STATUS_PROVIDERS = (
     ("revolut", "Revolut"), ("invoice_ninja", "Invoice Ninja"), ("mautic", "Mautic"), ("docuseal", "DocuSeal"),
     ("erpnext", "ERPNext"), ("openai", "OpenAI"), ("directus", "Directus"),
@@ -1002,16 +1001,16 @@ def integration_status(*, scope: CompanyScope) -> list[tuple[Company, list[Statu
         (c.company_id, c.provider): c
         for c in Connection.objects.filter(company_id__in=scope.company_ids).select_related("company")
     }
-    configurable = {"revolut", "invoice_ninja", "mautic", "docuseal", "openai"}
+    # Directus is one for the group: its pill says how it last answered /server/health, on every row.
+    directus = integration_selectors.directus_status()
     rows = []
     for company in scope.companies:
         pills = []
         for provider, label in STATUS_PROVIDERS:
-            link = (
-                reverse("integrations:connection", kwargs={"provider": provider, "company_code": company.code})
-                if provider in configurable
-                else reverse("integrations:connection-list")
-            )
+            if provider == Provider.DIRECTUS:
+                pills.append(StatusPill(provider, label, company, directus, reverse("integrations:connection-list")))
+                continue
+            link = reverse("integrations:connection", kwargs={"provider": provider, "company_code": company.code})
             status = integration_selectors.connection_status(found.get((company.pk, provider)))
             pills.append(StatusPill(provider, label, company, status, link))
         rows.append((company, pills))

@@ -142,6 +142,11 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "Europe/Zurich"
 # Seconds between worker heartbeats; /healthz reports the worker down after three missed beats.
 HV_WORKER_HEARTBEAT_SECONDS = 20
+# ERPNext is read into the Hub's snapshot tables this often; a snapshot older than that plus the grace is stale.
+HV_ERPNEXT_SYNC_SECONDS = env.int("HV_ERPNEXT_SYNC_SECONDS", default=900)
+HV_ERPNEXT_SYNC_GRACE_SECONDS = 120
+# Directus answers /server/health to the Hub this often; the status bar shows the last answer.
+HV_DIRECTUS_HEALTH_SECONDS = 60
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {
         "task": "integrations.tasks.worker_heartbeat",
@@ -170,6 +175,17 @@ CELERY_BEAT_SCHEDULE = {
     "dashboard-figures": {"task": "dashboard.tasks.figures_refresh", "schedule": crontab(minute="*/5")},
     # Pipeline and open projects keep no history of their own: written down every hour, the last one of a day stands.
     "dashboard-snapshots": {"task": "dashboard.tasks.figure_snapshots_record", "schedule": crontab(minute=55)},
+    # ERPNext's stock, purchase orders, leave and suppliers, read into the snapshot tables.
+    "erpnext-sync": {
+        "task": "integrations.tasks.erpnext_sync_all",
+        "schedule": schedule(timedelta(seconds=HV_ERPNEXT_SYNC_SECONDS)),
+        "options": {"expires": HV_ERPNEXT_SYNC_SECONDS},
+    },
+    "directus-health": {
+        "task": "integrations.tasks.directus_health_probe",
+        "schedule": schedule(timedelta(seconds=HV_DIRECTUS_HEALTH_SECONDS)),
+        "options": {"expires": HV_DIRECTUS_HEALTH_SECONDS},
+    },
     # Safety net: edits made in Directus (or psql) whose event never reached the Hub are processed anyway.
     "outside-edits-sweep": {"task": "finance.tasks.outside_edits_sweep", "schedule": crontab(minute="*")},
 }

@@ -10,6 +10,7 @@ class IntegrationsConfig(AppConfig):
         # Connect the Celery worker signal, register each provider's connection test (`@status_probe`) and
         # webhook handlers. The action handlers are registered by the finance services (finance.apps).
         import integrations.docuseal
+        import integrations.erpnext
         import integrations.invoice_ninja
         import integrations.mautic
         import integrations.openai

@@ -8,18 +8,23 @@ and delete of a shared collection to the Hub (integrations.webhooks.directus).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.text import capfirst
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from integrations.clients.base import ProviderError
 from integrations.clients.directus import DirectusClient
+from integrations.health import DIRECTUS_HEALTH_KEY, redis_client
 
 LANGUAGES = {"en-US": "en", "fr-FR": "fr", "de-DE": "de"}
 POLICY_NAME = "Hub admin"
@@ -34,6 +39,8 @@ HUB_ONLY_COLUMNS = frozenset({
     "revolut_counterparty_iban",
 })  # fmt: skip
 DRAFT = {"status": {"_eq": "draft"}}
+# The answer is forgotten after this many probe periods: no probe for that long is no news, not good news.
+HEALTH_PERIODS_KEPT = 5
 
 
 @dataclass(frozen=True)
@@ -385,3 +392,19 @@ def directus_configure(api: DirectusClient, *, hub_url: str, secret: str, edited
     _configure_access(api, report)
     _configure_flow(api, report, hub_url=hub_url, secret=secret, edited_tables=edited_tables)
     return report
+
+
+def health_probe() -> dict:
+    """Ask Directus (at HV_DIRECTUS_URL) how it is, and keep the answer for the status bar."""
+    api = DirectusClient(settings.HV_DIRECTUS_URL, settings.HV_DIRECTUS_TOKEN)
+    try:
+        answer = api.health()
+    except ProviderError as error:
+        state, detail = "down", error.message
+    else:
+        state = {"ok": "connected", "warn": "degraded"}.get(answer, "down")
+        detail = gettext("/server/health answered “%(status)s”.") % {"status": answer or "?"}
+    result = {"state": state, "detail": detail[:300], "at": timezone.now().isoformat()}
+    kept_seconds = settings.HV_DIRECTUS_HEALTH_SECONDS * HEALTH_PERIODS_KEPT
+    redis_client().set(DIRECTUS_HEALTH_KEY, json.dumps(result), ex=kept_seconds)
+    return result

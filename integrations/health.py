@@ -12,6 +12,8 @@ from django.utils import timezone
 
 # Redis key the worker's heartbeat task writes its time into (ISO 8601).
 HEARTBEAT_KEY = "hv:health:worker-heartbeat"
+# Redis key of Directus' last answer to /server/health (integrations.directus writes it, the status bar reads it).
+DIRECTUS_HEALTH_KEY = "hv:health:directus"
 # The worker counts as down after this many heartbeat periods without a beat.
 MISSED_HEARTBEATS_TOLERATED = 3
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
@@ -24,6 +26,7 @@ class Provider(models.TextChoices):
     DOCUSEAL = "docuseal", "DocuSeal"
     DIRECTUS = "directus", "Directus"
     OPENAI = "openai", "OpenAI"
+    ERPNEXT = "erpnext", "ERPNext"
     # The group's websites post their contact forms (leads) to the Hub, signed with the company's secret.
     WEB_FORM = "web_form", _("Website form")
 
@@ -89,6 +92,10 @@ class Connection(models.Model):
                 current[name] = value
         self.secrets_encrypted = secrets.encrypt(json.dumps(current, sort_keys=True)) if current else ""
 
+    def document_url(self, doctype: str, name: str) -> str:
+        """Where the provider's own app shows a document; ERPNext's desk: /app/<doctype as a slug>/<name>."""
+        return f"{self.base_url}/app/{doctype.lower().replace(' ', '-')}/{quote(name, safe='')}"
+
     def secret_hint(self, name: str) -> str:
         """A secret as the page may show it: its first and last characters only."""
         return secrets.hint(self.secret(name))
@@ -107,6 +114,8 @@ class Connection(models.Model):
             return bool(self.secret("api_key"))
         if self.provider == Provider.WEB_FORM:
             return bool(self.secret("signing_secret"))
+        if self.provider == Provider.ERPNEXT:
+            return bool(self.secret("api_key") and self.secret("api_secret") and self.config.get("erpnext_company"))
         return bool(self.secrets_encrypted)
 
 
@@ -320,3 +329,142 @@ class OutsideEdit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation} {self.table_name}#{self.row_id}"
+
+
+# --- ERPNext, read only: the last read of each company's stock, purchase orders, leave and suppliers -------
+
+
+class ErpnextSnapshot(models.Model):
+    """When a company's ERPNext data was last read in full, and how the last attempt went.
+
+    A sync replaces every row of the company's snapshot tables in one transaction, or none: the pages
+    always show one consistent read, with its age.
+    """
+
+    company = models.OneToOneField("finance.Company", on_delete=models.CASCADE, related_name="erpnext_snapshot")
+    taken_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    attempted_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True, default="", db_default="")
+
+    class Meta:
+        verbose_name = _("ERPNext snapshot")
+        verbose_name_plural = _("ERPNext snapshots")
+
+    def __str__(self) -> str:
+        return f"ERPNext {self.company_id} @ {self.taken_at}"
+
+    @staticmethod
+    def stale_after() -> dt.timedelta:
+        """A snapshot older than its schedule (plus the minutes a sync itself takes) is stale."""
+        return dt.timedelta(seconds=settings.HV_ERPNEXT_SYNC_SECONDS + settings.HV_ERPNEXT_SYNC_GRACE_SECONDS)
+
+
+class ErpnextStockShortage(models.Model):
+    """An item whose stock in a warehouse is at or below its reorder level ("stock critique")."""
+
+    company = models.ForeignKey("finance.Company", on_delete=models.CASCADE, related_name="+")
+    item_code = models.CharField(_("item"), max_length=140)
+    item_name = models.CharField(_("item name"), max_length=200, blank=True, default="")
+    warehouse = models.CharField(_("warehouse"), max_length=140)
+    stock_uom = models.CharField(_("unit"), max_length=40, blank=True, default="")
+    actual_qty = models.DecimalField(_("in stock"), max_digits=18, decimal_places=3)
+    reorder_level = models.DecimalField(_("reorder level"), max_digits=18, decimal_places=3)
+    reorder_qty = models.DecimalField(_("reorder quantity"), max_digits=18, decimal_places=3)
+    # What the reorder quantity costs at the item's valuation rate, in the ERPNext company's currency.
+    reorder_value = models.DecimalField(_("value to reorder"), max_digits=14, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3)
+
+    class Meta:
+        ordering = ["company", "warehouse", "item_code"]
+        verbose_name = _("critical stock")
+        verbose_name_plural = _("critical stock")
+        constraints = [
+            models.UniqueConstraint(fields=["company", "item_code", "warehouse"], name="erpnext_shortage_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_code} @ {self.warehouse}"
+
+
+# ERPNext purchase orders still waiting for goods or a bill (submitted; neither completed, closed nor cancelled),
+# and of those the ones waiting for goods: late once their expected date has passed.
+OPEN_ORDER_STATUSES = ("To Receive and Bill", "To Receive", "To Bill")
+AWAITING_GOODS_STATUSES = ("To Receive and Bill", "To Receive")
+
+
+class ErpnextPurchaseOrder(models.Model):
+    """A submitted purchase order still to be received or billed."""
+
+    company = models.ForeignKey("finance.Company", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("number"), max_length=140)
+    supplier_name = models.CharField(_("supplier"), max_length=200)
+    transaction_date = models.DateField(_("ordered"))
+    schedule_date = models.DateField(_("expected"), null=True, blank=True)
+    grand_total = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3)
+    status = models.CharField(_("status"), max_length=40)
+    per_received = models.DecimalField(_("received %"), max_digits=6, decimal_places=2, default=0)
+
+    class Meta:
+        ordering = ["company", "schedule_date", "name"]
+        verbose_name = _("ERPNext purchase order")
+        verbose_name_plural = _("ERPNext purchase orders")
+        constraints = [models.UniqueConstraint(fields=["company", "name"], name="erpnext_po_once")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def is_late(self, today: dt.date) -> bool:
+        """Goods still awaited after the expected date."""
+        return bool(self.schedule_date and self.schedule_date < today and self.status in AWAITING_GOODS_STATUSES)
+
+
+def week_of(today: dt.date) -> tuple[dt.date, dt.date]:
+    """Monday to Sunday of the week holding `today`."""
+    monday = today - dt.timedelta(days=today.weekday())
+    return monday, monday + dt.timedelta(days=6)
+
+
+class ErpnextLeave(models.Model):
+    """An approved leave application that covers part of this week."""
+
+    company = models.ForeignKey("finance.Company", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("number"), max_length=140)
+    employee_name = models.CharField(_("employee"), max_length=200)
+    leave_type = models.CharField(_("leave type"), max_length=140)
+    from_date = models.DateField(_("from"))
+    to_date = models.DateField(_("to"))
+    half_day = models.BooleanField(_("half day"), default=False)
+
+    class Meta:
+        ordering = ["company", "from_date", "employee_name"]
+        verbose_name = _("ERPNext leave")
+        verbose_name_plural = _("ERPNext leave")
+        constraints = [models.UniqueConstraint(fields=["company", "name"], name="erpnext_leave_once")]
+
+    def __str__(self) -> str:
+        return f"{self.employee_name} {self.from_date}–{self.to_date}"
+
+
+class ErpnextSupplier(models.Model):
+    """A supplier as ERPNext knows it, with what the Hub needs to match or create it (UID, IBAN, address)."""
+
+    company = models.ForeignKey("finance.Company", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("ERPNext ID"), max_length=140)
+    supplier_name = models.CharField(_("name"), max_length=200)
+    tax_id = models.CharField(_("UID / tax ID"), max_length=40, blank=True, default="")
+    iban = models.CharField(_("IBAN"), max_length=40, blank=True, default="")
+    street = models.CharField(_("street"), max_length=140, blank=True, default="")
+    postal_code = models.CharField(_("postal code"), max_length=16, blank=True, default="")
+    town = models.CharField(_("town"), max_length=140, blank=True, default="")
+    country = models.CharField(_("country"), max_length=2, blank=True, default="")
+    currency = models.CharField(_("currency"), max_length=3, blank=True, default="")
+
+    class Meta:
+        ordering = ["company", "supplier_name"]
+        verbose_name = _("ERPNext supplier")
+        verbose_name_plural = _("ERPNext suppliers")
+        constraints = [models.UniqueConstraint(fields=["company", "name"], name="erpnext_supplier_once")]
+
+    def __str__(self) -> str:
+        return self.supplier_name

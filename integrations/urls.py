@@ -1,12 +1,14 @@
 from django.urls import path
 
-from integrations.views import actions, connections, health, webhooks
+from integrations.views import actions, connections, erpnext, health, webhooks
 
 app_name = "integrations"
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("integrations/", connections.connection_list, name="connection-list"),
+    path("erpnext/", erpnext.erpnext_overview, name="erpnext"),
+    path("erpnext/sync/", erpnext.erpnext_sync, name="erpnext-sync"),
     path("integrations/<str:provider>/<str:company_code>/", connections.connection_detail, name="connection"),
     path("integrations/<str:provider>/<str:company_code>/test/", connections.connection_test, name="connection-test"),
     path(

@@ -19,7 +19,7 @@ from finance.forms import (
     SupplierInvoiceForm,
     SupplierLineFormSet,
 )
-from finance.models import Company, Project, Supplier, SupplierInvoice
+from finance.models import Company, Currency, Project, Supplier, SupplierInvoice
 from finance.permissions import (
     PURCHASE_ROLES,
     can_approve,
@@ -30,6 +30,7 @@ from finance.permissions import (
 from finance.services import purchases
 from finance.services import revolut as revolut_service
 from finance.views.lists import ListFilterForm, csv_amount, csv_date, csv_response, paginated, query_without, sorted_by
+from integrations import selectors as integration_selectors
 from integrations.selectors import action_runs_for
 
 SUPPLIER_SORTS = {"name": ("name",), "town": ("town",), "company": ("company__code", "name")}
@@ -100,6 +101,21 @@ def supplier_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "finance/supplier_detail.html", context)
 
 
+def _erpnext_initial(request: HttpRequest, companies) -> dict:
+    """A new supplier filled in from an ERPNext supplier ("Create in the Hub" on the ERPNext page)."""
+    pk = request.GET.get("erpnext", "")
+    found = pk.isdigit() and integration_selectors.erpnext_supplier_get(
+        company_ids=[c.pk for c in companies], pk=int(pk)
+    )
+    if not found:
+        return {}
+    return {
+        "company": found.company, "name": found.supplier_name[:70], "che_uid": found.tax_id[:15], "iban": found.iban,
+        "street": found.street[:70], "postal_code": found.postal_code, "town": found.town[:35],
+        "country": found.country or "CH", **({"currency": found.currency} if found.currency in Currency.values else {}),
+    }  # fmt: skip
+
+
 @require_http_methods(["GET", "POST"])
 def supplier_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """Create a supplier, or change one."""
@@ -112,7 +128,7 @@ def supplier_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         companies = _purchasing_companies(scope).order_by("code")
         if not companies.exists():
             raise PermissionDenied(_("Only the CEO, finance and operations can create suppliers."))
-        form = SupplierForm(request.POST or None, companies=companies)
+        form = SupplierForm(request.POST or None, companies=companies, initial=_erpnext_initial(request, companies))
     if request.method == "POST" and form.is_valid():
         fields = dict(form.cleaned_data)
         try:

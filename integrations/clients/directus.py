@@ -24,7 +24,7 @@ class DirectusClient(BaseClient):
         self.token = token
 
     def auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     def error_message(self, response: requests.Response) -> str:
         try:
@@ -37,6 +37,10 @@ class DirectusClient(BaseClient):
         return self.request(method, path, **kwargs).data["data"]
 
     # Reads
+    def health(self) -> str:
+        """`/server/health`: "ok", "warn" (degraded) or "error" (answered with HTTP 503); no token needed."""
+        return str(self.request("GET", "/server/health").data.get("status") or "")
+
     def collections(self) -> list[dict]:
         return self._data("GET", "/collections")
 

@@ -62,17 +62,22 @@ class ERPNextClient(BaseClient):
 
     def resource_list(
         self, doctype: str, *, fields: Sequence[str], filters: Filters | None = None, order_by: str = "",
-        page_length: int = PAGE_LENGTH,
+        parent: str = "", page_length: int = PAGE_LENGTH,
     ) -> list[dict]:  # fmt: skip
-        """Every row of a DocType matching the filters, read page by page to the end."""
-        return list(self.resource_pages(doctype, fields=fields, filters=filters, order_by=order_by,
+        """Every row of a DocType matching the filters, read page by page to the end.
+
+        A child table (e.g. `Item Reorder`) is read with its `parent` DocType, as Frappe requires.
+        """
+        return list(self.resource_pages(doctype, fields=fields, filters=filters, order_by=order_by, parent=parent,
                                         page_length=page_length))  # fmt: skip
 
     def resource_pages(
         self, doctype: str, *, fields: Sequence[str], filters: Filters | None = None, order_by: str = "",
-        page_length: int = PAGE_LENGTH,
+        parent: str = "", page_length: int = PAGE_LENGTH,
     ) -> Iterator[dict]:  # fmt: skip
         params: dict[str, str | int] = {"fields": json.dumps(list(fields)), "limit_page_length": page_length}
+        if parent:
+            params["parent"] = parent
         if filters:
             params["filters"] = json.dumps(filters if isinstance(filters, dict) else [list(f) for f in filters])
         if order_by:

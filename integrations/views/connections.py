@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -14,14 +15,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from finance.forms import TablerFormMixin
 from finance.models import Company
 from finance.permissions import can_bill
-from integrations import connections, docuseal, invoice_ninja, mautic, revolut, selectors, web_form
+from integrations import connections, docuseal, erpnext, invoice_ninja, mautic, revolut, selectors, web_form
 from integrations import openai as openai_connection
 from integrations.clients.base import ProviderError
 from integrations.models import MAUTIC_AUTH_BASIC, MAUTIC_AUTH_OAUTH2, Connection, Provider
 
-# Providers whose settings page exists; the others arrive with their own issues.
+# Providers each company connects on its own settings page (Directus is one for the group, set up by its command).
 CONFIGURABLE_PROVIDERS = (
-    Provider.REVOLUT, Provider.INVOICE_NINJA, Provider.MAUTIC, Provider.DOCUSEAL, Provider.OPENAI, Provider.WEB_FORM,
+    Provider.REVOLUT, Provider.INVOICE_NINJA, Provider.MAUTIC, Provider.DOCUSEAL, Provider.OPENAI, Provider.ERPNEXT,
+    Provider.WEB_FORM,
 )  # fmt: skip
 
 
@@ -127,6 +129,28 @@ class OpenAISettingsForm(TablerFormMixin, forms.Form):
     )  # fmt: skip
 
 
+class ERPNextSettingsForm(TablerFormMixin, forms.Form):
+    base_url = forms.URLField(
+        label=gettext_lazy("ERPNext site address"), assume_scheme="https",
+        help_text=gettext_lazy("The address you open ERPNext at, e.g. https://erp.example.ch."),
+    )  # fmt: skip
+    api_key = forms.CharField(
+        label=gettext_lazy("API key"), required=False, strip=True, max_length=200,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        help_text=gettext_lazy("ERPNext → User → Settings → API Access → Generate Keys, for a user who may read "
+                               "stock, purchasing, HR and suppliers. Leave empty to keep the stored one."),
+    )  # fmt: skip
+    api_secret = forms.CharField(
+        label=gettext_lazy("API secret"), required=False, strip=True, max_length=200,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        help_text=gettext_lazy("Shown once by ERPNext with the key. Leave empty to keep the stored one."),
+    )  # fmt: skip
+    erpnext_company = forms.CharField(
+        label=gettext_lazy("ERPNext company"), max_length=140,
+        help_text=gettext_lazy("The company's name in ERPNext (Setup → Company), exactly as written there."),
+    )  # fmt: skip
+
+
 class DocuSealSettingsForm(TablerFormMixin, forms.Form):
     base_url = forms.URLField(
         label=gettext_lazy("DocuSeal API address"), assume_scheme="https", initial=docuseal.DOCUSEAL_GLOBAL_URL,
@@ -189,7 +213,8 @@ def connection_list(request: HttpRequest) -> HttpResponse:
                 "company": company, "provider": Provider(provider), "connection": connection,
                 "status": selectors.connection_status(connection), "can_manage": can_bill(scope, company),
             })  # fmt: skip
-    return render(request, "integrations/connection_list.html", {"rows": rows})
+    context = {"rows": rows, "directus_status": selectors.directus_status(), "directus_url": settings.HV_DIRECTUS_URL}
+    return render(request, "integrations/connection_list.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -206,6 +231,8 @@ def connection_detail(request: HttpRequest, provider: str, company_code: str) ->
         return _web_form_detail(request, company, connection)
     if provider == Provider.DOCUSEAL:
         return _docuseal_detail(request, company, connection)
+    if provider == Provider.ERPNEXT:
+        return _erpnext_detail(request, company, connection)
     initial = {"base_url": connection.base_url, **connection.config} if connection else {}
     form = RevolutSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -323,6 +350,28 @@ def _openai_detail(request: HttpRequest, company: Company, connection: Connectio
         "secret_hint": connection.secret_hint("api_key") if connection else "",
     }  # fmt: skip
     return render(request, "integrations/connection_openai.html", context)
+
+
+def _erpnext_detail(request: HttpRequest, company: Company, connection: Connection | None) -> HttpResponse:
+    config = connection.config if connection else {}
+    initial = {"base_url": connection.base_url if connection else "",
+               "erpnext_company": config.get("erpnext_company", company.name)}  # fmt: skip
+    form = ERPNextSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            erpnext.settings_save(company=company, updated_by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("ERPNext settings saved. Test the connection."))
+            return redirect("integrations:connection", provider=Provider.ERPNEXT, company_code=company.code)
+    context = {
+        "company": company, "connection": connection, "form": form, "provider": Provider(Provider.ERPNEXT),
+        "status": selectors.connection_status(connection),
+        "api_key_hint": connection.secret_hint("api_key") if connection else "",
+        "api_secret_hint": connection.secret_hint("api_secret") if connection else "",
+    }  # fmt: skip
+    return render(request, "integrations/connection_erpnext.html", context)
 
 
 def _web_form_detail(request: HttpRequest, company: Company, connection: Connection | None) -> HttpResponse:
