@@ -44,7 +44,7 @@ from finance.models import (
 from finance.scope import CompanyScope
 from finance.templatetags import money as money_format
 from integrations import selectors as integration_selectors
-from integrations.models import ActionRun, Connection, Provider, SyncDrift
+from integrations.models import AWAITING_GOODS_STATUSES, ActionRun, Connection, Provider, SyncDrift
 
 ZERO = Decimal("0.00")
 MONEY = DecimalField(max_digits=14, decimal_places=2)
@@ -754,7 +754,7 @@ class UrgentItem:
 
 
 URGENT_COUNTS = (
-    OPEN_INVOICES
+    OPEN_INVOICES  # noqa: S608 - constant SQL, the values are parameters
     + """
 SELECT 'overdue' AS kind, open_invoice.company_id, currency, COUNT(*) AS number, SUM(balance_due) AS amount,
        MIN(due_date) AS oldest, COUNT(*) FILTER (WHERE COALESCE(dunning.level, 0) = 0) AS not_reminded,
@@ -800,6 +800,18 @@ FROM integrations_webhookdelivery WHERE company_id = ANY(%(companies)s) AND stat
   AND received_at >= %(webhooks_since)s
 GROUP BY company_id
 UNION ALL
+SELECT 'erp_stock', company_id, currency, COUNT(*), SUM(reorder_value), NULL, NULL, NULL, NULL, NULL, NULL
+FROM integrations_erpnextstockshortage WHERE company_id = ANY(%(companies)s)
+  AND company_id IN (SELECT company_id FROM integrations_connection WHERE provider = 'erpnext')
+GROUP BY company_id, currency
+UNION ALL
+SELECT 'erp_late_orders', company_id, currency, COUNT(*), SUM(grand_total), MIN(schedule_date),
+       NULL, NULL, NULL, NULL, NULL
+FROM integrations_erpnextpurchaseorder WHERE company_id = ANY(%(companies)s)
+  AND company_id IN (SELECT company_id FROM integrations_connection WHERE provider = 'erpnext')
+  AND schedule_date < %(today)s AND status = ANY(%(awaiting_goods)s)
+GROUP BY company_id, currency
+UNION ALL
 SELECT 'consent', company_id, '', COUNT(*), 0, MIN(consent_expires_at AT TIME ZONE %(zone)s)::date,
        NULL, NULL, NULL, NULL, NULL
 FROM integrations_connection WHERE company_id = ANY(%(companies)s) AND provider = 'revolut'
@@ -817,6 +829,7 @@ def _urgent_counts(company_ids: list[int], today: date, now: datetime) -> list[d
         "unmatched_before": now - timedelta(days=UNMATCHED_AFTER_DAYS),
         "webhooks_since": now - timedelta(days=7),
         "consent_before": now + timedelta(days=integration_selectors.CONSENT_WARNING_DAYS),
+        "awaiting_goods": list(AWAITING_GOODS_STATUSES),
     })  # fmt: skip
 
 
@@ -865,6 +878,15 @@ def _urgent_text(kind: str, count: int, amounts: dict[str, Decimal], oldest: dat
             "%(count)s webhooks rejected in the last 7 days (bad signature)",
             count,
         ) % {"count": count}
+    if kind == "erp_stock":
+        return ngettext("%(count)s item at or below its reorder level (ERPNext) · %(total)s to reorder",
+                        "%(count)s items at or below their reorder level (ERPNext) · %(total)s to reorder", count) % {
+            "count": count, "total": total}  # fmt: skip
+    if kind == "erp_late_orders":
+        days = (today - oldest).days if oldest else 0
+        return ngettext("%(count)s purchase order late (ERPNext) · %(total)s · oldest %(days)s days late",
+                        "%(count)s purchase orders late (ERPNext) · %(total)s · oldest %(days)s days late", count) % {
+            "count": count, "total": total, "days": days}  # fmt: skip
     if oldest is None or oldest <= today:
         return _("Revolut consent expired: authorise the Hub again")
     return _("Revolut consent expires on %(date)s") % {"date": _day_label(oldest)}
@@ -891,7 +913,7 @@ def _urgent_severity(kind: str, oldest: date | None, today: date) -> int:
         return Severity.HIGH if oldest and oldest < today else Severity.MEDIUM
     if kind == "deposits":
         return Severity.HIGH if oldest and oldest < today else Severity.MEDIUM
-    if kind in ("unmatched", "failed_runs", "rejected_webhooks", "to_issue"):
+    if kind in ("unmatched", "failed_runs", "rejected_webhooks", "to_issue", "erp_stock", "erp_late_orders"):
         return Severity.HIGH
     return Severity.MEDIUM
 
@@ -907,6 +929,8 @@ def _urgent_link(kind: str, company: Company) -> str:
         "failed_runs": _list_url("dashboard:failed-actions", company=company.code),
         "rejected_webhooks": _list_url("integrations:webhook-list", company=company.code, status="rejected"),
         "consent": reverse("integrations:connection", kwargs={"provider": "revolut", "company_code": company.code}),
+        "erp_stock": _list_url("integrations:erpnext", company=company.code) + "#stock",
+        "erp_late_orders": _list_url("integrations:erpnext", company=company.code) + "#orders",
     }
     return links[kind]
 

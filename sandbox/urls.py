@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sandbox.views import docuseal, invoice_ninja, mautic, openai, revolut
+from sandbox.views import docuseal, erpnext, invoice_ninja, mautic, openai, revolut
 
 app_name = "sandbox"
 
@@ -72,6 +72,11 @@ urlpatterns = [
     path("docuseal/api/submissions/<int:submission_id>", docuseal.submission_detail, name="docuseal-submission"),
     path("docuseal/api/submitters", docuseal.submitters, name="docuseal-submitters"),
     path("docuseal/api/submitters/<int:submitter_id>", docuseal.submitter_detail, name="docuseal-submitter"),
+    path("erpnext/", erpnext.dashboard, name="erpnext-dashboard"),
+    path("erpnext/stock", erpnext.stock_set, name="erpnext-stock"),
+    path("erpnext/<str:site>/api/resource/<str:doctype>", erpnext.resource, name="erpnext-resource"),
+    path("erpnext/<str:site>/api/method/frappe.auth.get_logged_user", erpnext.logged_user, name="erpnext-logged-user"),
+    path("erpnext/<str:site>/app/<str:slug>/<str:name>", erpnext.desk_document, name="erpnext-desk"),
     path("mautic/", mautic.dashboard, name="mautic-dashboard"),
     path("mautic/change-email", mautic.dashboard_change_email, name="mautic-change-email"),
     path("mautic/open-email", mautic.dashboard_open_email, name="mautic-open-email"),

@@ -309,6 +309,7 @@ def command_run(_: argparse.Namespace) -> int:
                 manage(env, "mautic_connect_sandbox")
                 manage(env, "docuseal_connect_sandbox")
                 manage(env, "openai_connect_sandbox")
+                manage(env, "erpnext_connect_sandbox")
                 manage(env, "web_form_connect")
                 # After the OpenAI sandbox: the worker reads the documents as soon as they are received.
                 manage(env, "capture_demo_seed")
