@@ -306,3 +306,10 @@ def stock_set(site: str, *, item_code: str, warehouse: str, actual_qty: float) -
                 row["stock_value"] = actual_qty * (row["valuation_rate"] or 0)
                 return
     raise ApiError(404, "DoesNotExistError", f"Bin {item_code} / {warehouse} not found")
+
+
+def clear() -> None:
+    """Forget every site and key (tests)."""
+    client = redis_client()
+    for key in client.scan_iter(f"{store.prefix}:*"):
+        client.delete(key)

@@ -149,8 +149,9 @@ def test_status_bar_states_come_from_probes_and_calls(browser, company_a, compan
     assert states[("QB", "mautic")] == "down"
     assert states[("QA", "revolut")] == "degraded"  # consent ending within 7 days
     assert states[("QB", "revolut")] == "down"  # consent to renew
-    for provider in ("docuseal", "erpnext", "openai", "directus"):
+    for provider in ("docuseal", "erpnext", "openai"):
         assert states[("QA", provider)] == states[("QB", provider)] == "not_configured"
+    assert states[("QA", "directus")] == states[("QB", "directus")] == "down"  # no health answer kept
     assert len(states) == 14
     assert 'href="/integrations/mautic/QA/"' in page
     assert "Mautic: Down — HTTP 503" in page

@@ -13,9 +13,9 @@ from sandbox.management.demo import demo_ceo
 
 # Two suppliers ERPNext knows and the Hub does not: "Create in the Hub" has something to do in the demo.
 UNKNOWN_SUPPLIERS = (
-    {"name": "Muster Logistik AG", "tax_id": "CHE-109.322.551", "iban": "CH93 0076 2011 6238 5295 7",
+    {"name": "Muster Logistik AG", "tax_id": "CHE-109.322.551", "iban": "CH24 0070 0000 1234 5678 9",
      "street": "Industriestrasse 12", "pincode": "8004", "city": "Zürich", "default_currency": "CHF"},
-    {"name": "Beispiel Elektro GmbH", "tax_id": "CHE-116.281.710", "iban": "CH56 0483 5012 3456 7800 9",
+    {"name": "Beispiel Elektro GmbH", "tax_id": "CHE-116.281.710", "iban": "CH73 0070 0000 9876 5432 1",
      "street": "Rue du Rhône 4", "pincode": "1204", "city": "Genève", "default_currency": "CHF"},
 )  # fmt: skip
 
