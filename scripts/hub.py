@@ -220,6 +220,7 @@ def directus_wanted(env: dict[str, str]) -> bool:
 def directus_beside(env: dict[str, str]) -> Iterator[None]:
     """Run Directus on the Hub's database, configured by the Hub, while the Hub runs; fill in its settings."""
     if not directus_wanted(env):
+        env.setdefault("HV_DIRECTUS_URL", "")  # the status bar then says "not configured", not "down"
         yield
         return
     if not directus_server.is_installed():

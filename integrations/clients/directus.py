@@ -38,8 +38,12 @@ class DirectusClient(BaseClient):
 
     # Reads
     def health(self) -> str:
-        """`/server/health`: "ok", "warn" (degraded) or "error" (answered with HTTP 503); no token needed."""
+        """`/server/health`: "ok", "warn" (degraded) or "error" (answered with HTTP 503); admin token needed."""
         return str(self.request("GET", "/server/health").data.get("status") or "")
+
+    def ping(self) -> str:
+        """`/server/ping`: "pong" to anyone, as plain text."""
+        return self.request("GET", "/server/ping", authenticated=False).text
 
     def collections(self) -> list[dict]:
         return self._data("GET", "/collections")

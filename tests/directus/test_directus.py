@@ -107,6 +107,7 @@ def test_configuration_is_idempotent_and_readable(directus_hub, settings, live_s
         "  Django tables newly hidden: 0",
         "  Hub admin permissions created or changed: 0",
         "  flow steps created or changed: 0",
+        "  health: /server/health a répondu « ok ».",
     ]
     listed = directus_call(directus_hub, "GET", "/collections").json()["data"]
     collections = {item["collection"]: item["meta"] for item in listed}

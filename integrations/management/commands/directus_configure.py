@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from finance.services.outside_edits import SHARED_TABLES
 from integrations.clients.base import ProviderError
 from integrations.clients.directus import DirectusClient
-from integrations.directus import directus_configure
+from integrations.directus import directus_configure, health_probe
 
 
 class Command(BaseCommand):
@@ -31,3 +31,5 @@ class Command(BaseCommand):
         self.stdout.write(f"Directus at {settings.HV_DIRECTUS_URL} configured; events go to {hub_url}")
         for line in report.lines():
             self.stdout.write(f"  {line}")
+        # The status bar shows Directus' health from now on, not only after the first beat.
+        self.stdout.write(f"  health: {health_probe()['detail']}")
