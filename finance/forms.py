@@ -135,10 +135,13 @@ class QuoteForm(TablerFormMixin, forms.ModelForm):
 
     class Meta:
         model = Quote
-        fields = ("client", "title", "quote_date", "valid_until", "project_type", "currency", "notes")
+        fields = ("client", "title", "quote_date", "valid_until", "supply_from", "supply_to", "project_type",
+                  "currency", "notes")  # fmt: skip
         widgets = {
             "quote_date": DateInput(),
             "valid_until": DateInput(),
+            "supply_from": DateInput(),
+            "supply_to": DateInput(),
             "notes": forms.Textarea(attrs={"rows": 2}),
         }
 
@@ -172,6 +175,11 @@ LineFormSet = forms.formset_factory(
 
 class InvoiceIssueForm(TablerFormMixin, forms.Form):
     issue_date = forms.DateField(label=_("Issue date"), widget=DateInput())
+    supply_from = forms.DateField(
+        label=_("Supply date"), widget=DateInput(), required=False,
+        help_text=_("When the goods were delivered or the work done, if not on the issue date: its VAT rates apply."),
+    )  # fmt: skip
+    supply_to = forms.DateField(label=_("Supply until"), widget=DateInput(), required=False)
 
 
 class CreditNoteForm(TablerFormMixin, forms.Form):

@@ -4,6 +4,7 @@ import secrets
 import socket
 import subprocess
 import sys
+from importlib import import_module
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,14 @@ def start_celery_worker(
          "--loglevel", loglevel, "--without-mingle", "--without-gossip", "--hostname", f"test-{os.getpid()}@%h"],
         env=env, cwd=settings.BASE_DIR, stdout=output, stderr=subprocess.STDOUT if output else None,
     )  # fmt: skip
+
+
+@pytest.fixture
+def vat_rates(transactional_db):
+    """Tests that commit empty every table when they end, the VAT rates of migration 0005 included."""
+    from django.apps import apps as django_apps
+
+    import_module("finance.migrations.0005_seed_swiss_vat_rates").seed_rates(django_apps, schema_editor=None)
 
 
 @pytest.fixture

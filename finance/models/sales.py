@@ -1,3 +1,4 @@
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
@@ -9,7 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from finance.models.companies import Currency
-from finance.models.vat import VatCode
+from finance.models.vat import VatCode, VatRate
 
 ZERO = Decimal("0.00")
 
@@ -80,9 +81,11 @@ class DocumentLine(models.Model):
         return self.description
 
 
-def line_constraints(prefix: str) -> list[models.BaseConstraint]:
+def line_constraints(prefix: str, *, deductions_allowed: bool = False) -> list[models.BaseConstraint]:
+    """`deductions_allowed`: a deposit correction line may deduct (a negative quantity), no other line."""
+    positive = Q(quantity__gt=0) | Q(corrects_deposit=True) if deductions_allowed else Q(quantity__gt=0)
     return [
-        models.CheckConstraint(condition=Q(quantity__gt=0), name=f"{prefix}_quantity_positive"),
+        models.CheckConstraint(condition=positive, name=f"{prefix}_quantity_positive"),
         models.CheckConstraint(condition=Q(unit_price__gte=0), name=f"{prefix}_unit_price_positive"),
         models.CheckConstraint(
             condition=Q(discount_percent__gte=0) & Q(discount_percent__lte=100), name=f"{prefix}_discount_percent"
@@ -94,6 +97,10 @@ def line_constraints(prefix: str) -> list[models.BaseConstraint]:
 
 def total_constraints(prefix: str) -> list[models.BaseConstraint]:
     return [
+        models.CheckConstraint(
+            condition=Q(supply_to__isnull=True) | (Q(supply_from__isnull=False) & Q(supply_to__gte=F("supply_from"))),
+            name=f"{prefix}_supply_period_ordered",
+        ),
         models.CheckConstraint(
             condition=Q(net_total__gte=0) & Q(vat_total__gte=0) & Q(gross_total__gte=0) & Q(payable_total__gte=0),
             name=f"{prefix}_totals_positive",
@@ -134,12 +141,46 @@ class SalesDocument(models.Model):
     )
     invoice_ninja_link = models.URLField(_("Invoice Ninja link"), max_length=500, blank=True, default="", db_default="")
     invoice_ninja_sent_at = models.DateTimeField(_("sent via Invoice Ninja"), null=True, blank=True)
+    # When the goods are delivered or the service is rendered (art. 26 MWSTG): printed when it differs from the
+    # document's date, and the date whose VAT rates apply. A period runs from `supply_from` to `supply_to`.
+    supply_from = models.DateField(_("supply date"), null=True, blank=True)
+    supply_to = models.DateField(_("supply until"), null=True, blank=True,
+                                 help_text=_("For a supply over a period: its last day."))  # fmt: skip
 
     class Meta:
         abstract = True
 
     def __str__(self) -> str:
         return self.number or f"{self.title} ({self.get_status_display()})"
+
+    @property
+    def document_date(self) -> date | None:
+        """The quote's date, the invoice's issue date (None while it is a draft)."""
+        return getattr(self, "quote_date", None) or getattr(self, "issue_date", None)
+
+    @property
+    def vat_date(self) -> date | None:
+        """The day whose VAT rates apply: the (end of the) supply, else the document's own date."""
+        return self.supply_to or self.supply_from or self.document_date
+
+    @property
+    def supply_differs(self) -> bool:
+        """Whether the supply must be printed: it is given and is not simply the document's date."""
+        return bool(self.supply_from) and (self.supply_to is not None or self.supply_from != self.document_date)
+
+    def clean(self) -> None:
+        """A period ends after it starts, and never straddles a VAT rate change (each side has its own rate)."""
+        if self.supply_to and not self.supply_from:
+            raise ValidationError({"supply_from": _("Give the first day of the supply period.")})
+        if self.supply_to and self.supply_to < self.supply_from:
+            raise ValidationError({"supply_to": _("The supply period ends before it starts.")})
+        if self.supply_to:
+            change = (VatRate.objects.filter(valid_from__gt=self.supply_from, valid_from__lte=self.supply_to)
+                      .order_by("valid_from").first())  # fmt: skip
+            if change:
+                raise ValidationError({"supply_to": _(
+                    "The VAT rates change on %(date)s: invoice the supply before and after that day separately."
+                ) % {"date": change.valid_from.strftime("%d.%m.%Y")}})  # fmt: skip
 
 
 class Quote(SalesDocument):
@@ -276,11 +317,14 @@ class Invoice(SalesDocument):
 
 class InvoiceLine(DocumentLine):
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    # A final invoice's pair of lines re-taxing a deposit that was invoiced before a VAT rate change for a supply
+    # after it (ESTV): the deposit again at the new rate, and deducted (quantity −1) at the rate it was taxed at.
+    corrects_deposit = models.BooleanField(_("deposit VAT correction"), default=False, db_default=False)
 
     class Meta(DocumentLine.Meta):
         verbose_name = _("invoice line")
         verbose_name_plural = _("invoice lines")
-        constraints = line_constraints("invoiceline")
+        constraints = line_constraints("invoiceline", deductions_allowed=True)
 
 
 class DocumentSequence(models.Model):

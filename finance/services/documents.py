@@ -22,7 +22,6 @@ from finance.models import (
     InvoiceLine,
     Quote,
     QuoteLine,
-    VatCode,
 )
 from finance.models.sales import DocumentStateError
 from finance.services.audit import audit_record
@@ -110,26 +109,23 @@ def deposit_percent_for(*, quote: Quote) -> Decimal:
 @transaction.atomic
 def quote_create(
     *, client: Client, title: str, quote_date: date, valid_until: date, project_type: str, currency: str,
-    created_by: AbstractBaseUser,
+    created_by: AbstractBaseUser, supply_from: date | None = None, supply_to: date | None = None,
 ) -> Quote:  # fmt: skip
     """Open a draft quote for a client of the company."""
     quote = Quote(
-        company=client.company,
-        client=client,
-        title=title,
-        quote_date=quote_date,
-        valid_until=valid_until,
-        project_type=project_type,
-        currency=currency,
-        created_by=created_by,
-    )
+        company=client.company, client=client, title=title, quote_date=quote_date, valid_until=valid_until,
+        project_type=project_type, currency=currency, created_by=created_by, supply_from=supply_from,
+        supply_to=supply_to,
+    )  # fmt: skip
     quote.full_clean()
     quote.save()
     _log(quote, actor=created_by, action="quote.created")
     return quote
 
 
-QUOTE_HEADER_FIELDS = ("client", "title", "quote_date", "valid_until", "project_type", "currency", "notes")
+QUOTE_HEADER_FIELDS = (
+    "client", "title", "quote_date", "valid_until", "project_type", "currency", "notes", "supply_from", "supply_to",
+)  # fmt: skip
 
 
 @transaction.atomic
@@ -147,7 +143,22 @@ def quote_update(*, quote: Quote, edited_by: AbstractBaseUser, **fields) -> Quot
     quote.updated_at = Now()
     quote.save()
     quote.refresh_from_db()
+    # A new date or supply date may fall under other VAT rates.
+    if _lines_rerate(quote.lines.all(), on=quote.vat_date):
+        document_totals_refresh(quote)
     return quote
+
+
+def _lines_rerate(lines, *, on: date) -> bool:
+    """Give each line its VAT code's rate on that day; whether any rate changed."""
+    changed = False
+    for line in lines:
+        rate = vat.vat_rate_on(code=line.vat_code, on=on).rate
+        if rate != line.vat_rate:
+            line.vat_rate = rate
+            line.save(update_fields=["vat_rate"])
+            changed = True
+    return changed
 
 
 def _line_fields(line: LineInput, *, on: date) -> dict:
@@ -169,7 +180,7 @@ def quote_lines_replace(*, quote: Quote, lines: list[LineInput], edited_by: Abst
     _require_status(quote, Quote.Status.DRAFT, action=_("edited"))
     quote.lines.all().delete()
     for position, line in enumerate(lines, start=1):
-        quote_line = QuoteLine(quote=quote, position=position, **_line_fields(line, on=quote.quote_date))
+        quote_line = QuoteLine(quote=quote, position=position, **_line_fields(line, on=quote.vat_date))
         quote_line.full_clean(exclude=["quote"])
         quote_line.save()
     document_totals_refresh(quote)
@@ -255,7 +266,7 @@ def quotes_expire(*, today: date) -> int:
 def _new_invoice(*, quote: Quote, kind: str, title: str, created_by) -> Invoice:
     invoice = Invoice(
         company=quote.company, client=quote.client, quote=quote, kind=kind, title=title,
-        currency=quote.currency, created_by=created_by,
+        currency=quote.currency, created_by=created_by, supply_from=quote.supply_from, supply_to=quote.supply_to,
     )  # fmt: skip
     invoice.full_clean()
     invoice.save()
@@ -273,20 +284,32 @@ def _copy_lines(lines, *, to: Invoice) -> None:
         InvoiceLine.objects.create(
             invoice=to, position=line.position, description=line.description, quantity=line.quantity,
             unit=line.unit, unit_price=line.unit_price, discount_percent=line.discount_percent,
-            vat_code=line.vat_code, vat_rate=line.vat_rate,
+            vat_code=line.vat_code, vat_rate=line.vat_rate, corrects_deposit=getattr(line, "corrects_deposit", False),
         )  # fmt: skip
 
 
-def _add_share_lines(invoice: Invoice, *, shares: dict[Decimal, Decimal], label: str, on: date) -> None:
-    """One line per VAT rate, for a share (deposit, balance, credit) of a net base at that rate."""
-    codes = {rate.rate: rate.code for rate in (vat.vat_rate_on(code=code, on=on) for code in VatCode.values)}
-    for position, (rate, amount) in enumerate(sorted(shares.items(), reverse=True), start=1):
-        if amount <= ZERO:
+def _net_by_code(lines) -> dict[str, Decimal]:
+    """Each VAT code's net base over these lines."""
+    bases: dict[str, Decimal] = {}
+    for line in lines:
+        bases[line.vat_code] = bases.get(line.vat_code, ZERO) + vat.line_of(line).net
+    return bases
+
+
+def _add_share_lines(invoice: Invoice, *, shares: dict[tuple[str, Decimal], Decimal], label: str) -> None:
+    """One line per VAT code and rate, for a share (deposit, balance, credit) of the net base taxed so."""
+    for position, (code, rate) in enumerate(sorted(shares, key=lambda key: key[1], reverse=True), start=1):
+        if shares[code, rate] <= ZERO:
             continue
         InvoiceLine.objects.create(
-            invoice=invoice, position=position, quantity=Decimal("1"), unit_price=amount, vat_rate=rate,
-            description=f"{label} – " + _("VAT %(rate)s %%") % {"rate": percent_text(rate)}, vat_code=codes[rate],
+            invoice=invoice, position=position, quantity=Decimal("1"), unit_price=shares[code, rate], vat_rate=rate,
+            description=f"{label} – " + _("VAT %(rate)s %%") % {"rate": percent_text(rate)}, vat_code=code,
         )  # fmt: skip
+
+
+def _at_rates_on(shares: dict[str, Decimal], *, on: date) -> dict[tuple[str, Decimal], Decimal]:
+    """Shares by VAT code, keyed by code and the code's rate on that day."""
+    return {(code, vat.vat_rate_on(code=code, on=on).rate): amount for code, amount in shares.items()}
 
 
 @transaction.atomic
@@ -298,15 +321,15 @@ def invoice_create_deposit(*, quote: Quote, created_by: AbstractBaseUser) -> Inv
         raise DocumentStateError(_("This quote asks for no deposit."), code="no_deposit")
     if quote.invoices.filter(kind=Invoice.Kind.DEPOSIT).exclude(status=Invoice.Status.CANCELLED).exists():
         raise DocumentStateError(_("This quote already has a deposit invoice."), code="deposit_exists")
-    totals = document_lines_totals(quote)
-    shares = {row.rate: vat.quantize_chf(row.base * quote.deposit_percent / HUNDRED) for row in totals.vat_rows}
+    shares = {code: vat.quantize_chf(base * quote.deposit_percent / HUNDRED)
+              for code, base in _net_by_code(quote.lines.all()).items()}  # fmt: skip
     percent = percent_text(quote.deposit_percent)
     invoice = _new_invoice(
         quote=quote, kind=Invoice.Kind.DEPOSIT, created_by=created_by,
         title=_("Deposit %(percent)s %% on quote %(number)s") % {"percent": percent, "number": quote.number},
     )  # fmt: skip
     label = _("Deposit %(percent)s %%") % {"percent": percent}
-    _add_share_lines(invoice, shares=shares, label=label, on=quote.quote_date)
+    _add_share_lines(invoice, shares=_at_rates_on(shares, on=quote.vat_date), label=label)
     _store_totals(invoice)
     _log(invoice, actor=created_by, action="invoice.created", kind=invoice.kind, quote=quote.number)
     return invoice
@@ -340,14 +363,13 @@ def invoice_create_balance(*, quote: Quote, created_by: AbstractBaseUser) -> Inv
     )  # fmt: skip
     if not deposits.exists() or quote.invoices.filter(kind=Invoice.Kind.DEPOSIT, status=Invoice.Status.DRAFT).exists():
         raise DocumentStateError(_("Issue the deposit invoice first."), code="deposit_not_issued")
-    invoiced = {row["vat_rate"]: row["total"] for row in deposits.values("vat_rate").annotate(total=Sum("unit_price"))}
-    totals = document_lines_totals(quote)
-    shares = {row.rate: row.base - invoiced.get(row.rate, ZERO) for row in totals.vat_rows}
+    invoiced = _net_by_code(deposits)
+    shares = {code: base - invoiced.get(code, ZERO) for code, base in _net_by_code(quote.lines.all()).items()}
     invoice = _new_invoice(
         quote=quote, kind=Invoice.Kind.BALANCE, created_by=created_by,
         title=_("Balance of quote %(number)s") % {"number": quote.number},
     )  # fmt: skip
-    _add_share_lines(invoice, shares=shares, label=_("Balance"), on=quote.quote_date)
+    _add_share_lines(invoice, shares=_at_rates_on(shares, on=quote.vat_date), label=_("Balance"))
     _store_totals(invoice)
     quote = _quote_transition(
         quote, to=Quote.Status.CONVERTED, allowed=(Quote.Status.SIGNED,), action=_("converted"), actor=created_by
@@ -364,12 +386,27 @@ def _qr_reference(invoice: Invoice) -> str:
 
 
 @transaction.atomic
-def invoice_issue(*, invoice: Invoice, issued_by: AbstractBaseUser, issue_date: date) -> Invoice:
-    """Number, date and freeze a draft invoice; from here on only its status moves."""
+def invoice_issue(
+    *, invoice: Invoice, issued_by: AbstractBaseUser, issue_date: date, supply_from: date | None = None,
+    supply_to: date | None = None,
+) -> Invoice:  # fmt: skip
+    """Number, date and freeze a draft invoice; from here on only its status moves.
+
+    The VAT rates are those of the supply date (given here, or the quote's), else of the issue date; a credit
+    note keeps the rates of what it credits. A final invoice re-taxes deposits invoiced at another rate.
+    """
     invoice = Invoice.objects.select_for_update().select_related("company", "client").get(pk=invoice.pk)
     _require_status(invoice, Invoice.Status.DRAFT, action=_("issued"))
     if not invoice.lines.exists():
         raise DocumentStateError(_("An invoice without lines cannot be issued."), code="empty")
+    invoice.issue_date = issue_date
+    if supply_from is not None:
+        invoice.supply_from, invoice.supply_to = supply_from, supply_to
+    invoice.clean()
+    if invoice.kind != Invoice.Kind.CREDIT_NOTE:
+        _lines_rerate(invoice.lines.filter(corrects_deposit=False), on=invoice.vat_date)
+    if invoice.kind == Invoice.Kind.BALANCE:
+        _deposit_corrections(invoice)
     _store_totals(invoice)
     family = (
         DocumentSequence.Family.CREDIT_NOTE
@@ -377,7 +414,6 @@ def invoice_issue(*, invoice: Invoice, issued_by: AbstractBaseUser, issue_date: 
         else DocumentSequence.Family.INVOICE
     )
     invoice.number = document_number_take(company=invoice.company, family=family, year=issue_date.year)
-    invoice.issue_date = issue_date
     if invoice.kind == Invoice.Kind.DEPOSIT:
         rule = deposit_rule_for(quote=invoice.quote)
         terms = rule.due_days if rule else DEFAULT_DEPOSIT_DUE_DAYS
@@ -393,6 +429,31 @@ def invoice_issue(*, invoice: Invoice, issued_by: AbstractBaseUser, issue_date: 
     if invoice.kind == Invoice.Kind.CREDIT_NOTE:
         invoice_status_refresh(invoice=invoice.credited_invoice, actor=issued_by)
     return invoice
+
+
+def _deposit_corrections(invoice: Invoice) -> None:
+    """Deposits of the quote taxed at another rate than the final invoice's: taxed again at the new rate and
+    deducted at the old one, as the ESTV asks on a rate change (the client pays the VAT difference)."""
+    invoice.lines.filter(corrects_deposit=True).delete()
+    deposits = InvoiceLine.objects.filter(
+        invoice__quote_id=invoice.quote_id, invoice__kind=Invoice.Kind.DEPOSIT, corrects_deposit=False,
+        invoice__status__in=[Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID, Invoice.Status.PAID],
+    ).values("vat_code", "vat_rate").annotate(total=Sum("unit_price")).order_by("vat_code", "vat_rate")  # fmt: skip
+    position = invoice.lines.count()
+    for row in deposits:
+        new_rate = vat.vat_rate_on(code=row["vat_code"], on=invoice.vat_date).rate
+        if new_rate == row["vat_rate"]:
+            continue
+        rates = {"old": percent_text(row["vat_rate"]), "new": percent_text(new_rate)}
+        for quantity, rate, text in (
+            (Decimal("1"), new_rate, _("Deposit taxed again at the new rate of %(new)s %%") % rates),
+            (Decimal("-1"), row["vat_rate"], _("Deposit already taxed at %(old)s %%, deducted") % rates),
+        ):
+            position += 1
+            InvoiceLine.objects.create(
+                invoice=invoice, position=position, description=text, quantity=quantity, unit_price=row["total"],
+                vat_code=row["vat_code"], vat_rate=rate, corrects_deposit=True,
+            )  # fmt: skip
 
 
 @transaction.atomic
@@ -489,11 +550,12 @@ def credit_note_create(
     else:
         # Split the gross amount over the original's VAT rates in proportion to their gross.
         totals = document_lines_totals(original)
-        shares: dict[Decimal, Decimal] = {}
+        codes = {line.vat_rate: line.vat_code for line in originals}
+        shares: dict[tuple[str, Decimal], Decimal] = {}
         for row in totals.vat_rows:
             gross_share = amount * (row.base + row.vat) / totals.gross
-            shares[row.rate] = vat.quantize_chf(gross_share * HUNDRED / (HUNDRED + row.rate))
-        _add_share_lines(note, shares=shares, label=reason, on=original.issue_date)
+            shares[codes[row.rate], row.rate] = vat.quantize_chf(gross_share * HUNDRED / (HUNDRED + row.rate))
+        _add_share_lines(note, shares=shares, label=reason)
     _store_totals(note)
     _log(note, actor=created_by, action="invoice.created", kind=note.kind, credits=original.number)
     return note

@@ -76,7 +76,9 @@ def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "credit_notes": credit_notes,
         "timeline": selectors.document_timeline(documents=[invoice, *payments, *credit_notes]),
         "actions": invoice_actions(invoice, scope=scope, dunning=dunning),
-        "issue_form": InvoiceIssueForm(initial={"issue_date": today}),
+        "issue_form": InvoiceIssueForm(
+            initial={"issue_date": today, "supply_from": invoice.supply_from, "supply_to": invoice.supply_to}
+        ),
         "can_bill": can_bill(scope, invoice.company),
         "invoice_ninja": selectors.invoice_ninja_panel(document=invoice),
         "dunning": dunning,
@@ -99,8 +101,10 @@ def invoice_issue(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _("Give the issue date as DD.MM.YYYY."))
         return redirect(invoice)
     try:
+        data = form.cleaned_data
+        supply = {"supply_from": data["supply_from"], "supply_to": data["supply_to"]} if data["supply_from"] else {}
         invoice = documents.invoice_issue(
-            invoice=invoice, issued_by=request.user, issue_date=form.cleaned_data["issue_date"]
+            invoice=invoice, issued_by=request.user, issue_date=data["issue_date"], **supply
         )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))

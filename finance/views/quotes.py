@@ -189,15 +189,17 @@ def _editor_context(formset, rows: list[dict], *, header, clients, quote: Quote 
 def _preview(rows: list[dict], *, header, clients, quote: Quote | None = None) -> dict:
     """Amounts of the lines being typed, by finance.vat: each valid line's net (None if not yet valid), totals.
 
-    The VAT rates are those in force on the quote's date; 0.05 rounding follows the client's company and the currency.
+    The VAT rates are those in force on the supply date, else the quote's date; 0.05 rounding follows the
+    client's company and the currency.
     """
     on, company, currency = timezone.localdate(), None, "CHF"
     if quote is not None:
-        on, company, currency = quote.quote_date, quote.company, quote.currency
+        on, company, currency = quote.vat_date, quote.company, quote.currency
     header_form = QuoteForm(header or None, clients=clients)
     if header:
         header_form.is_valid()
-        on = header_form.cleaned_data.get("quote_date") or on
+        cleaned = header_form.cleaned_data
+        on = cleaned.get("supply_to") or cleaned.get("supply_from") or cleaned.get("quote_date") or on
         currency = header_form.cleaned_data.get("currency") or currency
         if client := header_form.cleaned_data.get("client"):
             company = client.company

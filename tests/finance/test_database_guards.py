@@ -61,6 +61,11 @@ def pay(invoice, user, amount):
     )
 
 
+@pytest.fixture(autouse=True)
+def _rates_for_issuing(vat_rates):
+    """Issuing an invoice reads the VAT rates of its supply date."""
+
+
 @pytest.fixture
 def client_of_company():
     return ClientFactory(company=CompanyFactory(code="QG"))

@@ -188,7 +188,7 @@ class TestDailyRun:
         assert [r.level for r in self.run(favre.company, day(16)).sent] == [1]
         assert InvoiceDunning.objects.get().next_level_on == day(23)
 
-    def test_two_runs_at_once_send_each_level_once(self, policy, favre, user, transactional_db):
+    def test_two_runs_at_once_send_each_level_once(self, vat_rates, policy, favre, user):
         invoice = issued(favre, user)
         barrier, results, errors = threading.Barrier(2), [], []
 
