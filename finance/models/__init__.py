@@ -18,7 +18,7 @@ from .sales import (
     QuoteLine,
 )
 from .signatures import QuoteSignature
-from .vat import VatCode, VatRate
+from .vat import VatCode, VatRate, VatReturn
 
 __all__ = [
     "AuditEvent",
@@ -60,4 +60,5 @@ __all__ = [
     "SupplierInvoiceLine",
     "VatCode",
     "VatRate",
+    "VatReturn",
 ]

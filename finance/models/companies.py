@@ -2,6 +2,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
@@ -29,6 +30,14 @@ class Company(models.Model):
         EFFECTIVE = "effective", _("Effective method")
         NET_RATE = "net_rate", _("Net tax rate method")
 
+    class VatPeriod(models.TextChoices):
+        QUARTER = "quarter", _("Quarterly")
+        SEMESTER = "semester", _("Half-yearly")
+
+    class VatBasis(models.TextChoices):
+        AGREED = "agreed", _("Agreed consideration (invoices issued)")
+        RECEIVED = "received", _("Received consideration (payments received)")
+
     code = models.CharField(_("code"), max_length=2, unique=True, help_text=_("Two capital letters, e.g. HV."))
     name = models.CharField(_("name"), max_length=80, help_text=_("Short name shown in the Hub."))
     legal_name = models.CharField(_("legal name"), max_length=140)
@@ -53,6 +62,27 @@ class Company(models.Model):
         default=VatMethod.EFFECTIVE,
         db_default=VatMethod.EFFECTIVE,
     )
+    vat_period = models.CharField(
+        _("VAT return period"), max_length=8, choices=VatPeriod.choices, default=VatPeriod.QUARTER,
+        db_default=VatPeriod.QUARTER, help_text=_("The effective method files quarterly, the net tax rate method "
+                                                  "half-yearly."),
+    )  # fmt: skip
+    vat_basis = models.CharField(
+        _("VAT accounting basis"), max_length=8, choices=VatBasis.choices, default=VatBasis.AGREED,
+        db_default=VatBasis.AGREED,
+    )  # fmt: skip
+    net_tax_rate_1 = models.DecimalField(
+        _("net tax rate 1 (%)"), max_digits=4, decimal_places=2, null=True, blank=True,
+        help_text=_("Net tax rate method: the rate the ESTV approved for the main activity."),
+    )  # fmt: skip
+    net_tax_rate_2 = models.DecimalField(
+        _("net tax rate 2 (%)"), max_digits=4, decimal_places=2, null=True, blank=True,
+        help_text=_("A second approved rate, for the project types chosen below."),
+    )  # fmt: skip
+    net_tax_rate_2_project_types = ArrayField(
+        models.CharField(max_length=32), verbose_name=_("project types at net tax rate 2"), default=list,
+        db_default=[], blank=True,
+    )  # fmt: skip
     rounds_to_five_centimes = models.BooleanField(
         _("round totals to 0.05"), default=True, db_default=True, help_text=_("Payable totals rounded to 5 centimes.")
     )
@@ -101,6 +131,11 @@ class Company(models.Model):
                 name="company_qr_iban_range",
             ),
             models.CheckConstraint(condition=Q(currency__in=Currency.values), name="company_currency_known"),
+            models.CheckConstraint(condition=Q(vat_period__in=["quarter", "semester"]), name="company_vat_period_known"),
+            models.CheckConstraint(condition=Q(vat_basis__in=["agreed", "received"]), name="company_vat_basis_known"),
+            models.CheckConstraint(
+                condition=~Q(vat_method="net_rate") | Q(net_tax_rate_1__gt=0), name="company_net_rate_has_rate"
+            ),
             models.CheckConstraint(
                 condition=Q(vat_method__in=["effective", "net_rate"]), name="company_vat_method_known"
             ),
@@ -141,6 +176,8 @@ class Company(models.Model):
                 code="vat_number_uid_mismatch",
                 params={"uid": self.che_uid},
             )
+        if self.vat_method == self.VatMethod.NET_RATE and not self.net_tax_rate_1:
+            errors["net_tax_rate_1"] = ValidationError(_("The net tax rate method needs the rate the ESTV approved."))
         if errors:
             raise ValidationError(errors)
 

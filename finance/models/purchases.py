@@ -252,6 +252,8 @@ class SupplierInvoiceLine(models.Model):
     vat_rate = models.DecimalField(_("VAT rate (%)"), max_digits=5, decimal_places=2)
     vat_amount = models.DecimalField(_("VAT amount"), max_digits=12, decimal_places=2)
     input_vat_recoverable = models.BooleanField(_("input VAT recoverable"), default=True, db_default=True)
+    # Input tax on investments and other operating costs goes to box 405 of the VAT return, the rest to 400.
+    is_investment = models.BooleanField(_("investment or operating cost"), default=False, db_default=False)
 
     class Meta:
         ordering = ["position", "id"]

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Now
@@ -35,3 +36,33 @@ class VatRate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_code_display()} {self.rate} % ({self.valid_from:%d.%m.%Y})"
+
+
+class VatReturn(models.Model):
+    """A company's VAT return for one period, once its figures are marked filed with the ESTV.
+
+    The figures are kept as filed; documents dated in a filed period can no longer be issued.
+    """
+
+    company = models.ForeignKey("finance.Company", on_delete=models.PROTECT, related_name="vat_returns")
+    period_start = models.DateField(_("from"))
+    period_end = models.DateField(_("to"))
+    method = models.CharField(_("method"), max_length=16)
+    basis = models.CharField(_("basis"), max_length=8)
+    # {code: {"label", "amount", "tax"}} as computed when filed, amounts as strings.
+    figures = models.JSONField(_("figures"), default=dict, db_default={})
+    payable = models.DecimalField(_("tax payable (credit if negative)"), max_digits=14, decimal_places=2)
+    filed_at = models.DateTimeField(_("filed"), db_default=Now(), editable=False)
+    filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["company", "-period_start"]
+        verbose_name = _("VAT return")
+        verbose_name_plural = _("VAT returns")
+        constraints = [
+            models.UniqueConstraint(fields=["company", "period_start"], name="vatreturn_one_per_period"),
+            models.CheckConstraint(condition=Q(period_end__gte=F("period_start")), name="vatreturn_period_ordered"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.company_id} {self.period_start}–{self.period_end}"
