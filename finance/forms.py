@@ -19,6 +19,7 @@ from finance.models import (
     Milestone,
     Payment,
     Project,
+    ProjectType,
     ProviderAssignment,
     Quote,
     Supplier,
@@ -59,10 +60,16 @@ class TablerFormMixin:
 class CompanyForm(TablerFormMixin, forms.ModelForm):
     """A company's identity; IBANs are shown grouped by four, as printed on the company's papers."""
 
+    net_tax_rate_2_project_types = forms.MultipleChoiceField(
+        label=_("Project types at net tax rate 2"), choices=ProjectType.choices, required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )  # fmt: skip
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         for name in ("iban", "qr_iban"):
             self.initial[name] = format_iban(self.initial.get(name) or "")
+        self.fields["net_tax_rate_2_project_types"].widget.attrs["class"] = "form-check-input"
 
     class Meta:
         model = Company

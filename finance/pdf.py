@@ -23,6 +23,7 @@ from finance.vat import document_lines_totals
 INVOICE_TEMPLATE = "finance/pdf/invoice.html"
 REMINDER_TEMPLATE = "finance/pdf/reminder.html"
 QUOTE_TEMPLATE = "finance/pdf/quote.html"
+VAT_RETURN_TEMPLATE = "finance/pdf/vat_return.html"
 
 
 def invoice_payment_part(invoice: Invoice, *, amount=None, information: str = "") -> qrbill.PaymentPart:
@@ -73,6 +74,12 @@ def invoice_html(invoice: Invoice) -> str:
 def invoice_pdf(invoice: Invoice) -> bytes:
     """The invoice's PDF; refused as `invoice_html` refuses."""
     return qrbill.render_pdf(invoice_html(invoice))
+
+
+def vat_return_pdf(result, *, label: str) -> bytes:
+    """The VAT return's figures as the ESTV form lists them, on one A4 page, in the language of whoever prints."""
+    html = render_to_string(VAT_RETURN_TEMPLATE, {"result": result, "company": result.company, "label": label})
+    return qrbill.render_pdf(html)
 
 
 def reminder_html(reminder: Reminder) -> str:

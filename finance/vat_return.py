@@ -291,3 +291,9 @@ def vat_return_checks(*, company: Company, start: dt.date, end: dt.date) -> list
 
 def filed_period_of(company: Company, day: dt.date) -> VatReturn | None:
     return VatReturn.objects.filter(company=company, period_start__lte=day, period_end__gte=day).first()
+
+
+def vat_return_table(result: VatReturnFigures) -> tuple[list[str], list[list]]:
+    """The form's figures as a table (CSV, XLSX): code, label, amount, rate, tax, in CHF."""
+    header = [_("Code"), _("Figure"), _("Amount CHF"), _("Rate %"), _("Tax CHF")]
+    return header, [[figure.code, figure.label, figure.amount, figure.rate, figure.tax] for figure in result.ordered()]

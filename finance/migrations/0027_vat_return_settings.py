@@ -8,89 +8,150 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('finance', '0026_supply_date_and_deposit_correction'),
+        ("finance", "0026_supply_date_and_deposit_correction"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='VatReturn',
+            name="VatReturn",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('period_start', models.DateField(verbose_name='from')),
-                ('period_end', models.DateField(verbose_name='to')),
-                ('method', models.CharField(max_length=16, verbose_name='method')),
-                ('basis', models.CharField(max_length=8, verbose_name='basis')),
-                ('figures', models.JSONField(db_default={}, default=dict, verbose_name='figures')),
-                ('payable', models.DecimalField(decimal_places=2, max_digits=14, verbose_name='tax payable (credit if negative)')),
-                ('filed_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False, verbose_name='filed')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("period_start", models.DateField(verbose_name="from")),
+                ("period_end", models.DateField(verbose_name="to")),
+                ("method", models.CharField(max_length=16, verbose_name="method")),
+                ("basis", models.CharField(max_length=8, verbose_name="basis")),
+                ("figures", models.JSONField(db_default={}, default=dict, verbose_name="figures")),
+                (
+                    "payable",
+                    models.DecimalField(
+                        decimal_places=2, max_digits=14, verbose_name="tax payable (credit if negative)"
+                    ),
+                ),
+                (
+                    "filed_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), editable=False, verbose_name="filed"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'VAT return',
-                'verbose_name_plural': 'VAT returns',
-                'ordering': ['company', '-period_start'],
+                "verbose_name": "VAT return",
+                "verbose_name_plural": "VAT returns",
+                "ordering": ["company", "-period_start"],
             },
         ),
         migrations.AddField(
-            model_name='company',
-            name='net_tax_rate_1',
-            field=models.DecimalField(blank=True, decimal_places=2, help_text='Net tax rate method: the rate the ESTV approved for the main activity.', max_digits=4, null=True, verbose_name='net tax rate 1 (%)'),
+            model_name="company",
+            name="net_tax_rate_1",
+            field=models.DecimalField(
+                blank=True,
+                decimal_places=2,
+                help_text="Net tax rate method: the rate the ESTV approved for the main activity.",
+                max_digits=4,
+                null=True,
+                verbose_name="net tax rate 1 (%)",
+            ),
         ),
         migrations.AddField(
-            model_name='company',
-            name='net_tax_rate_2',
-            field=models.DecimalField(blank=True, decimal_places=2, help_text='A second approved rate, for the project types chosen below.', max_digits=4, null=True, verbose_name='net tax rate 2 (%)'),
+            model_name="company",
+            name="net_tax_rate_2",
+            field=models.DecimalField(
+                blank=True,
+                decimal_places=2,
+                help_text="A second approved rate, for the project types chosen below.",
+                max_digits=4,
+                null=True,
+                verbose_name="net tax rate 2 (%)",
+            ),
         ),
         migrations.AddField(
-            model_name='company',
-            name='net_tax_rate_2_project_types',
-            field=django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=32), blank=True, db_default=[], default=list, size=None, verbose_name='project types at net tax rate 2'),
+            model_name="company",
+            name="net_tax_rate_2_project_types",
+            field=django.contrib.postgres.fields.ArrayField(
+                base_field=models.CharField(max_length=32),
+                blank=True,
+                db_default=[],
+                default=list,
+                size=None,
+                verbose_name="project types at net tax rate 2",
+            ),
         ),
         migrations.AddField(
-            model_name='company',
-            name='vat_basis',
-            field=models.CharField(choices=[('agreed', 'Agreed consideration (invoices issued)'), ('received', 'Received consideration (payments received)')], db_default='agreed', default='agreed', max_length=8, verbose_name='VAT accounting basis'),
+            model_name="company",
+            name="vat_basis",
+            field=models.CharField(
+                choices=[
+                    ("agreed", "Agreed consideration (invoices issued)"),
+                    ("received", "Received consideration (payments received)"),
+                ],
+                db_default="agreed",
+                default="agreed",
+                max_length=8,
+                verbose_name="VAT accounting basis",
+            ),
         ),
         migrations.AddField(
-            model_name='company',
-            name='vat_period',
-            field=models.CharField(choices=[('quarter', 'Quarterly'), ('semester', 'Half-yearly')], db_default='quarter', default='quarter', help_text='The effective method files quarterly, the net tax rate method half-yearly.', max_length=8, verbose_name='VAT return period'),
+            model_name="company",
+            name="vat_period",
+            field=models.CharField(
+                choices=[("quarter", "Quarterly"), ("semester", "Half-yearly")],
+                db_default="quarter",
+                default="quarter",
+                help_text="The effective method files quarterly, the net tax rate method half-yearly.",
+                max_length=8,
+                verbose_name="VAT return period",
+            ),
         ),
         migrations.AddField(
-            model_name='supplierinvoiceline',
-            name='is_investment',
-            field=models.BooleanField(db_default=False, default=False, verbose_name='investment or operating cost'),
+            model_name="supplierinvoiceline",
+            name="is_investment",
+            field=models.BooleanField(db_default=False, default=False, verbose_name="investment or operating cost"),
         ),
         migrations.AddConstraint(
-            model_name='company',
-            constraint=models.CheckConstraint(condition=models.Q(('vat_period__in', ['quarter', 'semester'])), name='company_vat_period_known'),
+            model_name="company",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("vat_period__in", ["quarter", "semester"])), name="company_vat_period_known"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='company',
-            constraint=models.CheckConstraint(condition=models.Q(('vat_basis__in', ['agreed', 'received'])), name='company_vat_basis_known'),
+            model_name="company",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("vat_basis__in", ["agreed", "received"])), name="company_vat_basis_known"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='company',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('vat_method', 'net_rate'), _negated=True), ('net_tax_rate_1__gt', 0), _connector='OR'), name='company_net_rate_has_rate'),
+            model_name="company",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("vat_method", "net_rate"), _negated=True), ("net_tax_rate_1__gt", 0), _connector="OR"
+                ),
+                name="company_net_rate_has_rate",
+            ),
         ),
         migrations.AddField(
-            model_name='vatreturn',
-            name='company',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='vat_returns', to='finance.company'),
+            model_name="vatreturn",
+            name="company",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="vat_returns", to="finance.company"
+            ),
         ),
         migrations.AddField(
-            model_name='vatreturn',
-            name='filed_by',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="vatreturn",
+            name="filed_by",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddConstraint(
-            model_name='vatreturn',
-            constraint=models.UniqueConstraint(fields=('company', 'period_start'), name='vatreturn_one_per_period'),
+            model_name="vatreturn",
+            constraint=models.UniqueConstraint(fields=("company", "period_start"), name="vatreturn_one_per_period"),
         ),
         migrations.AddConstraint(
-            model_name='vatreturn',
-            constraint=models.CheckConstraint(condition=models.Q(('period_end__gte', models.F('period_start'))), name='vatreturn_period_ordered'),
+            model_name="vatreturn",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("period_end__gte", models.F("period_start"))), name="vatreturn_period_ordered"
+            ),
         ),
     ]

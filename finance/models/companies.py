@@ -1,8 +1,8 @@
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
@@ -131,7 +131,9 @@ class Company(models.Model):
                 name="company_qr_iban_range",
             ),
             models.CheckConstraint(condition=Q(currency__in=Currency.values), name="company_currency_known"),
-            models.CheckConstraint(condition=Q(vat_period__in=["quarter", "semester"]), name="company_vat_period_known"),
+            models.CheckConstraint(
+                condition=Q(vat_period__in=["quarter", "semester"]), name="company_vat_period_known"
+            ),
             models.CheckConstraint(condition=Q(vat_basis__in=["agreed", "received"]), name="company_vat_basis_known"),
             models.CheckConstraint(
                 condition=~Q(vat_method="net_rate") | Q(net_tax_rate_1__gt=0), name="company_net_rate_has_rate"

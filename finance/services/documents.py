@@ -24,6 +24,7 @@ from finance.models import (
     QuoteLine,
 )
 from finance.models.sales import DocumentStateError
+from finance.services import vat_returns
 from finance.services.audit import audit_record
 from finance.services.numbering import document_number_take
 from finance.services.projects import projects_follow_deposit, projects_follow_quote
@@ -399,6 +400,7 @@ def invoice_issue(
     _require_status(invoice, Invoice.Status.DRAFT, action=_("issued"))
     if not invoice.lines.exists():
         raise DocumentStateError(_("An invoice without lines cannot be issued."), code="empty")
+    vat_returns.issue_date_open(company=invoice.company, issue_date=issue_date)
     invoice.issue_date = issue_date
     if supply_from is not None:
         invoice.supply_from, invoice.supply_to = supply_from, supply_to

@@ -48,6 +48,9 @@ def object_kwargs(objects: dict) -> dict[str, dict]:
         "finance:milestone-new": {"project_pk": project},
         "finance:milestone-edit": {"project_pk": project, "pk": objects["milestone"].pk},
         "finance:assignment-new": {"project_pk": project},
+        "finance:vat-return": {"company_code": company, "start": "2024-01-01"},
+        "finance:vat-return-file": {"company_code": company, "start": "2024-01-01"},
+        "finance:vat-return-download": {"company_code": company, "start": "2024-01-01", "kind": "pdf"},
         "integrations:mautic-acknowledgement-emails": {"company_code": company},
         "integrations:revolut-consent": {"company_code": company},
     }
