@@ -7,6 +7,21 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+# The net tax rate method needs the rate the ESTV approved, which databases from before this migration never
+# asked for. The demo's net-rate company gets the catering rate it would have; any other such company goes back
+# to the effective method until finance enters its rate on the company's page (the constraint below needs one).
+DEMO_NET_RATE_COMPANY = ("TO", "TakeOut Factory Sàrl")
+
+
+def net_rates_fill(apps, schema_editor):
+    Company = apps.get_model("finance", "Company")
+    without_rate = Company.objects.filter(vat_method="net_rate", net_tax_rate_1__isnull=True)
+    without_rate.filter(code=DEMO_NET_RATE_COMPANY[0], legal_name=DEMO_NET_RATE_COMPANY[1]).update(
+        net_tax_rate_1="5.10", vat_period="semester"
+    )
+    without_rate.update(vat_method="effective")
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("finance", "0026_supply_date_and_deposit_correction"),
@@ -121,6 +136,7 @@ class Migration(migrations.Migration):
                 condition=models.Q(("vat_basis__in", ["agreed", "received"])), name="company_vat_basis_known"
             ),
         ),
+        migrations.RunPython(net_rates_fill, migrations.RunPython.noop),
         migrations.AddConstraint(
             model_name="company",
             constraint=models.CheckConstraint(

@@ -159,6 +159,8 @@ DEMO_COMPANIES = [
         "iban": "CH5600790000456789012",
         "colour": "#d63939",
         "vat_method": Company.VatMethod.NET_RATE,
+        "vat_period": Company.VatPeriod.SEMESTER,
+        "net_tax_rate_1": Decimal("5.10"),
     },
 ]
 
