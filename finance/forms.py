@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from finance.identifiers import format_iban
 from finance.models import (
+    AccountMap,
     Client,
     Company,
     Contact,
@@ -27,7 +28,7 @@ from finance.models import (
     SupplierInvoice,
     VatCode,
 )
-from finance.services.companies import EDITABLE_FIELDS
+from finance.services.companies import ACCOUNT_MAP_FIELDS, EDITABLE_FIELDS
 from finance.services.parties import CLIENT_FIELDS, CONTACT_FIELDS, DEPOSIT_RULE_FIELDS
 from finance.services.projects import ASSIGNMENT_FIELDS, PROJECT_FIELDS
 from finance.services.purchases import SUPPLIER_FIELDS, SUPPLIER_INVOICE_FIELDS, SupplierLineInput
@@ -79,6 +80,12 @@ class CompanyForm(TablerFormMixin, forms.ModelForm):
             "iban": _("The account's ordinary IBAN, e.g. CH93 0076 2011 6238 5295 7."),
             "qr_iban": _("Optional. With a QR-IBAN, QR-bills carry a QR reference."),
         }
+
+
+class AccountMapForm(TablerFormMixin, forms.ModelForm):
+    class Meta:
+        model = AccountMap
+        fields = ACCOUNT_MAP_FIELDS
 
 
 class TablerPasswordChangeForm(TablerFormMixin, PasswordChangeForm):
@@ -330,6 +337,9 @@ class SupplierLineForm(TablerFormMixin, forms.Form):
     net_amount = forms.DecimalField(label=_("Net"), max_digits=12, decimal_places=2, min_value=0)
     vat_code = forms.ChoiceField(label=_("VAT"), choices=VatCode.choices, initial=VatCode.STANDARD)
     input_vat_recoverable = forms.BooleanField(label=_("Input VAT recoverable"), required=False, initial=True)
+    is_investment = forms.BooleanField(
+        label=_("Investment"), required=False, help_text=_("Equipment or other investment: VAT return box 405.")
+    )
 
 
 class BaseSupplierLineFormSet(forms.BaseFormSet):
@@ -344,6 +354,7 @@ class BaseSupplierLineFormSet(forms.BaseFormSet):
                 net_amount=form.cleaned_data["net_amount"], vat_code=form.cleaned_data["vat_code"],
                 description=form.cleaned_data["description"],
                 input_vat_recoverable=form.cleaned_data["input_vat_recoverable"],
+                is_investment=form.cleaned_data.get("is_investment", False),
             )
             for form in self.forms
             if form.cleaned_data and form.has_changed()

@@ -20,11 +20,13 @@ urlpatterns = [
     path("scope/", companies.scope_switch, name="scope-switch"),
     path("companies/", companies.company_list, name="company-list"),
     path("vat/", vat.vat_return_list, name="vat-return-list"),
+    path("vat/<str:company_code>/year/<int:year>/pack/", vat.accountant_pack_year, name="accountant-pack-year"),
     path("vat/<str:company_code>/<str:start>/", vat.vat_return_detail, name="vat-return"),
     path("vat/<str:company_code>/<str:start>/file/", vat.vat_return_file, name="vat-return-file"),
     path("vat/<str:company_code>/<str:start>/<str:kind>/", vat.vat_return_download, name="vat-return-download"),
     path("companies/<str:code>/", companies.company_detail, name="company-detail"),
     path("companies/<str:code>/edit/", companies.company_edit, name="company-edit"),
+    path("companies/<str:code>/accounts/", companies.account_map_edit, name="account-map"),
     path("companies/<str:code>/deposit-rules/new/", companies.deposit_rule_form, name="deposit-rule-new"),
     path("companies/<str:code>/deposit-rules/<int:pk>/", companies.deposit_rule_form, name="deposit-rule-edit"),
     path(

@@ -6,7 +6,6 @@ import django.db.models.functions.datetime
 from django.conf import settings
 from django.db import migrations, models
 
-
 # The net tax rate method needs the rate the ESTV approved, which databases from before this migration never
 # asked for. The demo's net-rate company gets the catering rate it would have; any other such company goes back
 # to the effective method until finance enters its rate on the company's page (the constraint below needs one).

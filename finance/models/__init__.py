@@ -18,9 +18,10 @@ from .sales import (
     QuoteLine,
 )
 from .signatures import QuoteSignature
-from .vat import VatCode, VatRate, VatReturn
+from .vat import AccountMap, VatCode, VatRate, VatReturn
 
 __all__ = [
+    "AccountMap",
     "AuditEvent",
     "BankAccount",
     "BankTransaction",

@@ -66,3 +66,39 @@ class VatReturn(models.Model):
 
     def __str__(self) -> str:
         return f"{self.company_id} {self.period_start}–{self.period_end}"
+
+
+class AccountMap(models.Model):
+    """Which account of the company's chart each booking of the accountant's journal uses.
+
+    Seeded with the Swiss SME chart of accounts (Käfer), which most Swiss fiduciaries use.
+    """
+
+    company = models.OneToOneField("finance.Company", on_delete=models.CASCADE, related_name="account_map")
+    bank = models.CharField(_("bank"), max_length=10, default="1020", db_default="1020")
+    debtors = models.CharField(_("debtors"), max_length=10, default="1100", db_default="1100")
+    input_vat_material = models.CharField(_("input VAT on material and services"), max_length=10, default="1170",
+                                          db_default="1170")  # fmt: skip
+    input_vat_investments = models.CharField(_("input VAT on investments"), max_length=10, default="1171",
+                                             db_default="1171")  # fmt: skip
+    creditors = models.CharField(_("creditors"), max_length=10, default="2000", db_default="2000")
+    vat_owed = models.CharField(_("VAT owed"), max_length=10, default="2200", db_default="2200")
+    sales = models.CharField(_("sales of services"), max_length=10, default="3200", db_default="3200")
+    purchases = models.CharField(_("purchases of material and services"), max_length=10, default="4000",
+                                 db_default="4000")  # fmt: skip
+
+    class Meta:
+        verbose_name = _("account map")
+        verbose_name_plural = _("account maps")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(bank__regex=r"^\d{4,10}$") & Q(debtors__regex=r"^\d{4,10}$")
+                & Q(input_vat_material__regex=r"^\d{4,10}$") & Q(input_vat_investments__regex=r"^\d{4,10}$")
+                & Q(creditors__regex=r"^\d{4,10}$") & Q(vat_owed__regex=r"^\d{4,10}$")
+                & Q(sales__regex=r"^\d{4,10}$") & Q(purchases__regex=r"^\d{4,10}$"),
+                name="accountmap_numbers",
+            ),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"{self.company_id} accounts"

@@ -7,8 +7,8 @@ from django.db import transaction
 from django.db.models.functions import Now
 from django.utils.translation import gettext as _
 
-from finance.models import AuditEvent, Company, Membership, Role
-from finance.services.audit import audit_record
+from finance.models import AccountMap, AuditEvent, Company, Membership, Role
+from finance.services.audit import audit_record, field_changes
 from finance.services.dunning import dunning_policy_ensure
 
 User = get_user_model()
@@ -112,3 +112,25 @@ def user_create(
     user.full_clean()
     user.save()
     return user
+
+
+ACCOUNT_MAP_FIELDS = (
+    "bank", "debtors", "input_vat_material", "input_vat_investments", "creditors", "vat_owed", "sales", "purchases",
+)  # fmt: skip
+
+
+@transaction.atomic
+def account_map_save(*, company: Company, saved_by: AbstractBaseUser, **fields: Any) -> AccountMap:
+    """The accounts the accountant's journal books to, for this company."""
+    accounts = AccountMap.objects.select_for_update().filter(company=company).first() or AccountMap(company=company)
+    before = {name: getattr(accounts, name) for name in ACCOUNT_MAP_FIELDS}
+    for name, value in fields.items():
+        if name not in ACCOUNT_MAP_FIELDS:
+            raise ValueError(f"{name} is not an account of the map")
+        setattr(accounts, name, value.strip())
+    accounts.full_clean()
+    accounts.save()
+    after = {name: getattr(accounts, name) for name in ACCOUNT_MAP_FIELDS}
+    audit_record(actor=saved_by, company=company, action="account_map.saved", target=accounts,
+                 changes=field_changes(before, after))  # fmt: skip
+    return accounts

@@ -74,6 +74,7 @@ class SupplierLineInput:
     vat_code: str
     description: str = ""
     input_vat_recoverable: bool = True
+    is_investment: bool = False
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,7 @@ def _priced_lines(invoice: SupplierInvoice, lines: list[SupplierLineInput]) -> l
             SupplierInvoiceLine(
                 position=position, description=line.description, net_amount=amount.net, vat_code=line.vat_code,
                 vat_rate=rate, vat_amount=amount.vat, input_vat_recoverable=line.input_vat_recoverable,
+                is_investment=line.is_investment,
             )
         )  # fmt: skip
     invoice.net_total = sum((line.net_amount for line in priced), ZERO)

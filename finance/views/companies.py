@@ -6,11 +6,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from finance import selectors
-from finance.forms import CompanyForm, DepositRuleForm
+from finance import accounting, selectors
+from finance.forms import AccountMapForm, CompanyForm, DepositRuleForm
 from finance.permissions import BILLING_ROLES
 from finance.scope import SESSION_KEY
-from finance.services.companies import company_update
+from finance.services.companies import ACCOUNT_MAP_FIELDS, account_map_save, company_update
 from finance.services.parties import deposit_rule_delete, deposit_rule_save
 
 # Roles allowed to change a company's identity (its IBAN is where clients pay) and its deposit rules.
@@ -103,3 +103,19 @@ def deposit_rule_delete_view(request: HttpRequest, code: str, pk: int) -> HttpRe
     deposit_rule_delete(rule=rule, deleted_by=request.user)
     messages.success(request, _("Deposit rule deleted."))
     return redirect(company)
+
+
+@require_http_methods(["GET", "POST"])
+def account_map_edit(request: HttpRequest, code: str) -> HttpResponse:
+    """The accounts of the accountant's journal (Swiss SME chart until changed)."""
+    scope = request.company_scope
+    company = selectors.company_get(scope=scope, code=code)
+    if not scope.has_role(company, *IDENTITY_EDITORS):
+        raise PermissionDenied(_("Only the CEO and finance can change a company's identity."))
+    form = AccountMapForm(request.POST or None, instance=accounting.account_map_of(company))
+    if request.method == "POST" and form.is_valid():
+        account_map_save(company=company, saved_by=request.user, **{
+            name: form.cleaned_data[name] for name in ACCOUNT_MAP_FIELDS})  # fmt: skip
+        messages.success(request, _("Accounts of %(company)s saved.") % {"company": company.name})
+        return redirect(company)
+    return render(request, "finance/account_map_form.html", {"company": company, "form": form})

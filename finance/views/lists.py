@@ -1,6 +1,5 @@
 """What every list page shares: filters from the query string, sorting, pagination and CSV export."""
 
-import csv
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
@@ -12,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from finance import tables
 from finance.forms import DateInput, TablerFormMixin
 from finance.models import Invoice
 from finance.scope import CompanyScope
@@ -103,29 +103,15 @@ def csv_date(value: date | None) -> str:
 
 
 def xlsx_response(filename: str, header: list[str], rows: Iterable[list], *, sheet: str) -> HttpResponse:
-    """The same table as an Excel workbook (openpyxl): numbers stay numbers, dates stay dates."""
-    from openpyxl import Workbook
-
-    workbook = Workbook()
-    worksheet = workbook.active
-    worksheet.title = sheet[:31]
-    worksheet.append(header)
-    for row in rows:
-        worksheet.append([float(value) if isinstance(value, Decimal) else value for value in row])
     stamp = timezone.localdate().strftime("%Y-%m-%d")
-    response = HttpResponse(content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response = HttpResponse(tables.xlsx_bytes(header, rows, sheet=sheet), content_type=tables.XLSX_CONTENT_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{filename}-{stamp}.xlsx"'
-    workbook.save(response)
     return response
 
 
 def csv_response(filename: str, header: list[str], rows: Iterable[list]) -> HttpResponse:
     """A `;`-separated UTF-8 CSV with a byte-order mark, so Excel on a Swiss desktop opens it as is."""
     stamp = timezone.localdate().strftime("%Y-%m-%d")
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response = HttpResponse(tables.csv_bytes(header, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}-{stamp}.csv"'
-    response.write("\ufeff")
-    writer = csv.writer(response, delimiter=";", lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
     return response

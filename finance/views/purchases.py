@@ -215,7 +215,7 @@ def supplier_invoice_form(request: HttpRequest, pk: int | None = None) -> HttpRe
         form.fields["supplier"].disabled = True
     lines_initial = [
         {"description": line.description, "net_amount": line.net_amount, "vat_code": line.vat_code,
-         "input_vat_recoverable": line.input_vat_recoverable}
+         "input_vat_recoverable": line.input_vat_recoverable, "is_investment": line.is_investment}
         for line in invoice.lines.all()
     ] if invoice else None  # fmt: skip
     formset = SupplierLineFormSet(request.POST or None, prefix=LINES_PREFIX, initial=lines_initial)

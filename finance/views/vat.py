@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from finance import pdf, vat_return
+from finance import export_pack, pdf, vat_return
 from finance.models import Company, VatReturn
 from finance.permissions import can_bill
 from finance.services import vat_returns
@@ -84,12 +84,36 @@ def vat_return_download(request: HttpRequest, company_code: str, start: str, kin
                                 content_type="application/pdf")  # fmt: skip
         response["Content-Disposition"] = f'attachment; filename="{_filename(company, first)}.pdf"'
         return response
+    if kind == "zip":
+        return _pack_response(request, company, first, last, vat_return.period_label(company, first))
     header, rows = vat_return.vat_return_table(result)
     if kind == "xlsx":
         return xlsx_response(_filename(company, first), header, rows, sheet=_("VAT return"))
     if kind == "csv":
         return csv_response(_filename(company, first), header, rows)
     raise Http404
+
+
+@require_GET
+def accountant_pack_year(request: HttpRequest, company_code: str, year: int) -> HttpResponse:
+    """The whole year's pack, for closing the books."""
+    company = next((c for c in _billing_companies(request) if c.code == company_code), None)
+    if company is None or not 2000 <= year <= timezone.localdate().year:
+        raise Http404
+    return _pack_response(request, company, dt.date(year, 1, 1), dt.date(year, 12, 31), str(year))
+
+
+def _pack_response(request: HttpRequest, company: Company, first: dt.date, last: dt.date, label: str) -> HttpResponse:
+    try:
+        content = export_pack.accountant_pack(company=company, start=first, end=last, label=label)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(reverse("finance:vat-return-list") + f"?year={first.year}")
+    response = HttpResponse(content, content_type="application/zip")
+    response["Content-Disposition"] = (
+        f'attachment; filename="comptabilite-{company.code}-{label.replace(" ", "-")}.zip"'
+    )
+    return response
 
 
 @require_POST

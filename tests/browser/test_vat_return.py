@@ -1,7 +1,8 @@
 """Groupe → TVA in Chromium and in French, on the demo data: the CEO opens a quarter of HYPERVISUAL, reads its
-figures and the documents behind them, and downloads the PDF and the XLSX."""
+figures and the documents behind them, and downloads the PDF, the XLSX and the accountant's ZIP."""
 
 import datetime
+import zipfile
 
 import pytest
 from django.conf import settings
@@ -51,4 +52,12 @@ def test_the_ceo_opens_a_demo_quarter_and_downloads_its_pdf_and_xlsx(page, demo_
     with page.expect_download() as xlsx_info:
         page.click("a[href$='/xlsx/']")
     assert xlsx_info.value.suggested_filename.endswith(".xlsx")
+    with page.expect_download() as zip_info:
+        page.click("[data-testid=download-zip]")
+    label = vat_return.period_label(company, start).replace(" ", "-")
+    assert zip_info.value.suggested_filename == f"comptabilite-HV-{label}.zip"
+    with zipfile.ZipFile(zip_info.value.path()) as pack:
+        names = pack.namelist()
+    assert {"journal.csv", "journal.xlsx", "open-debtors.csv", "vat-return.pdf"} <= set(names)
+    assert any(name.startswith("documents/HV-") for name in names)
     assert page.broken == []

@@ -21,6 +21,8 @@ def form_data(company, **changes):
         "qr_iban": company.qr_iban,
         "currency": company.currency,
         "vat_method": company.vat_method,
+        "vat_period": company.vat_period,
+        "vat_basis": company.vat_basis,
         "rounds_to_five_centimes": "on",
         "payment_terms_days": company.payment_terms_days,
         "ceo_approval_threshold": company.ceo_approval_threshold,

@@ -34,6 +34,7 @@ def object_kwargs(objects: dict) -> dict[str, dict]:
     kwargs = {
         "finance:company-detail": {"code": company},
         "finance:company-edit": {"code": company},
+        "finance:account-map": {"code": company},
         "finance:deposit-rule-new": {"code": company},
         "finance:deposit-rule-edit": {"code": company, "pk": objects["deposit_rule"].pk},
         "finance:deposit-rule-delete": {"code": company, "pk": objects["deposit_rule"].pk},
@@ -49,6 +50,7 @@ def object_kwargs(objects: dict) -> dict[str, dict]:
         "finance:milestone-edit": {"project_pk": project, "pk": objects["milestone"].pk},
         "finance:assignment-new": {"project_pk": project},
         "finance:vat-return": {"company_code": company, "start": "2024-01-01"},
+        "finance:accountant-pack-year": {"company_code": company, "year": 2024},
         "finance:vat-return-file": {"company_code": company, "start": "2024-01-01"},
         "finance:vat-return-download": {"company_code": company, "start": "2024-01-01", "kind": "pdf"},
         "integrations:mautic-acknowledgement-emails": {"company_code": company},

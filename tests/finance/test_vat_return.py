@@ -62,7 +62,9 @@ def issued(client, user, lines, *, on, supply_from=None, quote=None):
 def purchase(company, user, lines, *, on, status=SupplierInvoice.Status.APPROVED, paid_on=None):
     supplier = SupplierFactory(company=company)
     approved = status not in (SupplierInvoice.Status.DRAFT, SupplierInvoice.Status.TO_APPROVE)
+    net, vat = sum(D(line[0]) for line in lines), sum(D(line[2]) for line in lines)
     invoice = SupplierInvoice.objects.create(
+        net_total=net, vat_total=vat, gross_total=net + vat,
         approved_by=UserFactory() if approved else None, approved_at=timezone.now() if approved else None,
         company=company, supplier=supplier, supplier_number=f"R-{on:%m%d}-{len(lines)}", invoice_date=on,
         due_date=on + datetime.timedelta(days=30), creditor_iban=supplier.iban, created_by=user, status=status,
