@@ -574,7 +574,8 @@ class BankOverview:
 
     @property
     def any_connected(self) -> bool:
-        return any(company.revolut_connected for company in self.companies)
+        """A Revolut connection, or accounts known from imported statements."""
+        return any(company.revolut_connected or company.accounts for company in self.companies)
 
 
 def _currency_totals(accounts: list[BankAccount]) -> list[CurrencyTotal]:

@@ -109,6 +109,7 @@ urlpatterns = [
     path("captures/<int:pk>/read-again/", captures.capture_read_again, name="capture-read-again"),
     path("captures/<int:pk>/discard/", captures.capture_discard, name="capture-discard"),
     path("bank/accounts/", banking.bank_account_list, name="bank-accounts"),
+    path("bank/statements/import/", banking.bank_statement_import, name="bank-statement-import"),
     path("bank/reconciliation/", banking.reconciliation, name="reconciliation"),
     path("bank/transactions/<int:pk>/match/", banking.transaction_match, name="transaction-match"),
     path("bank/transactions/<int:pk>/undo/", banking.transaction_match_undo, name="transaction-match-undo"),

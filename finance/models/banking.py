@@ -22,7 +22,11 @@ class BankAccount(models.Model):
     """An account at the bank, one per currency at Revolut; its balance as the last sync read it."""
 
     company = models.ForeignKey("finance.Company", on_delete=models.PROTECT, related_name="bank_accounts")
-    connection = models.ForeignKey("integrations.Connection", on_delete=models.PROTECT, related_name="bank_accounts")
+    # The Revolut connection the account is read through; none for an account known from camt statements.
+    connection = models.ForeignKey(
+        "integrations.Connection", on_delete=models.PROTECT, null=True, blank=True, related_name="bank_accounts"
+    )
+    iban = models.CharField(_("IBAN"), max_length=34, blank=True, default="", db_default="")
     provider_account_id = models.CharField(_("bank's account id"), max_length=64, unique=True)
     name = models.CharField(_("name"), max_length=120)
     currency = models.CharField(_("currency"), max_length=3)

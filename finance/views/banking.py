@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from finance import selectors
 from finance.models import BankTransaction
 from finance.permissions import can_bill, require_billing
+from finance.services import bank_files
 from finance.services import reconciliation as reconciliation_service
 from finance.views.lists import ListFilterForm, paginated, query_without
 
@@ -19,8 +20,30 @@ ROW_TEMPLATE = "finance/reconciliation.html#transaction-row"
 
 @require_GET
 def bank_account_list(request: HttpRequest) -> HttpResponse:
-    overview = selectors.bank_account_overview(scope=request.company_scope)
-    return render(request, "finance/bank_accounts.html", {"overview": overview})
+    scope = request.company_scope
+    overview = selectors.bank_account_overview(scope=scope)
+    importers = [company for company in scope.companies if can_bill(scope, company)]
+    return render(request, "finance/bank_accounts.html", {"overview": overview, "import_companies": importers})
+
+
+@require_POST
+def bank_statement_import(request: HttpRequest) -> HttpResponse:
+    """A camt.053 or camt.054 file of an account not on Revolut: its entries imported and matched."""
+    scope = request.company_scope
+    company = next((c for c in scope.companies if c.code == request.POST.get("company") and can_bill(scope, c)), None)
+    upload = request.FILES.get("statement")
+    if company is None or upload is None:
+        messages.error(request, _("Choose the company and the statement file."))
+        return redirect("finance:bank-accounts")
+    try:
+        result = bank_files.camt_import(company=company, content=upload.read(), imported_by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("finance:bank-accounts")
+    counts = {"new": result.new, "known": result.known, "matched": result.matched}
+    messages.success(request, _("%(new)s new entries imported (%(known)s already known), %(matched)s matched to "
+                                "invoices.") % counts)  # fmt: skip
+    return redirect("finance:reconciliation")
 
 
 @require_GET

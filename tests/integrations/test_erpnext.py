@@ -12,7 +12,7 @@ import responses as responses_lib
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from dashboard import selectors as dashboard_selectors
 from finance.models import Role, Supplier
@@ -37,6 +37,13 @@ from tests.factories import SupplierFactory
 D = Decimal
 KEY, SECRET = "hv-test-erpnext", "test-secret"
 AUTH = {"HTTP_AUTHORIZATION": f"token {KEY}:{SECRET}"}
+
+
+@pytest.fixture(autouse=True)
+def _french():
+    """What the Hub stores and shows outside a request is in the active language: French, as its users."""
+    with translation.override("fr"):
+        yield
 
 
 @pytest.fixture(autouse=True)
