@@ -93,6 +93,7 @@ urlpatterns = [
     path("suppliers/<int:pk>/edit/", purchases.supplier_form, name="supplier-edit"),
     path("supplier-invoices/", purchases.supplier_invoice_list, name="supplier-invoice-list"),
     path("supplier-invoices/new/", purchases.supplier_invoice_form, name="supplier-invoice-new"),
+    path("supplier-invoices/pain001/", purchases.supplier_payment_file, name="supplier-payment-file"),
     path("supplier-invoices/<int:pk>/", purchases.supplier_invoice_detail, name="supplier-invoice-detail"),
     path("supplier-invoices/<int:pk>/edit/", purchases.supplier_invoice_form, name="supplier-invoice-edit"),
     path("supplier-invoices/<int:pk>/submit/", purchases.supplier_invoice_submit, name="supplier-invoice-submit"),

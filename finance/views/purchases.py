@@ -1,5 +1,7 @@
 """Achats: suppliers, their invoices (the payables, with ageing), and the approval queue."""
 
+from datetime import date, timedelta
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
@@ -9,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from finance import selectors
+from finance import payment_files, selectors
 from finance.forms import (
     ApprovalForm,
     CaptureUploadForm,
@@ -180,8 +182,33 @@ def supplier_invoice_list(request: HttpRequest) -> HttpResponse:
         "today": today,
         "can_create": _purchasing_companies(scope).exists(),
         "upload_form": capture_upload_form(request),
+        "payers": [company for company in scope.companies if can_approve(scope, company)],
+        "next_day": today + timedelta(days=1),
     }
     return render(request, "finance/supplier_invoice_list.html", context)
+
+
+@require_GET
+def supplier_payment_file(request: HttpRequest) -> HttpResponse:
+    """The approved supplier invoices of one company as a pain.001 file for its bank's e-banking."""
+    scope = request.company_scope
+    company = next((c for c in scope.companies if c.code == request.GET.get("company") and can_approve(scope, c)),
+                   None)  # fmt: skip
+    try:
+        execution_date = date.fromisoformat(request.GET.get("date", ""))
+    except ValueError:
+        execution_date = None
+    if company is None or execution_date is None:
+        messages.error(request, _("Choose the company and the execution date."))
+        return redirect("finance:supplier-invoice-list")
+    invoices = payment_files.payable_invoices(company=company)
+    if not invoices:
+        messages.error(request, _("%(company)s has no approved supplier invoice to pay.") % {"company": company.name})
+        return redirect("finance:supplier-invoice-list")
+    content = payment_files.pain001(company=company, invoices=invoices, execution_date=execution_date)
+    response = HttpResponse(content, content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="pain001-{company.code}-{execution_date:%Y-%m-%d}.xml"'
+    return response
 
 
 def _invoice_form_choices(scope):
