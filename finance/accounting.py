@@ -31,6 +31,7 @@ class Booking:
     date: dt.date
     reference: str
     text: str
+    currency: str
     lines: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)
 
     def debit(self, account: str, amount: Decimal) -> None:
@@ -55,7 +56,8 @@ def journal(*, company: Company, start: dt.date, end: dt.date) -> list[Booking]:
     bookings = []
     invoices = Invoice.objects.filter(company=company, status__in=ISSUED, issue_date__range=(start, end))
     for invoice in invoices.select_related("client").order_by("issue_date", "number"):
-        booking = Booking(invoice.issue_date, invoice.number, f"{invoice.client.name} · {invoice.title}"[:200])
+        booking = Booking(invoice.issue_date, invoice.number, f"{invoice.client.name} · {invoice.title}"[:200],
+                          invoice.currency)  # fmt: skip
         sign = -1 if invoice.kind == Invoice.Kind.CREDIT_NOTE else 1
         booking.debit(accounts.debtors, sign * invoice.payable_total)
         booking.credit(accounts.sales, sign * (invoice.net_total + invoice.rounding))
@@ -64,14 +66,14 @@ def journal(*, company: Company, start: dt.date, end: dt.date) -> list[Booking]:
     payments = Payment.objects.filter(company=company, received_on__range=(start, end), undone_at__isnull=True)
     for payment in payments.select_related("client").order_by("received_on", "pk"):
         booking = Booking(payment.received_on, payment.reference or f"P-{payment.pk}",
-                          _("Payment from %(client)s") % {"client": payment.client.name})  # fmt: skip
+                          _("Payment from %(client)s") % {"client": payment.client.name}, payment.currency)  # fmt: skip
         booking.debit(accounts.bank, payment.amount)
         booking.credit(accounts.debtors, payment.amount)
         bookings.append(booking)
     purchases = SupplierInvoice.objects.filter(company=company, status__in=BOOKED_PURCHASES,
                                                invoice_date__range=(start, end))  # fmt: skip
     for invoice in purchases.select_related("supplier").prefetch_related("lines").order_by("invoice_date", "pk"):
-        booking = Booking(invoice.invoice_date, invoice.supplier_number, invoice.supplier.name[:200])
+        booking = Booking(invoice.invoice_date, invoice.supplier_number, invoice.supplier.name[:200], invoice.currency)
         for line in invoice.lines.all():
             recoverable = line.vat_amount if line.input_vat_recoverable else ZERO
             booking.debit(accounts.purchases, line.net_amount + line.vat_amount - recoverable)
@@ -82,8 +84,8 @@ def journal(*, company: Company, start: dt.date, end: dt.date) -> list[Booking]:
     payouts = SupplierInvoice.objects.filter(company=company, status=SupplierInvoice.Status.PAID,
                                              paid_on__range=(start, end))  # fmt: skip
     for invoice in payouts.select_related("supplier").order_by("paid_on", "pk"):
-        booking = Booking(invoice.paid_on, invoice.supplier_number,
-                          _("Payout to %(supplier)s") % {"supplier": invoice.supplier.name})  # fmt: skip
+        text = _("Payout to %(supplier)s") % {"supplier": invoice.supplier.name}
+        booking = Booking(invoice.paid_on, invoice.supplier_number, text, invoice.currency)
         booking.debit(accounts.creditors, invoice.gross_total)
         booking.credit(accounts.bank, invoice.gross_total)
         bookings.append(booking)

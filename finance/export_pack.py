@@ -24,9 +24,12 @@ def accountant_pack(*, company: Company, start: dt.date, end: dt.date, label: st
     bookings = accounting.journal_balanced(accounting.journal(company=company, start=start, end=end))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        _table(archive, "journal", [_("Date"), _("Document"), _("Text"), _("Account"), _("Debit"), _("Credit")],
-               [[booking.date, booking.reference, booking.text, account, debit or None, credit or None]
-                for booking in bookings for account, debit, credit in booking.lines], sheet=_("Journal"))  # fmt: skip
+        header = [_("Date"), _("Document"), _("Text"), _("Account"), _("Currency"), _("Debit"), _("Credit")]
+        rows = [
+            [booking.date, booking.reference, booking.text, account, booking.currency, debit or None, credit or None]
+            for booking in bookings for account, debit, credit in booking.lines
+        ]  # fmt: skip
+        _table(archive, "journal", header, rows, sheet=_("Journal"))
         items_header = [_("Document"), _("Party"), _("Date"), _("Due date"), _("Currency"), _("Total"), _("Open")]
         for name, items in (("open-debtors", accounting.open_debtors(company=company, on=end)),
                             ("open-creditors", accounting.open_creditors(company=company, on=end))):  # fmt: skip

@@ -22,7 +22,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from finance.models import Company, Invoice, PaymentAllocation, SupplierInvoice, VatRate, VatReturn
+from finance.models import Company, FxRate, Invoice, PaymentAllocation, SupplierInvoice, VatRate, VatReturn
 from finance.vat import HUNDRED, line_of, quantize_chf
 
 ZERO = Decimal("0.00")
@@ -161,6 +161,32 @@ def _turnover(company: Company, start: dt.date, end: dt.date, *, gross: bool):
         yield invoice, invoice.issue_date, _line_bases(invoice, gross=gross)
 
 
+# --- Francs -------------------------------------------------------------------------------------------------
+
+
+class Francs:
+    """Amounts in another currency turned into CHF, as the ESTV wants them, at the bank's rate of their day (the
+    latest stored on or before it); a day without any rate leaves the document out, and the check list says so."""
+
+    def __init__(self) -> None:
+        self.rates: dict[tuple[str, dt.date], Decimal | None] = {}
+
+    def rate(self, currency: str, day: dt.date) -> Decimal | None:
+        if currency == "CHF":
+            return Decimal(1)
+        if (currency, day) not in self.rates:
+            found = (FxRate.objects.filter(currency=currency, quote_currency="CHF", rate_date__lte=day)
+                     .order_by("-rate_date", "-fetched_at").first())  # fmt: skip
+            self.rates[currency, day] = found.rate if found else None
+        return self.rates[currency, day]
+
+    def convert(self, amounts: dict[Decimal, Decimal], currency: str, day: dt.date) -> dict[Decimal, Decimal] | None:
+        rate = self.rate(currency, day)
+        if rate is None:
+            return None
+        return {key: quantize_chf(value * rate) for key, value in amounts.items()}
+
+
 # --- The return ------------------------------------------------------------------------------------------
 
 
@@ -182,15 +208,18 @@ def vat_return_compute(*, company: Company, start: dt.date, end: dt.date) -> Vat
             return taxable(code, rate_of, _("Net tax rate %(rate)s %%") % {"rate": _percent(rate_of)})
         return taxable(TAX_CODES.get(rate, f"3x{rate}"), rate, _("Taxable at %(rate)s %%") % {"rate": _percent(rate)})
 
-    for invoice, day, bases in _turnover(company, start, end, gross=net_rate):
-        for rate, amount in bases.items():
+    francs = Francs()
+    for invoice, day, own_currency in _turnover(company, start, end, gross=net_rate):
+        bases = francs.convert(own_currency, invoice.currency, day)
+        for rate, amount in (bases or {}).items():
             figures["200"].add(Source(invoice, day, amount))
             if rate == ZERO:
                 figures[_exempt_box(invoice)].add(Source(invoice, day, amount))
             else:
                 row_of(invoice, rate).add(Source(invoice, day, amount))
     for note in _invoices(company, start, end, credit_notes=True):
-        for rate, amount in _line_bases(note, gross=net_rate).items():
+        bases = francs.convert(_line_bases(note, gross=net_rate), note.currency, note.issue_date)
+        for rate, amount in (bases or {}).items():
             # Every credit note is a reduction (235); it takes its share out of the box its supply was counted in.
             figures["235"].add(Source(note, note.issue_date, amount))
             box = figures[_exempt_box(note)] if rate == ZERO else row_of(note, rate)
@@ -203,7 +232,7 @@ def vat_return_compute(*, company: Company, start: dt.date, end: dt.date) -> Vat
     figures["399"].amount = sum((row.tax for row in rows.values()), ZERO)
     total_tax = figures["399"].amount
     if not net_rate:
-        _input_tax(company, start, end, figures)
+        _input_tax(company, start, end, figures, francs)
         total_tax -= figures["479"].amount
     if total_tax >= ZERO:
         figures["500"] = Figure("500", str(LABELS["500"]), total_tax)
@@ -213,7 +242,7 @@ def vat_return_compute(*, company: Company, start: dt.date, end: dt.date) -> Vat
     return VatReturnFigures(company, start, end, company.vat_method, company.vat_basis, figures, filed)
 
 
-def _input_tax(company: Company, start: dt.date, end: dt.date, figures: dict[str, Figure]) -> None:
+def _input_tax(company: Company, start: dt.date, end: dt.date, figures: dict[str, Figure], francs: Francs) -> None:
     """400/405: the recoverable VAT of the period's supplier invoices (by invoice date, or by payment date)."""
     for code in ("400", "405", "479"):
         figures[code] = Figure(code, str(LABELS[code]))
@@ -224,9 +253,12 @@ def _input_tax(company: Company, start: dt.date, end: dt.date, figures: dict[str
         invoices = invoices.filter(invoice_date__range=(start, end))
     for invoice in invoices.prefetch_related("lines").select_related("supplier").order_by("invoice_date", "pk"):
         day = invoice.paid_on if company.vat_basis == Company.VatBasis.RECEIVED else invoice.invoice_date
+        rate = francs.rate(invoice.currency, invoice.invoice_date)
         for line in invoice.lines.all():
-            if line.input_vat_recoverable and line.vat_amount:
-                figures["405" if line.is_investment else "400"].add(Source(invoice, day, line.vat_amount))
+            if line.input_vat_recoverable and line.vat_amount and rate is not None:
+                figures["405" if line.is_investment else "400"].add(
+                    Source(invoice, day, quantize_chf(line.vat_amount * rate))
+                )
     figures["479"].amount = figures["400"].amount + figures["405"].amount
 
 
@@ -275,6 +307,13 @@ def vat_return_checks(*, company: Company, start: dt.date, end: dt.date) -> list
                 .exclude(status=SupplierInvoice.Status.REJECTED).order_by("invoice_date"))  # fmt: skip
     if bare:
         checks.append(CheckItem(_("Supplier invoices without VAT lines"), bare))
+    francs = Francs()
+    unconverted = [invoice for invoice in Invoice.objects.filter(
+        company=company, status__in=SALES_STATUSES, issue_date__range=(start, end)).exclude(currency="CHF")
+        if francs.rate(invoice.currency, invoice.issue_date) is None]  # fmt: skip
+    if unconverted:
+        checks.append(CheckItem(_("Invoices in another currency without an exchange rate to CHF (left out)"),
+                                unconverted))  # fmt: skip
     rates = list(VatRate.objects.all())
 
     def expected(code: str, day: dt.date) -> Decimal | None:

@@ -85,11 +85,11 @@ def test_the_pack_holds_every_table_as_csv_and_xlsx_and_the_documents(company, p
     assert {"documents/QV-2024-0001.pdf", "documents/QV-NC-2024-0001.pdf"} <= names
     assert archive.read("documents/QV-2024-0001.pdf").startswith(b"%PDF-")
     journal = archive.read("journal.csv").decode("utf-8")
-    assert journal.startswith("\ufeffDate;Document;Text;Account;Debit;Credit\r\n")
+    assert journal.startswith("\ufeffDate;Document;Text;Account;Currency;Debit;Credit\r\n")
     assert "2024-01-15;QV-2024-0001;" in journal
     sheet = load_workbook(io.BytesIO(archive.read("journal.xlsx"))).active
     rows = list(sheet.iter_rows(min_row=2, values_only=True))
-    assert sum(row[4] or 0 for row in rows) == pytest.approx(sum(row[5] or 0 for row in rows))
+    assert sum(row[5] or 0 for row in rows) == pytest.approx(sum(row[6] or 0 for row in rows))
 
 
 def test_a_journal_that_does_not_balance_is_refused_with_the_reason(company, paid_quarter, member_of):  # noqa: F811

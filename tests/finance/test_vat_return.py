@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone, translation
 
 from finance import vat_return
-from finance.models import Company, DepositRule, InvoiceLine, SupplierInvoice, SupplierInvoiceLine
+from finance.models import Company, DepositRule, FxRate, InvoiceLine, SupplierInvoice, SupplierInvoiceLine
 from finance.services import documents, payments
 from finance.services.documents import LineInput
 from tests.factories import ClientFactory, CompanyFactory, InvoiceFactory, QuoteFactory, SupplierFactory, UserFactory
@@ -221,3 +221,25 @@ def test_quarters_and_semesters():
         (day(2024, 7, 1), day(2024, 12, 31)),
     ]
     assert vat_return.period_label(semester, day(2024, 7, 1)) == "S2 2024"
+
+
+def test_an_invoice_in_euros_counts_in_francs_at_the_rate_of_its_day(company, home, user):
+    FxRate.objects.create(currency="EUR", rate=D("0.95"), rate_date=day(2024, 1, 31), source="revolut")
+    euro = InvoiceFactory(company=company, client=home, currency="EUR")
+    InvoiceLine.objects.create(invoice=euro, position=1, description="Stand", quantity=1, unit_price=D("1000.00"),
+                               vat_code="standard", vat_rate=D("0"))  # fmt: skip
+    documents.invoice_issue(invoice=euro, issued_by=user, issue_date=day(2024, 2, 2))
+    early = InvoiceFactory(company=company, client=home, currency="EUR")  # before any stored rate
+    InvoiceLine.objects.create(invoice=early, position=1, description="Stand", quantity=1, unit_price=D("500.00"),
+                               vat_code="standard", vat_rate=D("0"))  # fmt: skip
+    early = documents.invoice_issue(invoice=early, issued_by=user, issue_date=day(2024, 1, 10))
+
+    result = vat_return.vat_return_compute(company=company, start=Q1[0], end=Q1[1])
+    assert (result.figures["200"].amount, result.figures["303"].amount, result.figures["303"].tax) == (
+        D("950.00"),
+        D("950.00"),
+        D("76.95"),
+    )  # EUR 1'000.00 × 0.95
+    checks = {check.text: check.documents for check in vat_return.vat_return_checks(
+        company=company, start=Q1[0], end=Q1[1])}  # fmt: skip
+    assert checks["Invoices in another currency without an exchange rate to CHF (left out)"] == [early]
