@@ -30,6 +30,7 @@ from django.utils.translation import pgettext_lazy
 
 from finance import vat
 from finance.models import (
+    AccountMap,
     AuditEvent,
     BankAccount,
     BankTransaction,
@@ -58,6 +59,7 @@ from finance.models import (
     Supplier,
     SupplierInvoice,
     SupplierInvoiceCapture,
+    VatReturn,
 )
 from finance.models.actions import PAYMENT_ACTION, REMIND_ACTION, SEND_ACTION, SIGN_ACTION
 from finance.project_overview import ProjectOverview, project_overview
@@ -141,6 +143,14 @@ def deposit_rule_get(*, scope: CompanyScope, pk: int) -> DepositRule:
 
 def document_sequence_get(*, scope: CompanyScope, pk: int) -> DocumentSequence:
     return scoped_get(DocumentSequence.objects.all(), scope=scope, pk=pk)
+
+
+def vat_return_get(*, scope: CompanyScope, pk: int) -> VatReturn:
+    return scoped_get(VatReturn.objects.select_related("company"), scope=scope, pk=pk)
+
+
+def account_map_get(*, scope: CompanyScope, pk: int) -> AccountMap:
+    return scoped_get(AccountMap.objects.select_related("company"), scope=scope, pk=pk)
 
 
 # --- Lists of the sales pages -------------------------------------------------------------------

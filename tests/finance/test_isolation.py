@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from finance import selectors
 from finance.models import (
+    AccountMap,
     AuditEvent,
     Contact,
     DepositRule,
@@ -23,6 +24,7 @@ from finance.models import (
     Role,
     SupplierInvoice,
     SupplierInvoiceCapture,
+    VatReturn,
 )
 from finance.scope import CompanyScope
 from finance.services.audit import audit_record
@@ -102,6 +104,16 @@ def other_company_objects(company_b, member_of):
             sha256="0" * 64,
             created_by=colleague,
         ),
+        "vat_return": VatReturn.objects.create(
+            company=company_b,
+            period_start=date(2026, 1, 1),
+            period_end=date(2026, 3, 31),
+            method="effective",
+            basis="agreed",
+            payable=0,
+            filed_by=colleague,
+        ),
+        "account_map": AccountMap.objects.create(company=company_b),
         "supplier": supplier,
         "supplier_invoice": supplier_invoice,
         "project": project,
@@ -148,6 +160,8 @@ GETTERS = {
     "lead": lambda scope, obj: selectors.lead_get(scope=scope, pk=obj.pk),
     "quote_signature": lambda scope, obj: selectors.quote_signature_get(scope=scope, pk=obj.pk),
     "supplier_invoice_capture": lambda scope, obj: selectors.capture_get(scope=scope, pk=obj.pk),
+    "vat_return": lambda scope, obj: selectors.vat_return_get(scope=scope, pk=obj.pk),
+    "account_map": lambda scope, obj: selectors.account_map_get(scope=scope, pk=obj.pk),
 }
 
 

@@ -71,7 +71,8 @@ def test_pdf_csv_and_xlsx_hold_the_same_figures(browser, quarter):
         pdf = browser.get("/vat/QT/2024-01-01/pdf/")
         assert pdf["Content-Type"] == "application/pdf"
         assert pdf.content.startswith(b"%PDF-")
-        assert pdf["Content-Disposition"] == 'attachment; filename="tva-QT-Q1-2024.pdf"'
+        # Named in the reader's language: the Hub speaks French to its users (T1, "trimestre").
+        assert pdf["Content-Disposition"] == 'attachment; filename="tva-QT-T1-2024.pdf"'
         csv = browser.get("/vat/QT/2024-01-01/csv/", HTTP_ACCEPT_LANGUAGE="en")
     text = csv.content.decode("utf-8")
     assert text.startswith("\ufeff")
