@@ -125,7 +125,7 @@ def period_label(company: Company, start: dt.date) -> str:
 def _invoices(company: Company, start: dt.date, end: dt.date, *, credit_notes: bool):
     kinds = Q(kind=Invoice.Kind.CREDIT_NOTE) if credit_notes else ~Q(kind=Invoice.Kind.CREDIT_NOTE)
     return (Invoice.objects.filter(kinds, company=company, status__in=SALES_STATUSES, issue_date__range=(start, end))
-            .select_related("client").prefetch_related("lines").order_by("issue_date", "number"))  # fmt: skip
+            .select_related("client", "quote").prefetch_related("lines").order_by("issue_date", "number"))  # fmt: skip
 
 
 def _line_bases(invoice: Invoice, *, gross: bool) -> dict[Decimal, Decimal]:
@@ -141,7 +141,8 @@ def _received_shares(company: Company, start: dt.date, end: dt.date) -> list[tup
     """Each payment allocation received in the period: its invoice, date and share of the invoice's total."""
     allocations = PaymentAllocation.objects.filter(
         invoice__company=company, payment__received_on__range=(start, end), payment__undone_at__isnull=True,
-    ).exclude(invoice__kind=Invoice.Kind.CREDIT_NOTE).select_related("invoice__client", "payment")  # fmt: skip
+    ).exclude(invoice__kind=Invoice.Kind.CREDIT_NOTE)  # fmt: skip
+    allocations = allocations.select_related("invoice__client", "invoice__quote", "payment")
     shares = []
     for allocation in allocations.prefetch_related("invoice__lines").order_by("payment__received_on", "pk"):
         invoice = allocation.invoice

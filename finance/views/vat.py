@@ -78,20 +78,20 @@ def _filename(company: Company, first: dt.date) -> str:
 @require_GET
 def vat_return_download(request: HttpRequest, company_code: str, start: str, kind: str) -> HttpResponse:
     company, first, last = _period(request, company_code, start)
+    if kind == "zip":  # the pack computes the return itself, with the journal
+        return _pack_response(request, company, first, last, vat_return.period_label(company, first))
+    if kind not in ("pdf", "csv", "xlsx"):
+        raise Http404
     result = vat_return.vat_return_compute(company=company, start=first, end=last)
     if kind == "pdf":
         response = HttpResponse(pdf.vat_return_pdf(result, label=vat_return.period_label(company, first)),
                                 content_type="application/pdf")  # fmt: skip
         response["Content-Disposition"] = f'attachment; filename="{_filename(company, first)}.pdf"'
         return response
-    if kind == "zip":
-        return _pack_response(request, company, first, last, vat_return.period_label(company, first))
     header, rows = vat_return.vat_return_table(result)
     if kind == "xlsx":
         return xlsx_response(_filename(company, first), header, rows, sheet=_("VAT return"))
-    if kind == "csv":
-        return csv_response(_filename(company, first), header, rows)
-    raise Http404
+    return csv_response(_filename(company, first), header, rows)
 
 
 @require_GET

@@ -109,10 +109,10 @@ def test_a_supply_before_the_change_invoiced_after_it_keeps_the_old_rate_and_is_
         day(2023, 12, 28),
     )
     assert invoice.supply_differs is True
-    assert "28.12.2023" in pdf_text(invoice)
+    assert "28.12.2023" in printed_html(invoice)
 
 
-def pdf_text(invoice) -> str:
+def printed_html(invoice) -> str:
     """The invoice's printed HTML (what WeasyPrint renders to PDF)."""
     return invoice_html(invoice)
 
@@ -137,7 +137,7 @@ def test_a_deposit_taxed_at_7_7_is_re_taxed_at_8_1_on_the_final_invoice(seller, 
     # 567.00 + 243.00 − 231.00: the whole supply bears 810.00 of VAT, the deposit paid 231.00 of it.
     assert (balance.net_total, balance.vat_total, balance.gross_total) == (D("7000.00"), D("579.00"), D("7579.00"))
     assert deposit.vat_total + balance.vat_total == D("810.00")
-    text = pdf_text(balance)
+    text = printed_html(balance)
     assert "Deposit taxed again at the new rate of 8.1 %" in text
     assert "Deposit already taxed at 7.7 %, deducted" in text
 
