@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
+import redis
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
+from kombu.exceptions import OperationalError as KombuOperationalError
 
-from dashboard import charts, figures, selectors, services
+from dashboard import charts, figures, selectors, services, tasks
 from finance.models import Role
 from finance.permissions import can_bill
 
@@ -82,7 +86,7 @@ PARTIALS: dict[str, Callable[[HttpRequest], dict]] = {
 
 
 def _page_context(request: HttpRequest) -> dict:
-    context = {"companies": request.company_scope.companies, "refreshed_at": figures.figures_refreshed_at()}
+    context = {"companies": request.company_scope.companies, **_refresh_context()}
     if context["companies"]:
         for name, build in PARTIALS.items():
             if name != "cash-chart":
@@ -119,17 +123,52 @@ def urgent_snooze(request: HttpRequest) -> HttpResponse:
     return redirect("dashboard:home")
 
 
+def _refresh_context(requested_at: datetime | None = None) -> dict:
+    return {"refreshed_at": figures.figures_refreshed_at(),
+            "refresh_requested_at": requested_at.isoformat() if requested_at else ""}  # fmt: skip
+
+
 @require_POST
 def figures_refresh(request: HttpRequest) -> HttpResponse:
-    """Recompute the history now rather than at the next five-minute beat, then let every partial reload."""
+    """Hand the recompute of the history to the worker; the button then waits for it (see figures_refresh_status).
+
+    At a million invoices the recompute takes seconds: no request waits for it.
+    """
     scope = request.company_scope
     if not any(scope.has_role(company, Role.CEO, Role.FINANCE) for company in scope.companies):
         raise PermissionDenied
-    figures.figures_refresh()
+    requested_at = timezone.now()
+    try:
+        tasks.figures_refresh.delay()
+    except (KombuOperationalError, redis.RedisError):
+        refusal = _("The task queue does not answer: the figures cannot be recomputed now. Try again in a moment.")
+        if request.htmx:
+            return HttpResponse(refusal, status=503)
+        messages.error(request, refusal)
+        return redirect("dashboard:home")
     if request.htmx:
-        return trigger_client_event(HttpResponse(status=204), FIGURES_REFRESHED)
-    messages.success(request, _("Figures recomputed."))
+        return render(request, f"{TEMPLATE}#refresh", {"companies": scope.companies, **_refresh_context(requested_at)})
+    messages.success(request, _("The figures are being recomputed; reload the page in a moment to see them."))
     return redirect("dashboard:home")
+
+
+@require_GET
+def figures_refresh_status(request: HttpRequest) -> HttpResponse:
+    """Polled by the waiting button: once the history is newer than the request, every partial reloads itself."""
+    if not request.htmx:
+        return redirect("dashboard:home")
+    try:
+        requested_at = datetime.fromisoformat(request.GET.get("since", ""))
+    except ValueError:
+        return HttpResponse(_("Say since when the figures are awaited."), status=400)
+    if timezone.is_naive(requested_at):
+        return HttpResponse(_("Say since when the figures are awaited."), status=400)
+    context = {"companies": request.company_scope.companies}
+    refreshed_at = figures.figures_refreshed_at()
+    if refreshed_at is None or refreshed_at < requested_at:
+        return render(request, f"{TEMPLATE}#refresh", {**context, **_refresh_context(requested_at)})
+    response = render(request, f"{TEMPLATE}#refresh", {**context, **_refresh_context()})
+    return trigger_client_event(response, FIGURES_REFRESHED)
 
 
 @require_GET

@@ -2,10 +2,13 @@
 
 import datetime as dt
 import re
+import time
+from urllib.parse import quote, unquote
 
 import pytest
 from django.utils import timezone
 
+from dashboard import figures
 from dashboard.models import UrgentSnooze
 from dashboard.views import PARTIALS
 from finance.models import FxRate
@@ -157,15 +160,49 @@ def test_status_bar_states_come_from_probes_and_calls(browser, company_a, compan
     assert "Mautic: Down — HTTP 503" in page
 
 
-@pytest.mark.django_db
-def test_refresh_recomputes_and_tells_the_partials(dataset, browser, member_of, company_a):
+def test_refresh_hands_the_recompute_to_the_worker_and_reloads_the_partials_when_done(
+    browser, member_of, company_a, celery_worker_process
+):
     response = browser.post("/dashboard/refresh/", HTTP_HX_REQUEST="true")
-    assert response.status_code == 204
-    assert response["HX-Trigger"] == '{"hv:figures-refreshed": {}}'
-    assert "History as of" in html_of(browser.get("/"))
+    assert response.status_code == 200
+    assert "HX-Trigger" not in response
+    waiting = html_of(response)
+    assert 'data-testid="refresh-pending"' in waiting
+    since = re.search(r'hx-get="/dashboard/refresh/status/\?since=([^"]+)" hx-trigger="load delay:2s"', waiting)
+    assert since is not None
+    requested_at = dt.datetime.fromisoformat(unquote(since.group(1)))
+    deadline = time.monotonic() + 60
+    while True:
+        polled = browser.get(f"/dashboard/refresh/status/?since={since.group(1)}", HTTP_HX_REQUEST="true")
+        assert polled.status_code == 200
+        if "HX-Trigger" in polled or time.monotonic() > deadline:
+            break
+        assert 'data-testid="refresh-pending"' in html_of(polled)
+        time.sleep(0.5)
+    assert polled["HX-Trigger"] == '{"hv:figures-refreshed": {}}'
+    assert 'data-testid="refresh-pending"' not in html_of(polled)
+    assert "History as of" in html_of(polled)
+    assert figures.figures_refreshed_at() >= requested_at
     sales = member_of(company_a, "sales")
     browser.force_login(sales)
     assert browser.post("/dashboard/refresh/", HTTP_HX_REQUEST="true").status_code == 403
+
+
+@pytest.mark.django_db
+def test_refresh_status_waits_for_a_newer_history_and_refuses_a_malformed_time(browser, company_a):
+    figures.figures_refresh()
+    future = quote((timezone.now() + dt.timedelta(minutes=5)).isoformat())
+    waiting = browser.get(f"/dashboard/refresh/status/?since={future}", HTTP_HX_REQUEST="true")
+    assert (waiting.status_code, "HX-Trigger" in waiting) == (200, False)
+    assert 'data-testid="refresh-pending"' in html_of(waiting)
+    past = quote((timezone.now() - dt.timedelta(minutes=5)).isoformat())
+    done = browser.get(f"/dashboard/refresh/status/?since={past}", HTTP_HX_REQUEST="true")
+    assert done["HX-Trigger"] == '{"hv:figures-refreshed": {}}'
+    for since in ("", "yesterday", "2026-12-06T10:00:00"):
+        refused = browser.get(f"/dashboard/refresh/status/?since={since}", HTTP_HX_REQUEST="true")
+        assert (refused.status_code, refused.content) == (400, b"Say since when the figures are awaited.")
+    assert browser.get("/dashboard/refresh/status/?since=%00", HTTP_HX_REQUEST="true").status_code == 400
+    assert browser.get(f"/dashboard/refresh/status/?since={past}").status_code == 302
 
 
 @pytest.mark.django_db
