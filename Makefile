@@ -41,6 +41,10 @@ reliability: install ## Storm, worker kills, outage, Redis and PostgreSQL down: 
 	HV_RELIABILITY_STORM=$${HV_RELIABILITY_STORM:-10000} HV_RELIABILITY_KILLS=$${HV_RELIABILITY_KILLS:-50} \
 		$(HUB) test tests/reliability -m reliability
 
+.PHONY: bench
+bench: install ## Measure the Hub against Directus REST and the SQL floor, and its throughputs: make bench SIZE=S|L
+	$(HUB) bench --size $${SIZE:-S}
+
 .PHONY: lint
 lint: $(VENV)/.installed ## Check style with ruff, and the layers and import cycles with import-linter
 	$(VENV)/bin/ruff check .

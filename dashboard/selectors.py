@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -376,18 +377,46 @@ WITH open_invoice AS (
 """
 
 
-def _open_receivables(company_ids: list[int], today: date) -> list[dict]:
-    return _query(
-        OPEN_INVOICES  # noqa: S608 - constant SQL, the values are parameters
-        + """
-        SELECT currency, COALESCE(SUM(balance_due), 0) AS open,
-               COALESCE(SUM(balance_due) FILTER (WHERE due_date < %(today)s), 0) AS overdue,
-               COUNT(*) FILTER (WHERE balance_due > 0) AS open_count,
-               COUNT(*) FILTER (WHERE balance_due > 0 AND due_date < %(today)s) AS overdue_count
-        FROM open_invoice GROUP BY currency
+@dataclass(frozen=True)
+class OpenInvoices:
+    """What open invoices owe, summed per company, currency, kind and due date: a few thousand rows at most.
+
+    The receivables cards, the cash forecast and the ageing chart all read it; the page reads it once
+    (see dashboard.views) instead of aggregating every open invoice three times.
+    """
+
+    rows: list[dict]  # company_id, currency, kind, due_date, balance, count
+
+    def per_currency(self, until: Callable[[date | None], bool] = lambda due: True) -> dict[str, dict]:
+        totals: dict[str, dict] = {}
+        for row in self.rows:
+            if until(row["due_date"]):
+                total = totals.setdefault(row["currency"], {"currency": row["currency"], "amount": ZERO, "count": 0})
+                total["amount"] += row["balance"]
+                total["count"] += row["count"]
+        return totals
+
+
+def open_invoices(company_ids: list[int]) -> OpenInvoices:
+    return OpenInvoices(_query(
+        """
+        SELECT company_id, currency, kind, due_date, SUM(balance_due) AS balance, COUNT(*) AS count
+        FROM dashboard_openinvoice WHERE company_id = ANY(%s) AND balance_due > 0
+        GROUP BY company_id, currency, kind, due_date
         """,
-        {"companies": company_ids, "today": today},
-    )
+        [company_ids],
+    ))  # fmt: skip
+
+
+def _open_receivables(owed: OpenInvoices, today: date) -> list[dict]:
+    every = owed.per_currency()
+    overdue = owed.per_currency(lambda due: due is not None and due < today)
+    nothing = {"amount": ZERO, "count": 0}
+    return [
+        {"currency": currency, "open": total["amount"], "open_count": total["count"],
+         "overdue": overdue.get(currency, nothing)["amount"], "overdue_count": overdue.get(currency, nothing)["count"]}
+        for currency, total in sorted(every.items())
+    ]  # fmt: skip
 
 
 def _payables_due(company_ids: list[int], today: date) -> list[dict]:
@@ -397,11 +426,11 @@ def _payables_due(company_ids: list[int], today: date) -> list[dict]:
     return list(invoices.values("currency").annotate(total=Sum("gross_total"), count=Count("pk")).order_by("currency"))
 
 
-def receivable_kpis(*, scope: CompanyScope, today: date) -> list[Kpi]:
+def receivable_kpis(*, scope: CompanyScope, today: date, owed: OpenInvoices | None = None) -> list[Kpi]:
     """Open and overdue receivables and payables due within 30 days: today's from the documents, history from views."""
     company_ids = scope.company_ids
     money = conversion()
-    receivables = _open_receivables(company_ids, today)
+    receivables = _open_receivables(owed or open_invoices(company_ids), today)
     payables = _payables_due(company_ids, today)
     days = history_dates(today)
     same_day = year_ago(today)
@@ -556,7 +585,7 @@ class Cash:
     balances_as_of: datetime | None
 
 
-def cash_overview(*, scope: CompanyScope, today: date) -> Cash:
+def cash_overview(*, scope: CompanyScope, today: date, owed: OpenInvoices | None = None) -> Cash:
     """Revolut balances now, day by day over 30 days and at month ends, the 30/60/90-day forecast, the runway."""
     company_ids = scope.company_ids
     money = conversion()
@@ -613,23 +642,24 @@ def cash_overview(*, scope: CompanyScope, today: date) -> Cash:
     monthly_outflow = vat.quantize_chf(monthly_outflow)
     return Cash(
         kpi=kpi, accounts=accounts, balances=balances, money=money, last_30_days=last_30_days,
-        forecast=_forecast(company_ids, today, total, money), monthly_outflow=monthly_outflow,
+        forecast=_forecast(company_ids, owed or open_invoices(company_ids), today, total, money),
+        monthly_outflow=monthly_outflow,
         runway_months=(total / monthly_outflow).quantize(Decimal("0.1")) if monthly_outflow > 0 else None,
         balances_as_of=max((a.balance_updated_at for a in accounts), default=None),
     )  # fmt: skip
 
 
-def _forecast(company_ids: list[int], today: date, cash: Decimal, money: Conversion) -> list[Forecast]:
+def _forecast(
+    company_ids: list[int], owed: OpenInvoices, today: date, cash: Decimal, money: Conversion
+) -> list[Forecast]:
     """Cash after 30, 60 and 90 days: today's balance, plus open receivables and less approved payables due by then
     (overdue ones included: they are still expected)."""
     horizons = {days: today + timedelta(days=days) for days in FORECAST_HORIZONS}
-    receivable_rows = _query(
-        OPEN_INVOICES + "SELECT currency, "  # noqa: S608 - constant SQL, the values are parameters
-        + ", ".join(f"COALESCE(SUM(balance_due) FILTER (WHERE due_date <= %(until_{days})s), 0) AS due_{days}"
-                    for days in horizons)
-        + " FROM open_invoice GROUP BY currency",
-        {"companies": company_ids, **{f"until_{days}": until for days, until in horizons.items()}},
-    )  # fmt: skip
+    receivable = {
+        days: {currency: total["amount"] for currency, total in
+               owed.per_currency(lambda due, until=until: due is not None and due <= until).items()}
+        for days, until in horizons.items()
+    }  # fmt: skip
     payable = SupplierInvoice.objects.filter(company_id__in=company_ids, status__in=APPROVED_PAYABLE_STATUSES)
     payable_rows = payable.values("currency").annotate(**{
         f"due_{days}": Coalesce(Sum("gross_total", filter=Q(due_date__lte=until)), ZERO, output_field=MONEY)
@@ -638,7 +668,7 @@ def _forecast(company_ids: list[int], today: date, cash: Decimal, money: Convers
     payable_rows = list(payable_rows)
     forecast = []
     for days in FORECAST_HORIZONS:
-        incoming = money.chf(_per_currency(receivable_rows, f"due_{days}"))
+        incoming = money.chf(receivable[days])
         outgoing = money.chf(_per_currency(payable_rows, f"due_{days}"))
         forecast.append(Forecast(days, incoming, outgoing, cash + incoming - outgoing))
     return forecast
@@ -695,39 +725,34 @@ class AgeingBar:
     link: str
 
 
-def _ageing_condition(bucket: finance.AgeingBucket, today: date, params: dict) -> str:
-    """The SQL of finance.selectors.ageing_bucket_filter, with its dates added to the parameters."""
-    if bucket.days_from is None:
-        params["today"] = today
-        return "due_date >= %(today)s"
-    params[f"{bucket.key}_from"] = today - timedelta(days=bucket.days_from)
-    condition = f"due_date <= %({bucket.key}_from)s"
-    if bucket.days_to is not None:
-        params[f"{bucket.key}_to"] = today - timedelta(days=bucket.days_to)
-        condition += f" AND due_date >= %({bucket.key}_to)s"
-    return condition
+def _in_bucket(bucket: finance.AgeingBucket, today: date) -> Callable[[date | None], bool]:
+    """finance.selectors.ageing_bucket_filter, for a due date."""
+
+    def test(due: date | None) -> bool:
+        if due is None:
+            return False
+        if bucket.days_from is None:
+            return due >= today
+        late = (today - due).days
+        return late >= bucket.days_from and (bucket.days_to is None or late <= bucket.days_to)
+
+    return test
 
 
-def receivables_ageing(*, scope: CompanyScope, today: date) -> tuple[list[AgeingBar], Conversion]:
-    """Open receivables by how late they are, the invoice list's buckets, in one query."""
+def receivables_ageing(
+    *, scope: CompanyScope, today: date, owed: OpenInvoices | None = None
+) -> tuple[list[AgeingBar], Conversion]:
+    """Open receivables by how late they are, the invoice list's buckets."""
     money = conversion()
-    params: dict = {"companies": scope.company_ids}
-    columns = []
+    owed = owed or open_invoices(scope.company_ids)
+    bars = []
     for bucket in finance.AGEING_BUCKETS:
-        condition = _ageing_condition(bucket, today, params)
-        columns.append(f"COUNT(*) FILTER (WHERE {condition}) AS count_{bucket.key}, "
-                       f"COALESCE(SUM(balance_due) FILTER (WHERE {condition}), 0) AS total_{bucket.key}")  # fmt: skip
-    # Constant SQL built from the bucket definitions; the dates are parameters.
-    sql = f"SELECT currency, {', '.join(columns)} FROM open_invoice WHERE balance_due > 0 GROUP BY currency"  # noqa: S608
-    rows = _query(OPEN_INVOICES + sql, params)
-    bars = [
-        AgeingBar(
-            bucket.key, str(bucket.label), sum(row[f"count_{bucket.key}"] for row in rows),
-            money.chf(_per_currency(rows, f"total_{bucket.key}")),
+        totals = owed.per_currency(_in_bucket(bucket, today))
+        bars.append(AgeingBar(
+            bucket.key, str(bucket.label), sum(total["count"] for total in totals.values()),
+            money.chf({currency: total["amount"] for currency, total in totals.items()}),
             _list_url("finance:invoice-list", open=1, bucket=bucket.key),
-        )
-        for bucket in finance.AGEING_BUCKETS
-    ]  # fmt: skip
+        ))  # fmt: skip
     return bars, money
 
 

@@ -25,6 +25,13 @@ TEMPLATE = "dashboard/home.html"
 FIGURES_REFRESHED = "hv:figures-refreshed"
 
 
+def _open_invoices(request: HttpRequest) -> selectors.OpenInvoices:
+    """Read once per request: the whole page's receivables, forecast and ageing share it."""
+    if not hasattr(request, "dashboard_open_invoices"):
+        request.dashboard_open_invoices = selectors.open_invoices(request.company_scope.company_ids)
+    return request.dashboard_open_invoices
+
+
 def _revenue(request: HttpRequest) -> dict:
     today, _now = selectors.now_local()
     return {"revenue_kpis": selectors.revenue_kpis(scope=request.company_scope, today=today)}
@@ -32,7 +39,11 @@ def _revenue(request: HttpRequest) -> dict:
 
 def _receivables(request: HttpRequest) -> dict:
     today, _now = selectors.now_local()
-    return {"receivable_kpis": selectors.receivable_kpis(scope=request.company_scope, today=today)}
+    return {
+        "receivable_kpis": selectors.receivable_kpis(
+            scope=request.company_scope, today=today, owed=_open_invoices(request)
+        )
+    }
 
 
 def _activity(request: HttpRequest) -> dict:
@@ -42,7 +53,7 @@ def _activity(request: HttpRequest) -> dict:
 
 def _cash(request: HttpRequest) -> dict:
     today, _now = selectors.now_local()
-    cash = selectors.cash_overview(scope=request.company_scope, today=today)
+    cash = selectors.cash_overview(scope=request.company_scope, today=today, owed=_open_invoices(request))
     return {"cash": cash, "cash_chart": charts.cash_flow(cash)}
 
 
@@ -58,7 +69,7 @@ def _revenue_charts(request: HttpRequest) -> dict:
 
 def _ageing(request: HttpRequest) -> dict:
     today, _now = selectors.now_local()
-    bars, money = selectors.receivables_ageing(scope=request.company_scope, today=today)
+    bars, money = selectors.receivables_ageing(scope=request.company_scope, today=today, owed=_open_invoices(request))
     return {"ageing": bars, "ageing_money": money, "ageing_chart": charts.ageing(bars)}
 
 

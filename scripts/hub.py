@@ -20,6 +20,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -28,6 +29,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 # A sibling module: run as a script, this file's folder is the first entry of sys.path.
 import directus_server
@@ -343,6 +345,75 @@ def wait_until_serving(base_url: str, process: subprocess.Popen) -> bool:
     return False
 
 
+# Each size has its own database on the configured server, generated once and kept for the next run.
+BENCH_REDIS_DB = 9
+BENCH_REPEATS = {"S": 30, "L": 15}
+
+
+def bench_database(database_url: str, name: str) -> str:
+    """Create the benchmark's database beside the configured one (once) and return its URL."""
+    import environ
+    import psycopg
+
+    config = environ.Env.db_url_config(database_url)
+    server = {"host": config.get("HOST") or None, "port": config.get("PORT") or None,
+              "user": config.get("USER") or None, "password": config.get("PASSWORD") or None}  # fmt: skip
+    with psycopg.connect(dbname="postgres", autocommit=True, **server) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return database_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def bench_redis(redis_url: str) -> str:
+    """A Redis database of the benchmark's own, so nothing it queues reaches the Hub's worker."""
+    if redis_url.startswith("unix://"):
+        return redis_url.split("?", 1)[0] + f"?db={BENCH_REDIS_DB}"
+    return urlunsplit(urlsplit(redis_url)._replace(path=f"/{BENCH_REDIS_DB}"))
+
+
+def command_bench(args: argparse.Namespace) -> int:
+    size = args.size.upper()
+    if size not in BENCH_REPEATS:
+        raise SystemExit(f"SIZE must be one of {', '.join(BENCH_REPEATS)}")
+    with backing_services() as env:
+        local_environment(env)
+        env.pop("HV_DEMO", None)
+        env["HV_SANDBOX"] = "0"
+        env["DATABASE_URL"] = bench_database(env["DATABASE_URL"], f"hv_bench_{size.lower()}")
+        env["REDIS_URL"] = bench_redis(env["REDIS_URL"])
+        log(f"benchmark database hv_bench_{size.lower()}, Redis db {BENCH_REDIS_DB}")
+        prepare = (("migrate", "--noinput", "--verbosity", "0"), ("generate_dataset", "--size", size, "--if-missing"))
+        for step in prepare:
+            if manage(env, *step) != 0:
+                return 1
+        dashboard = ["bench_dashboard", "--refresh", "--repeat", str(BENCH_REPEATS[size])]
+        if directus_server.is_installed():
+            local = local_directus_secrets()
+            instance = directus_server.configure(
+                config=VAR / "directus-bench.env", database_url=env["DATABASE_URL"], port=free_port(),
+                secret=local["secret"], admin_email=DIRECTUS_ADMIN_EMAIL, admin_password=local["admin_password"],
+                admin_token=local["admin_token"],
+            )  # fmt: skip
+            directus_server.bootstrap(instance)
+            process = directus_server.start(instance, VAR / "directus-bench.log")
+            try:
+                code = manage(env, *dashboard, "--directus-url", instance.url, "--directus-token", instance.admin_token)
+            finally:
+                directus_server.stop(process)
+        else:
+            log("Directus is not installed (make directus): the Hub and the SQL floor only")
+            code = manage(env, *dashboard)
+        for command in ("bench_matching", "bench_dunning", "bench_webhooks"):
+            code = manage(env, command, "--size", size) or code
+        return code
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def command_test(args: argparse.Namespace) -> int:
     with backing_services() as env:
         env.pop("HV_DEMO", None)
@@ -362,6 +433,9 @@ def main() -> int:
     commands.add_parser("assets").set_defaults(handler=command_assets)
     commands.add_parser("directus").set_defaults(handler=command_directus)
     commands.add_parser("run").set_defaults(handler=command_run)
+    bench = commands.add_parser("bench")
+    bench.add_argument("--size", default="S")
+    bench.set_defaults(handler=command_bench)
     for name, handler in (("test", command_test), ("manage", command_manage)):
         sub = commands.add_parser(name)
         sub.add_argument("rest", nargs=argparse.REMAINDER)

@@ -96,3 +96,12 @@ def test_a_second_run_refuses_unless_it_replaces_and_then_gives_the_same_data(re
     assert replaced == reported
     assert Invoice.objects.aggregate(payable=Sum("payable_total"), net=Sum("net_total")) == totals_before
     assert set(Invoice.objects.values_list("number", flat=True)) == numbers_before
+
+
+def test_if_missing_keeps_an_earlier_dataset_untouched(reported):
+    numbers_before = set(Invoice.objects.values_list("number", flat=True))
+    output = io.StringIO()
+    call_command("generate_dataset", "--size", "XS", "--if-missing", stdout=output)
+    assert output.getvalue().splitlines()[-1] == "A generated dataset is already there: kept."
+    assert set(Invoice.objects.values_list("number", flat=True)) == numbers_before
+    assert Invoice.objects.count() == reported["finance_invoice"]

@@ -21,15 +21,20 @@ class Command(BaseCommand):
             "--seed", type=int, default=DEFAULT_SEED, help=f"Random seed: the same seed gives the same data "
             f"(default: {DEFAULT_SEED}).",
         )  # fmt: skip
-        parser.add_argument(
+        choice = parser.add_mutually_exclusive_group()
+        choice.add_argument(
             "--replace", action="store_true", help="Delete a previously generated dataset first (and only that)."
         )
+        choice.add_argument("--if-missing", action="store_true", help="Keep a previously generated dataset.")
 
-    def handle(self, *args, size: str, seed: int, replace: bool, **options) -> None:
+    def handle(self, *args, size: str, seed: int, replace: bool, if_missing: bool, **options) -> None:
         self.stdout.write(f"Generating dataset {size} (seed {seed})…")
         try:
             result = dataset_generate(size=size, seed=seed, replace=replace, report=self.stdout.write)
         except DatasetExists as error:
+            if if_missing:
+                self.stdout.write("A generated dataset is already there: kept.")
+                return
             raise CommandError(str(error)) from error
         self.stdout.write("Rows generated:")
         width = max(len(table) for table in result.rows)
