@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -377,45 +376,66 @@ WITH open_invoice AS (
 """
 
 
-@dataclass(frozen=True)
 class OpenInvoices:
-    """What open invoices owe, summed per company, currency, kind and due date: a few thousand rows at most.
+    """What open invoices owe per currency and due date, with running sums: any due-date range in two lookups.
 
     The receivables cards, the cash forecast and the ageing chart all read it; the page reads it once
-    (see dashboard.views) instead of aggregating every open invoice three times.
+    (see dashboard.views) instead of aggregating every open invoice for each of them.
     """
 
-    rows: list[dict]  # company_id, currency, kind, due_date, balance, count
+    def __init__(self, rows: list[dict]) -> None:
+        # Per currency: due dates ascending, and the amount and count owed up to and including each.
+        self._dates: dict[str, list[date]] = defaultdict(list)
+        self._amounts: dict[str, list[Decimal]] = defaultdict(list)
+        self._counts: dict[str, list[int]] = defaultdict(list)
+        self._undated: dict[str, tuple[Decimal, int]] = {}
+        for row in rows:  # ordered by currency, then due date
+            currency = row["currency"]
+            if row["due_date"] is None:
+                self._undated[currency] = (row["balance"], row["count"])
+                continue
+            amounts, counts = self._amounts[currency], self._counts[currency]
+            self._dates[currency].append(row["due_date"])
+            amounts.append((amounts[-1] if amounts else ZERO) + row["balance"])
+            counts.append((counts[-1] if counts else 0) + row["count"])
 
-    def per_currency(self, until: Callable[[date | None], bool] = lambda due: True) -> dict[str, dict]:
-        totals: dict[str, dict] = {}
-        for row in self.rows:
-            if until(row["due_date"]):
-                total = totals.setdefault(row["currency"], {"currency": row["currency"], "amount": ZERO, "count": 0})
-                total["amount"] += row["balance"]
-                total["count"] += row["count"]
+    def between(self, first: date | None = None, last: date | None = None) -> dict[str, dict]:
+        """Amount and count owed per currency, due from `first` to `last` (both included; None: no bound).
+
+        An invoice without a due date counts only when both bounds are open.
+        """
+        totals = {}
+        for currency in sorted(set(self._dates) | set(self._undated)):
+            dates, amounts, counts = self._dates[currency], self._amounts[currency], self._counts[currency]
+            below = bisect.bisect_left(dates, first) if first else 0
+            upto = bisect.bisect_right(dates, last) if last else len(dates)
+            amount = (amounts[upto - 1] if upto else ZERO) - (amounts[below - 1] if below else ZERO)
+            count = (counts[upto - 1] if upto else 0) - (counts[below - 1] if below else 0)
+            if first is None and last is None and currency in self._undated:
+                amount, count = amount + self._undated[currency][0], count + self._undated[currency][1]
+            if count:
+                totals[currency] = {"amount": amount, "count": count}
         return totals
 
 
 def open_invoices(company_ids: list[int]) -> OpenInvoices:
     return OpenInvoices(_query(
         """
-        SELECT company_id, currency, kind, due_date, SUM(balance_due) AS balance, COUNT(*) AS count
+        SELECT currency, due_date, SUM(balance_due) AS balance, COUNT(*) AS count
         FROM dashboard_openinvoice WHERE company_id = ANY(%s) AND balance_due > 0
-        GROUP BY company_id, currency, kind, due_date
+        GROUP BY currency, due_date ORDER BY currency, due_date
         """,
         [company_ids],
     ))  # fmt: skip
 
 
 def _open_receivables(owed: OpenInvoices, today: date) -> list[dict]:
-    every = owed.per_currency()
-    overdue = owed.per_currency(lambda due: due is not None and due < today)
+    overdue = owed.between(last=today - timedelta(days=1))
     nothing = {"amount": ZERO, "count": 0}
     return [
         {"currency": currency, "open": total["amount"], "open_count": total["count"],
          "overdue": overdue.get(currency, nothing)["amount"], "overdue_count": overdue.get(currency, nothing)["count"]}
-        for currency, total in sorted(every.items())
+        for currency, total in owed.between().items()
     ]  # fmt: skip
 
 
@@ -656,10 +676,9 @@ def _forecast(
     (overdue ones included: they are still expected)."""
     horizons = {days: today + timedelta(days=days) for days in FORECAST_HORIZONS}
     receivable = {
-        days: {currency: total["amount"] for currency, total in
-               owed.per_currency(lambda due, until=until: due is not None and due <= until).items()}
+        days: {currency: total["amount"] for currency, total in owed.between(last=until).items()}
         for days, until in horizons.items()
-    }  # fmt: skip
+    }
     payable = SupplierInvoice.objects.filter(company_id__in=company_ids, status__in=APPROVED_PAYABLE_STATUSES)
     payable_rows = payable.values("currency").annotate(**{
         f"due_{days}": Coalesce(Sum("gross_total", filter=Q(due_date__lte=until)), ZERO, output_field=MONEY)
@@ -725,18 +744,12 @@ class AgeingBar:
     link: str
 
 
-def _in_bucket(bucket: finance.AgeingBucket, today: date) -> Callable[[date | None], bool]:
-    """finance.selectors.ageing_bucket_filter, for a due date."""
-
-    def test(due: date | None) -> bool:
-        if due is None:
-            return False
-        if bucket.days_from is None:
-            return due >= today
-        late = (today - due).days
-        return late >= bucket.days_from and (bucket.days_to is None or late <= bucket.days_to)
-
-    return test
+def _bucket_dates(bucket: finance.AgeingBucket, today: date) -> tuple[date | None, date | None]:
+    """finance.selectors.ageing_bucket_filter as a range of due dates (first, last)."""
+    if bucket.days_from is None:
+        return today, None
+    first = today - timedelta(days=bucket.days_to) if bucket.days_to is not None else None
+    return first, today - timedelta(days=bucket.days_from)
 
 
 def receivables_ageing(
@@ -747,7 +760,7 @@ def receivables_ageing(
     owed = owed or open_invoices(scope.company_ids)
     bars = []
     for bucket in finance.AGEING_BUCKETS:
-        totals = owed.per_currency(_in_bucket(bucket, today))
+        totals = owed.between(*_bucket_dates(bucket, today))
         bars.append(AgeingBar(
             bucket.key, str(bucket.label), sum(total["count"] for total in totals.values()),
             money.chf({currency: total["amount"] for currency, total in totals.items()}),

@@ -124,7 +124,8 @@ class Command(BaseCommand):
         """Directus must compute the very figure the Hub shows, or the comparison means nothing."""
         company_ids = [scope.pk] if scope else list(Company.objects.values_list("pk", flat=True))
         today, _now = selectors.now_local()
-        hub = {row["currency"]: row["open"] for row in selectors._open_receivables(company_ids, today) if row["open"]}
+        owed = selectors.open_invoices(company_ids).between()
+        hub = {currency: total["amount"] for currency, total in owed.items()}
         theirs = benchmark.directus_open_receivables(directus, company_ids, today)
         shown = ", ".join(f"{currency} {amount:,.2f}" for currency, amount in sorted(hub.items()))
         if {c: Decimal(a) for c, a in theirs.items()} != hub:
