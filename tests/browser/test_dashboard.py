@@ -39,7 +39,7 @@ def assert_fits(page, width: int) -> None:
     assert "TODO" not in page.content()
 
 
-def test_ceo_reads_snoozes_and_refreshes_the_group_dashboard(page, dashboard_group):
+def test_ceo_reads_snoozes_and_refreshes_the_group_dashboard(page, dashboard_group, celery_worker_process):
     sign_in(page, "ceo", settings.HV_DEMO_PASSWORD)
     page.wait_for_url(f"{page.base_url}/")
     page.wait_for_selector("#dashboard-revenue-charts .apexcharts-canvas")
@@ -61,10 +61,14 @@ def test_ceo_reads_snoozes_and_refreshes_the_group_dashboard(page, dashboard_gro
     page.wait_for_selector("[data-urgent]")
     assert page.locator(f"[data-urgent='{key}']").count() == 0
 
-    # "Actualiser" recomputes the history; the server's HX-Trigger makes every figure partial reload alone.
-    with page.expect_response(lambda response: "/dashboard/parts/revenue/" in response.url) as reloaded:
+    # "Actualiser" hands the recompute to the worker; the button waits, then the server's HX-Trigger makes every
+    # figure partial reload alone.
+    with page.expect_response(lambda response: "/dashboard/parts/revenue/" in response.url, timeout=60_000) as reloaded:
         page.locator("form[action='/dashboard/refresh/'] button").click()
+        page.wait_for_selector("[data-testid=refresh-pending]")
+        screenshot(page, "dashboard-refreshing")
     assert reloaded.value.status == 200
+    page.wait_for_selector("form[action='/dashboard/refresh/'] button")
     page.wait_for_selector("#dashboard-revenue [data-kpi=revenue_month]")
     assert page.broken == []
 
