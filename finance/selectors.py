@@ -1,5 +1,6 @@
 """Reads of finance data. Every query goes through `scoped()`, so no page sees another company's rows."""
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -12,6 +13,7 @@ from django.db.models import (
     Count,
     DecimalField,
     F,
+    Max,
     Min,
     Model,
     OuterRef,
@@ -23,7 +25,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models.functions import Coalesce, Greatest, Upper
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -722,6 +724,29 @@ def invoice_open_for_matching_list(*, company: Company, currency: str | None = N
     return _with_balances(invoices).filter(balance_due__gt=0).order_by("due_date", "pk")
 
 
+def invoice_matching_candidates(
+    *, company: Company, currency: str, references: set[str], numbers: set[str], balances: set[Decimal],
+    client_ids: set[int],
+) -> QuerySet[Invoice]:  # fmt: skip
+    """The open invoices some transfers may pay, found by what the transfers say rather than read in full.
+
+    An invoice qualifies by its QR/creditor reference or its number (both compared in capitals, as the transfers'
+    tokens are), by a balance due among `balances`, or by its client. One query, however many transfers and
+    invoices; like `invoice_open_for_matching_list`, each invoice carries `balance_due` and its client.
+    """
+    wanted = (
+        Q(reference_upper__in=references) | Q(number_upper__in=numbers) | Q(client_id__in=client_ids)
+        | Q(balance_due__in=balances)
+    )  # fmt: skip
+    invoices = invoice_open_for_matching_list(company=company, currency=currency)
+    return invoices.annotate(reference_upper=Upper("qr_reference"), number_upper=Upper("number")).filter(wanted)
+
+
+def client_names_for_matching(*, company: Company) -> list[tuple[int, str]]:
+    """(id, name) of every client of the company: whom a payer's name is compared with."""
+    return list(Client.objects.filter(company=company).order_by("pk").values_list("pk", "name"))
+
+
 def invoice_by_number(*, company: Company, number: str) -> Invoice | None:
     return Invoice.objects.filter(company=company, number__iexact=number.strip()).first() if number.strip() else None
 
@@ -824,6 +849,61 @@ def dunning_list(*, scope: CompanyScope, today: date, filters: DunningFilters = 
             | Q(title__icontains=filters.search)
         )  # fmt: skip
     return invoices.order_by("due_date", "pk")
+
+
+def dunning_candidates(*, company: Company, today: date) -> QuerySet[Invoice]:
+    """The company's issued invoices past their due date, with their client, the longest overdue first.
+
+    What they still owe is left to the caller, from `dunning_facts`: a balance per row in SQL would cost two
+    subqueries per invoice.
+    """
+    return (
+        Invoice.objects.filter(OPEN_INVOICE, company=company, due_date__lt=today)
+        .select_related("client")
+        .order_by("due_date", "pk")
+    )
+
+
+@dataclass(frozen=True)
+class DunningFacts:
+    """What the dunning of some invoices is derived from, per invoice id; an invoice without any is absent."""
+
+    payments: dict[int, list[tuple[date, Decimal]]]  # (received on, amount) of the payments not undone
+    credit_notes: dict[int, list[tuple[date, Decimal]]]  # (issue date, payable) of the issued credit notes
+    reminders: dict[int, tuple[int, date]]  # (highest level, latest date) of the reminders not failed
+    states: dict[int, InvoiceDunning]
+
+
+def dunning_facts(*, invoice_ids: list[int]) -> DunningFacts:
+    """The facts of every invoice in four queries, however many invoices: no query per invoice.
+
+    Ids rather than a subquery: an invoice paid in between must not lose its payments while keeping its place.
+    """
+    payments, credit_notes = defaultdict(list), defaultdict(list)
+    if not invoice_ids:
+        return DunningFacts(payments={}, credit_notes={}, reminders={}, states={})
+    allocations = PaymentAllocation.objects.filter(invoice_id__in=invoice_ids, payment__undone_at__isnull=True)
+    for invoice_id, received_on, amount in allocations.order_by("pk").values_list(
+        "invoice_id", "payment__received_on", "amount"
+    ):
+        payments[invoice_id].append((received_on, amount))
+    notes = Invoice.objects.filter(credited_invoice_id__in=invoice_ids).exclude(
+        status__in=[Invoice.Status.DRAFT, Invoice.Status.CANCELLED]
+    )
+    for invoice_id, issued_on, payable in notes.order_by("pk").values_list(
+        "credited_invoice_id", "issue_date", "payable_total"
+    ):
+        credit_notes[invoice_id].append((issued_on, payable))
+    reminders = (
+        Reminder.objects.filter(invoice_id__in=invoice_ids).exclude(status=Reminder.Status.FAILED)
+        .order_by().values("invoice_id").annotate(level=Max("level"), last=Max("dunning_date"))
+    )  # fmt: skip
+    return DunningFacts(
+        payments=dict(payments),
+        credit_notes=dict(credit_notes),
+        reminders={row["invoice_id"]: (row["level"], row["last"]) for row in reminders},
+        states={state.invoice_id: state for state in InvoiceDunning.objects.filter(invoice_id__in=invoice_ids)},
+    )
 
 
 def dunning_policy_get(*, scope: CompanyScope, pk: int) -> DunningPolicy:

@@ -10,7 +10,7 @@ runs whose worker never came back. Handlers must therefore be safe to run again 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import redis
@@ -89,6 +89,40 @@ def action_run_start(
     if created:
         _enqueue(run)
     return run
+
+
+@transaction.atomic
+def action_runs_start(
+    *, action: str, targets: Sequence[models.Model], company, actor: AbstractBaseUser | None,
+    idempotency_key: Callable[[models.Model], str],
+) -> list[ActionRun]:  # fmt: skip
+    """`action_run_start` for many targets of one company in a fixed number of queries, one run per target.
+
+    Each run is still its own task (own attempts, own retries); a key already used returns its run, unsent again.
+    """
+    if not targets:
+        return []
+    if not health.redis_status().up:
+        raise ValidationError(
+            _("Actions are paused: the task queue (Redis) is not answering. Nothing was done; try again shortly."),
+            code="queue_down",
+        )
+    keys = [idempotency_key(target) for target in targets]
+    existing = {run.idempotency_key: run for run in ActionRun.objects.filter(idempotency_key__in=keys)}
+    target_type = ContentType.objects.get_for_model(targets[0])
+    # A plain creation time rather than the column's database default: rows of plain values go to PostgreSQL as
+    # one array per column, far cheaper than one placeholder per value at thousands of runs.
+    now = timezone.now()
+    created = ActionRun.objects.bulk_create(
+        ActionRun(action=action, company=company, actor=actor, target_type=target_type, target_id=target.pk,
+                  idempotency_key=key, created_at=now)
+        for target, key in zip(targets, keys, strict=True)
+        if key not in existing
+    )  # fmt: skip
+    for run in created:
+        _enqueue(run)
+    created_by_key = {run.idempotency_key: run for run in created}
+    return [existing.get(key) or created_by_key[key] for key in keys]
 
 
 @transaction.atomic

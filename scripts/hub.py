@@ -405,7 +405,7 @@ def command_bench(args: argparse.Namespace) -> int:
             code = manage(env, *dashboard)
         for command in ("bench_matching", "bench_dunning", "bench_webhooks"):
             code = manage(env, command, "--size", size) or code
-        return code
+        return manage(env, "bench_capture", "--count", "10") or code
 
 
 def free_port() -> int:

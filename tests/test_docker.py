@@ -415,7 +415,7 @@ def test_dockerfile_installs_the_system_libraries_weasyprint_needs_first():
 def test_dockerfile_copies_exactly_the_source_the_hub_runs_from():
     copies = [arguments for keyword, arguments in final_stage() if keyword == "COPY"]
     assert copies[1:] == [
-        "manage.py ./",
+        "manage.py gunicorn.conf.py ./",
         "hypervisual/ hypervisual/",
         "finance/ finance/",
         "integrations/ integrations/",

@@ -142,6 +142,12 @@ class Company(models.Model):
                 condition=Q(vat_method__in=["effective", "net_rate"]), name="company_vat_method_known"
             ),
             models.CheckConstraint(condition=Q(ceo_approval_threshold__gte=0), name="company_threshold_positive"),
+            # From 30 (reconciliation.SUGGESTION_MIN_SCORE): matching reads only invoices that can score that much.
+            models.CheckConstraint(
+                condition=Q(payment_match_threshold__gte=30, payment_match_threshold__lte=100),
+                name="company_match_threshold_range",
+                violation_error_message=_("Automatic payment matching starts between 30 and 100 points."),
+            ),
             models.CheckConstraint(condition=Q(colour__regex=r"^#[0-9a-fA-F]{6}$"), name="company_colour_hex"),
             models.CheckConstraint(condition=Q(country__regex=r"^[A-Z]{2}$"), name="company_country_iso"),
             models.CheckConstraint(

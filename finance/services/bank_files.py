@@ -24,7 +24,7 @@ from pycamt.parser import Camt053ParseError, Camt053Parser
 from finance import identifiers
 from finance.models import BankAccount, BankTransaction, Company
 from finance.services.audit import audit_record
-from finance.services.reconciliation import transaction_match_auto
+from finance.services.reconciliation import transactions_match_auto
 
 # A day's statement of a busy account is a few hundred kilobytes; beyond this it is not a statement.
 MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -120,6 +120,7 @@ def camt_import(*, company: Company, content: bytes, imported_by: AbstractBaseUs
     if not accounts:
         raise ValidationError(_("The statement names no account."))
     result = CamtImport(accounts=list(accounts.values()))
+    arrived = []
     for entry in entries:
         iban = identifiers.parse_iban(entry.get("AccountIBAN") or next(iter(accounts))).compact
         account = accounts.get(iban)
@@ -145,10 +146,11 @@ def camt_import(*, company: Company, content: bytes, imported_by: AbstractBaseUs
             match_status=BankTransaction.Match.UNMATCHED if incoming else BankTransaction.Match.NOT_APPLICABLE,
         )  # fmt: skip
         result.new += 1
-        if incoming and transaction_match_auto(created, actor=imported_by).match_status == (
-            BankTransaction.Match.MATCHED
-        ):
-            result.matched += 1
+        if incoming:
+            arrived.append(created)
+    # Matched together: the candidates of the whole statement are read at once, not once per entry.
+    matched = transactions_match_auto(arrived, actor=imported_by)
+    result.matched = sum(transaction.match_status == BankTransaction.Match.MATCHED for transaction in matched)
     audit_record(actor=imported_by, company=company, action="bank_statement.imported", target=result.accounts[0],
                  changes={"new": result.new, "known": result.known, "matched": result.matched})  # fmt: skip
     return result

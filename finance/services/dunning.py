@@ -3,41 +3,42 @@
 A reminder is a row per invoice and level that is unique while not failed, created under a lock of the
 invoice's state: two runs at once, or a run and a click, create it once; the Mautic e-mail then goes out
 as an action run (finance.services.mautic). The daily run sends what `dunning_plan` finds due, one level
-per invoice; the preview page shows the same plan without sending.
+per invoice; the preview page shows the same plan without sending. Both read and write a company's invoices
+together, in a number of queries that does not grow with the number of invoices.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Max, Q, QuerySet
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from finance import dunning
+from finance import dunning, selectors
 from finance.models import (
+    AuditEvent,
     Company,
     DunningLevel,
     DunningPolicy,
     DunningText,
     Invoice,
     InvoiceDunning,
-    PaymentAllocation,
     Reminder,
 )
 from finance.models.actions import REMINDER_ACTION
 from finance.models.dunning import DEFAULT_LEVELS
 from finance.services.audit import audit_record, field_changes
-from finance.services.documents import invoice_balance_due
-from integrations.actions import action_run_start
-from integrations.models import ActionRun, Provider
+from integrations.actions import action_run_start, action_runs_start
+from integrations.models import ActionRun, Connection, Provider
 from integrations.selectors import usable_connection
 
 logger = logging.getLogger(__name__)
@@ -139,6 +140,33 @@ def _levels_summary(policy: DunningPolicy) -> str:
 # --- State of an invoice ------------------------------------------------------------------------------------
 
 
+class DunningTerms:
+    """A company's dunning terms, each read at most once however many of its invoices are looked at: the policy
+    and its levels, the Mautic e-mail of each level and language, and the Mautic connection."""
+
+    def __init__(self, company: Company) -> None:
+        self.company = company
+        # First, as before any invoice is looked at: a company without a policy gets the group's default one.
+        self.policy = dunning_policy_ensure(company)
+
+    @cached_property
+    def rules(self) -> list[dunning.LevelRule]:
+        return level_rules(self.policy)
+
+    @cached_property
+    def mautic(self) -> Connection | None:
+        return usable_connection(self.company, Provider.MAUTIC)
+
+    @cached_property
+    def _texts(self) -> dict[tuple[int, str], DunningText]:
+        texts = DunningText.objects.filter(level__policy__company=self.company).select_related("level")
+        return {(text.level.level, text.language): text for text in texts}
+
+    def text_for(self, invoice: Invoice, level: int) -> DunningText | None:
+        """The Mautic e-mail of `level` in the language of the invoice's client."""
+        return self._texts.get((level, invoice.client.language))
+
+
 @dataclass(frozen=True)
 class Situation:
     """What the facts say about an invoice's dunning on a given day."""
@@ -154,6 +182,7 @@ class Situation:
     paused_reason: str
     fees_total: Decimal  # the fees claimed if the next level is sent today
     interest: Decimal  # late interest to today
+    terms: DunningTerms = field(compare=False, repr=False)  # what it was judged against, for its blocker
 
     @property
     def amount_due(self) -> Decimal:
@@ -169,70 +198,89 @@ class Situation:
         return self.overdue and self.next_rule is not None and self.next_on is not None and self.next_on <= self.today
 
 
-def _reductions(invoice: Invoice) -> list[dunning.Reduction]:
-    payments = PaymentAllocation.objects.filter(invoice=invoice, payment__undone_at__isnull=True).values_list(
-        "payment__received_on", "amount"
+def dunning_situation(invoice: Invoice, *, today: date, terms: DunningTerms | None = None) -> Situation:
+    """One invoice's situation; the plan and the daily run read the facts of all their invoices at once."""
+    facts = selectors.dunning_facts(invoice_ids=[invoice.pk])
+    return _situation(invoice, today=today, terms=terms or DunningTerms(invoice.company), facts=facts)
+
+
+def _situation(invoice: Invoice, *, today: date, terms: DunningTerms, facts: selectors.DunningFacts) -> Situation:
+    payments = facts.payments.get(invoice.pk, [])
+    credit_notes = facts.credit_notes.get(invoice.pk, [])
+    balance = _balance_due(invoice, payments=payments, credit_notes=credit_notes)
+    reached, last_sent_on = facts.reminders.get(invoice.pk, (0, None))
+    next_rule, next_on, fees = _progress(invoice, terms=terms, reached=reached, last_sent_on=last_sent_on)
+    interest = (
+        dunning.late_interest(
+            principal=invoice.payable_total,
+            due_date=invoice.due_date,
+            on=today,
+            annual_rate_percent=terms.policy.interest_rate,
+            reductions=[dunning.Reduction(on=on, amount=amount) for on, amount in payments + credit_notes],
+        )  # fmt: skip
+        if invoice.due_date and balance > ZERO
+        else ZERO
     )
-    credit_notes = invoice.credit_notes.exclude(status__in=[Invoice.Status.DRAFT, Invoice.Status.CANCELLED])
-    return [dunning.Reduction(on=on, amount=amount) for on, amount in payments] + [
-        dunning.Reduction(on=note.issue_date, amount=note.payable_total) for note in credit_notes
-    ]
+    last_payment = max((received_on for received_on, _amount in payments), default=None)
+    paused = _paused_reason(state=facts.states.get(invoice.pk), policy=terms.policy, today=today, balance=balance,
+                            last_payment=last_payment)  # fmt: skip
+    return Situation(
+        invoice=invoice, today=today, balance_due=balance,
+        days_late=max((today - invoice.due_date).days, 0) if invoice.due_date else 0, level_reached=reached,
+        last_sent_on=last_sent_on, next_rule=next_rule, next_on=next_on, paused_reason=paused, fees_total=fees,
+        interest=interest, terms=terms,
+    )  # fmt: skip
 
 
-def _last_partial_payment(invoice: Invoice) -> date | None:
-    return PaymentAllocation.objects.filter(invoice=invoice, payment__undone_at__isnull=True).aggregate(
-        last=Max("payment__received_on")
-    )["last"]
+def _balance_due(
+    invoice: Invoice, *, payments: list[tuple[date, Decimal]], credit_notes: list[tuple[date, Decimal]]
+) -> Decimal:
+    """The rule of documents.invoice_balance_due, on facts already read: payable less payments and credit notes."""
+    if invoice.status in (Invoice.Status.DRAFT, Invoice.Status.CANCELLED) or invoice.kind == Invoice.Kind.CREDIT_NOTE:
+        return ZERO
+    paid = sum((amount for _on, amount in payments), ZERO)
+    credited = sum((amount for _on, amount in credit_notes), ZERO)
+    return max(invoice.payable_total - paid - credited, ZERO)
 
 
-def dunning_situation(
-    invoice: Invoice, *, today: date, policy: DunningPolicy | None = None, rules: list[dunning.LevelRule] | None = None
-) -> Situation:
-    policy = policy or dunning_policy_ensure(invoice.company)
-    rules = rules if rules is not None else level_rules(policy)
-    balance = invoice_balance_due(invoice)
-    days_late = max((today - invoice.due_date).days, 0) if invoice.due_date else 0
-    reminders = invoice.reminders.exclude(status=Reminder.Status.FAILED)
-    summary = reminders.aggregate(level=Max("level"), last=Max("dunning_date"))
-    reached, last_sent_on = summary["level"] or 0, summary["last"]
+def _progress(
+    invoice: Invoice, *, terms: DunningTerms, reached: int, last_sent_on: date | None
+) -> tuple[dunning.LevelRule | None, date | None, Decimal]:
+    """The next level after `reached`, the day it may go, and the fees claimed once it is sent."""
+    rules = terms.rules
     next_rule = dunning.next_level(rules, reached=reached)
     next_on = (
         dunning.level_due_on(rules, next_rule, due_date=invoice.due_date, last_sent_on=last_sent_on)
         if next_rule and invoice.due_date
         else None
     )
-    fees = dunning.fees_through(rules, next_rule.level if next_rule else reached, fees_allowed=policy.terms_allow_fees)
-    interest = (
-        dunning.late_interest(
-            principal=invoice.payable_total,
-            due_date=invoice.due_date,
-            on=today,
-            annual_rate_percent=policy.interest_rate,
-            reductions=_reductions(invoice),
-        )  # fmt: skip
-        if invoice.due_date and balance > ZERO
-        else ZERO
-    )
-    return Situation(
-        invoice=invoice, today=today, balance_due=balance, days_late=days_late, level_reached=reached,
-        last_sent_on=last_sent_on, next_rule=next_rule, next_on=next_on,
-        paused_reason=_paused_reason(invoice, policy=policy, today=today, balance=balance), fees_total=fees,
-        interest=interest,
-    )  # fmt: skip
+    fees = dunning.fees_through(rules, next_rule.level if next_rule else reached,
+                                fees_allowed=terms.policy.terms_allow_fees)  # fmt: skip
+    return next_rule, next_on, fees
 
 
-def _paused_reason(invoice: Invoice, *, policy: DunningPolicy, today: date, balance: Decimal) -> str:
-    state = InvoiceDunning.objects.filter(invoice=invoice).first()
+def _after_sending(situation: Situation) -> Situation:
+    """The situation once its next level went out today: what the state records after the reminder."""
+    reached = situation.next_rule.level
+    last_sent_on = max(situation.last_sent_on or situation.today, situation.today)
+    next_rule, next_on, fees = _progress(situation.invoice, terms=situation.terms, reached=reached,
+                                         last_sent_on=last_sent_on)  # fmt: skip
+    return replace(situation, level_reached=reached, last_sent_on=last_sent_on, next_rule=next_rule, next_on=next_on,
+                   fees_total=fees)  # fmt: skip
+
+
+def _paused_reason(
+    *, state: InvoiceDunning | None, policy: DunningPolicy, today: date, balance: Decimal, last_payment: date | None
+) -> str:
     hold = state.hold if state else ""
     if hold == InvoiceDunning.Hold.DISPUTED and policy.pause_when_disputed:
         return InvoiceDunning.Pause.DISPUTED
     in_plan = hold == InvoiceDunning.Hold.PAYMENT_PLAN and (state.hold_until is None or state.hold_until >= today)
     if in_plan and policy.pause_during_payment_plan:
         return InvoiceDunning.Pause.PAYMENT_PLAN
-    if policy.partial_payment_pause_days:
-        last_payment = _last_partial_payment(invoice)
-        if last_payment and (today - last_payment).days < policy.partial_payment_pause_days and balance > ZERO:
-            return InvoiceDunning.Pause.PARTIAL_PAYMENT
+    recently_paid = last_payment is not None and (today - last_payment).days < policy.partial_payment_pause_days
+    if policy.partial_payment_pause_days and recently_paid and balance > ZERO:
+        return InvoiceDunning.Pause.PARTIAL_PAYMENT
     if ZERO < balance < policy.minimum_amount:
         return InvoiceDunning.Pause.BELOW_MINIMUM
     return InvoiceDunning.Pause.NONE
@@ -243,6 +291,27 @@ def _state_locked(invoice: Invoice) -> InvoiceDunning:
     return InvoiceDunning.objects.select_for_update().get(invoice=invoice)
 
 
+STATE_FIELDS = ("level", "last_sent_on", "next_level_on", "paused_reason")
+
+
+def _state_update(state: InvoiceDunning, situation: Situation) -> list[tuple[str, dict]]:
+    """Put what the situation says in the state; the audit events (action, changes) each change calls for."""
+    owes = situation.balance_due > ZERO
+    before_level, before_pause = state.level, state.paused_reason
+    state.level, state.last_sent_on = situation.level_reached, situation.last_sent_on
+    state.next_level_on = situation.next_on if owes else None
+    state.paused_reason = situation.paused_reason if owes else ""
+    events = []
+    if state.level != before_level:
+        events.append(("dunning.level_changed", {"summary": f"{before_level} → {state.level}"}))
+    if state.paused_reason != before_pause:
+        if state.paused_reason:
+            events.append(("dunning.paused", {"pause": state.paused_reason}))
+        elif owes:
+            events.append(("dunning.resumed", {"pause": before_pause}))
+    return events
+
+
 def invoice_dunning_refresh(
     *, invoice: Invoice, today: date, actor: AbstractBaseUser | None = None, situation: Situation | None = None
 ) -> InvoiceDunning:
@@ -250,21 +319,10 @@ def invoice_dunning_refresh(
     with transaction.atomic():
         state = _state_locked(invoice)
         situation = situation or dunning_situation(invoice, today=today)
-        before_level, before_pause = state.level, state.paused_reason
-        state.level, state.last_sent_on = situation.level_reached, situation.last_sent_on
-        state.next_level_on = situation.next_on if situation.balance_due > ZERO else None
-        state.paused_reason = situation.paused_reason if situation.balance_due > ZERO else ""
-        state.save(update_fields=["level", "last_sent_on", "next_level_on", "paused_reason", "updated_at"])
-        if state.level != before_level:
-            audit_record(actor=actor, company=invoice.company, action="dunning.level_changed", target=invoice,
-                         changes={"summary": f"{before_level} → {state.level}"})  # fmt: skip
-        if state.paused_reason != before_pause:
-            if state.paused_reason:
-                audit_record(actor=actor, company=invoice.company, action="dunning.paused", target=invoice,
-                             changes={"pause": state.paused_reason})  # fmt: skip
-            elif situation.balance_due > ZERO:
-                audit_record(actor=actor, company=invoice.company, action="dunning.resumed", target=invoice,
-                             changes={"pause": before_pause})  # fmt: skip
+        events = _state_update(state, situation)
+        state.save(update_fields=[*STATE_FIELDS, "updated_at"])
+        for action, changes in events:
+            audit_record(actor=actor, company=invoice.company, action=action, target=invoice, changes=changes)
     return state
 
 
@@ -293,7 +351,7 @@ def dunning_hold_set(
 
 def _blocker(situation: Situation, *, by_hand: bool) -> str:
     """Why no reminder can go out for this invoice now; empty when one can."""
-    invoice = situation.invoice
+    invoice, terms = situation.invoice, situation.terms
     if invoice.kind == Invoice.Kind.CREDIT_NOTE or invoice.status not in OPEN_STATUSES:
         return _("Only an issued, unpaid invoice is reminded.")
     if not situation.overdue:
@@ -310,9 +368,9 @@ def _blocker(situation: Situation, *, by_hand: bool) -> str:
         }  # fmt: skip
     if not invoice.client.email:
         return _("The client has no e-mail address.")
-    if usable_connection(invoice.company, Provider.MAUTIC) is None:
+    if terms.mautic is None:
         return _("Mautic is not connected for %(company)s.") % {"company": invoice.company.name}
-    if _text_for(invoice, situation.next_rule.level) is None:
+    if terms.text_for(invoice, situation.next_rule.level) is None:
         return _("No Mautic e-mail is set for level %(level)s in %(language)s (dunning settings).") % {
             "level": situation.next_rule.level, "language": invoice.client.get_language_display().lower(),
         }  # fmt: skip
@@ -324,10 +382,21 @@ def reminder_blocker(situation: Situation) -> str:
     return _blocker(situation, by_hand=True)
 
 
-def _text_for(invoice: Invoice, level: int) -> DunningText | None:
-    return DunningText.objects.filter(
-        level__policy__company=invoice.company, level__level=level, language=invoice.client.language
-    ).first()
+def _reminder(situation: Situation, *, trigger: str, requested_by: AbstractBaseUser | None, **fields) -> Reminder:
+    """The reminder of the situation's next level, unsaved, with the amounts it claims today."""
+    invoice, rule, terms = situation.invoice, situation.next_rule, situation.terms
+    return Reminder(
+        company=invoice.company, invoice=invoice, level=rule.level, level_name=rule.name,
+        dunning_date=situation.today, days_late=situation.days_late, balance_due=situation.balance_due,
+        fee=rule.fee if terms.policy.terms_allow_fees else ZERO, fees_total=situation.fees_total,
+        interest=situation.interest, amount_due=situation.amount_due, currency=invoice.currency,
+        recipient=invoice.client.email, language=invoice.client.language, trigger=trigger, requested_by=requested_by,
+        mautic_email_id=terms.text_for(invoice, rule.level).mautic_email_id, **fields,
+    )  # fmt: skip
+
+
+def _run_key(reminder: Reminder) -> str:
+    return f"{REMINDER_ACTION}:{reminder.pk}"
 
 
 def reminder_send_start(
@@ -340,31 +409,22 @@ def reminder_send_start(
     """
     with transaction.atomic():
         _state_locked(invoice)
-        policy = dunning_policy_ensure(invoice.company)
-        situation = dunning_situation(invoice, today=today, policy=policy)
+        situation = dunning_situation(invoice, today=today)
         blocker = _blocker(situation, by_hand=trigger == Reminder.Trigger.MANUAL)
         if blocker:
             raise ValidationError(blocker, code="not_due")
-        rule = situation.next_rule
-        text = _text_for(invoice, rule.level)
         try:
             with transaction.atomic():
-                reminder = Reminder.objects.create(
-                    company=invoice.company, invoice=invoice, level=rule.level, level_name=rule.name,
-                    dunning_date=today, days_late=situation.days_late, balance_due=situation.balance_due,
-                    fee=rule.fee if policy.terms_allow_fees else ZERO, fees_total=situation.fees_total,
-                    interest=situation.interest, amount_due=situation.amount_due, currency=invoice.currency,
-                    recipient=invoice.client.email, language=invoice.client.language, trigger=trigger,
-                    requested_by=requested_by, mautic_email_id=text.mautic_email_id,
-                )  # fmt: skip
+                reminder = _reminder(situation, trigger=trigger, requested_by=requested_by)
+                reminder.save()
         except IntegrityError:
             raise ValidationError(
-                _("Level %(level)s has already been sent for this invoice.") % {"level": rule.level},
+                _("Level %(level)s has already been sent for this invoice.") % {"level": situation.next_rule.level},
                 code="already_sent",
             ) from None
         invoice_dunning_refresh(invoice=invoice, today=today, actor=requested_by)
         action_run_start(action=REMINDER_ACTION, target=reminder, company=invoice.company, actor=requested_by,
-                         idempotency_key=f"{REMINDER_ACTION}:{reminder.pk}")  # fmt: skip
+                         idempotency_key=_run_key(reminder))  # fmt: skip
     return reminder
 
 
@@ -374,22 +434,30 @@ class PlanEntry:
     blocker: str  # empty: the daily run sends it
 
 
-def _candidates(company: Company, *, today: date) -> QuerySet[Invoice]:
-    return (
-        Invoice.objects.filter(company=company, status__in=OPEN_STATUSES, due_date__lt=today)
-        .exclude(kind=Invoice.Kind.CREDIT_NOTE)
-        .select_related("company", "client")
-        .order_by("due_date", "pk")
-    )
-
-
 def dunning_plan(company: Company, *, today: date) -> list[PlanEntry]:
-    """Every overdue invoice of the company, with what the daily run does with it today and why."""
-    policy = dunning_policy_ensure(company)
-    rules = level_rules(policy)
+    """Every overdue invoice of the company, with what the daily run does with it today and why.
+
+    A fixed number of queries however many invoices: the terms, the invoices, then their facts all at once.
+    """
+    terms = DunningTerms(company)
+    invoices = _candidates(terms, today=today)
+    return _plan(invoices, terms=terms, today=today,
+                 facts=selectors.dunning_facts(invoice_ids=[invoice.pk for invoice in invoices]))  # fmt: skip
+
+
+def _candidates(terms: DunningTerms, *, today: date) -> list[Invoice]:
+    invoices = list(selectors.dunning_candidates(company=terms.company, today=today))
+    for invoice in invoices:
+        invoice.company = terms.company  # not joined: every invoice shares the one object the caller has
+    return invoices
+
+
+def _plan(
+    invoices: list[Invoice], *, terms: DunningTerms, today: date, facts: selectors.DunningFacts
+) -> list[PlanEntry]:
     entries = []
-    for invoice in _candidates(company, today=today):
-        situation = dunning_situation(invoice, today=today, policy=policy, rules=rules)
+    for invoice in invoices:
+        situation = _situation(invoice, today=today, terms=terms, facts=facts)
         if situation.balance_due <= ZERO:
             continue
         entries.append(PlanEntry(situation=situation, blocker=_blocker(situation, by_hand=False)))
@@ -403,25 +471,146 @@ class RunResult:
 
 
 def dunning_run(*, company: Company, today: date, actor: AbstractBaseUser | None) -> RunResult:
-    """The daily run of one company: states refreshed, and the reminders due today started, once each."""
-    sent, skipped = [], 0
-    for entry in dunning_plan(company, today=today):
-        invoice = entry.situation.invoice
-        invoice_dunning_refresh(invoice=invoice, today=today, actor=actor, situation=entry.situation)
-        if entry.blocker:
-            skipped += 1
-            continue
-        try:
-            reminder = reminder_send_start(
-                invoice=invoice, today=today, requested_by=actor, trigger=Reminder.Trigger.DAILY_RUN
+    """The daily run of one company: states refreshed, and the reminders due today started, once each.
+
+    One transaction and a fixed number of queries for the whole company: the state rows of its overdue invoices
+    are locked before their facts are read (a click or a second run waits, then finds the level taken); states,
+    reminders, their action runs and the audit events are written in bulk; each e-mail is queued at the commit.
+    """
+    with transaction.atomic():
+        terms = DunningTerms(company)
+        invoices = _candidates(terms, today=today)
+        now = _transaction_now()
+        _states_locked(invoices)
+        facts = selectors.dunning_facts(invoice_ids=[invoice.pk for invoice in invoices])
+        entries = _plan(invoices, terms=terms, today=today, facts=facts)
+        states = facts.states
+        before = {invoice_id: _state_values(state) for invoice_id, state in states.items()}
+        events = {
+            entry.situation.invoice.pk: _state_update(states[entry.situation.invoice.pk], entry.situation)
+            for entry in entries
+        }
+        sent = _reminders_start([entry.situation for entry in entries if not entry.blocker], actor=actor, now=now)
+        for situation, _reminder_sent in sent:
+            events[situation.invoice.pk] += _state_update(states[situation.invoice.pk], _after_sending(situation))
+        _states_save([state for invoice_id, state in states.items() if _state_values(state) != before[invoice_id]])
+        AuditEvent.objects.bulk_create(
+            _audit_event(entry.situation.invoice, action, changes, actor=actor, now=now)
+            for entry in entries
+            for action, changes in events[entry.situation.invoice.pk]
+        )
+        DunningPolicy.objects.filter(company=company).update(last_run_on=today)
+    return RunResult(sent=[reminder for _situation, reminder in sent], skipped=len(entries) - len(sent))
+
+
+def _transaction_now() -> datetime:
+    """What `db_default=Now()` would store in this transaction.
+
+    Given as a plain value instead, rows inserted in bulk reach PostgreSQL as one array per column (UNNEST),
+    far cheaper at thousands of rows than the one placeholder per value a database default forces.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT now()")
+        return cursor.fetchone()[0]
+
+
+def _states_locked(invoices: list[Invoice]) -> None:
+    """Lock the state row of every invoice, creating those no run made yet, always in the same order.
+
+    The batch form of `_state_locked`: a row another transaction created meanwhile is locked once it committed.
+    """
+    ids = sorted(invoice.pk for invoice in invoices)
+    existing = set(
+        InvoiceDunning.objects.select_for_update().filter(invoice_id__in=ids).order_by("invoice_id")
+        .values_list("invoice_id", flat=True)
+    )  # fmt: skip
+    missing = [invoice_id for invoice_id in ids if invoice_id not in existing]
+    if missing:
+        # Every other column has its database default; one array of ids rather than a model per row.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO finance_invoicedunning (invoice_id, company_id) SELECT unnest(%s::bigint[]), %s "
+                "ON CONFLICT (invoice_id) DO NOTHING",
+                [missing, invoices[0].company_id],
             )
-            sent.append(reminder)
-        except ValidationError as error:
-            # Another run or a click took it meanwhile, or a fact changed: the plan is read again tomorrow.
-            logger.info("dunning run %s: %s not reminded: %s", company.code, invoice.number, error.messages)
-            skipped += 1
-    DunningPolicy.objects.filter(company=company).update(last_run_on=today)
-    return RunResult(sent=sent, skipped=skipped)
+        list(InvoiceDunning.objects.select_for_update().filter(invoice_id__in=missing).values_list("pk", flat=True))
+
+
+def _state_values(state: InvoiceDunning) -> tuple:
+    return tuple(getattr(state, name) for name in STATE_FIELDS)
+
+
+def _states_save(states: list[InvoiceDunning]) -> None:
+    """Write the changed states in one UPDATE joined to their new values.
+
+    Not `bulk_update`: its CASE lists every row for every row, so its cost grows with the square of the rows.
+    """
+    if not states:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE finance_invoicedunning AS state SET level = new.level, last_sent_on = new.last_sent_on, "
+            "next_level_on = new.next_level_on, paused_reason = new.paused_reason "
+            "FROM unnest(%s::bigint[], %s::integer[], %s::date[], %s::date[], %s::text[]) "
+            "AS new (id, level, last_sent_on, next_level_on, paused_reason) WHERE state.id = new.id",
+            [
+                [state.pk for state in states],
+                [state.level for state in states],
+                [state.last_sent_on for state in states],
+                [state.next_level_on for state in states],
+                [str(state.paused_reason) for state in states],
+            ],
+        )
+
+
+def _reminders_start(
+    situations: list[Situation], *, actor: AbstractBaseUser | None, now: datetime
+) -> list[tuple[Situation, Reminder]]:
+    """Create the reminders of these situations and their action runs in bulk; those that could not start are left.
+
+    The task queue down leaves them all for the next run. A level taken meanwhile outside the state lock (Mautic
+    reopening a failed reminder) makes the batch fail: each is then tried alone, and only the one concerned is left.
+    """
+    if not situations:
+        return []
+    company = situations[0].invoice.company
+    try:
+        with transaction.atomic():
+            reminders = Reminder.objects.bulk_create(
+                _reminder(situation, trigger=Reminder.Trigger.DAILY_RUN, requested_by=actor, created_at=now)
+                for situation in situations
+            )
+            action_runs_start(action=REMINDER_ACTION, targets=reminders, company=company, actor=actor,
+                              idempotency_key=_run_key)  # fmt: skip
+        return list(zip(situations, reminders, strict=True))
+    except ValidationError as error:
+        logger.info("dunning run %s: %d reminder(s) not started: %s", company.code, len(situations), error.messages)
+        return []
+    except IntegrityError:
+        return [pair for situation in situations if (pair := _reminder_start_alone(situation, actor=actor))]
+
+
+def _reminder_start_alone(situation: Situation, *, actor: AbstractBaseUser | None) -> tuple[Situation, Reminder] | None:
+    invoice = situation.invoice
+    try:
+        with transaction.atomic():
+            reminder = _reminder(situation, trigger=Reminder.Trigger.DAILY_RUN, requested_by=actor)
+            reminder.save()
+            action_run_start(action=REMINDER_ACTION, target=reminder, company=invoice.company, actor=actor,
+                             idempotency_key=_run_key(reminder))  # fmt: skip
+    except (IntegrityError, ValidationError) as error:
+        # Another run or a click took it meanwhile, or a fact changed: the plan is read again tomorrow.
+        logger.info("dunning run %s: %s not reminded: %s", invoice.company.code, invoice.number, error)
+        return None
+    return situation, reminder
+
+
+def _audit_event(
+    invoice: Invoice, action: str, changes: dict, *, actor: AbstractBaseUser | None, now: datetime
+) -> AuditEvent:
+    """The event `audit_record` appends, unsaved: the daily run appends all of a company's events at once."""
+    return AuditEvent(actor=actor, company=invoice.company, action=action, object_type=invoice._meta.label_lower,
+                      object_id=str(invoice.pk), changes=changes, created_at=now)  # fmt: skip
 
 
 def companies_due_for_run(*, now: datetime) -> list[Company]:

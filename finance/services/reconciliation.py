@@ -7,12 +7,15 @@ tolerance of 0.05 means exactly five centimes.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -115,20 +118,49 @@ def is_open_for(transaction: BankTransaction, invoice: Invoice) -> bool:
     )
 
 
-def _compact_reference_pattern(reference: str) -> re.Pattern:
-    """The whole reference, spaces allowed between its characters, not glued to other letters or digits."""
-    spaced = r"\s*".join(re.escape(character) for character in reference)
-    return re.compile(rf"(?<![0-9A-Z]){spaced}(?![0-9A-Z])", re.IGNORECASE)
+# The characters beyond ASCII letters and digits that `re.IGNORECASE` takes for one of them: references and numbers
+# are compared as `(?<![0-9A-Z])…(?![0-9A-Z])` with IGNORECASE would, without compiling a pattern per invoice.
+CASE_ALIASES = {"\u0130": "I", "\u0131": "I", "\u017f": "S", "\u212a": "K"}
+WORD_CHARACTERS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
-def _names_similarity(payer: str, client: str) -> float:
-    """0–1, comparing the words of both names once stripped of accents, punctuation, legal forms and order."""
+def _folded(text: str) -> str:
+    """The text with each character as the capital it equals ignoring case (ASCII letters and CASE_ALIASES)."""
+    return "".join(CASE_ALIASES.get(character, character.upper() if character.isascii() else character)
+                   for character in text)  # fmt: skip
 
-    def words(name: str) -> list[str]:
-        ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
-        return sorted(word for word in re.findall(r"[a-z0-9]+", ascii_name) if word not in LEGAL_FORMS)
 
-    payer_words, client_words = words(payer), words(client)
+@functools.lru_cache(maxsize=1024)
+def _compacted(text: str) -> tuple[str, str, tuple[int, ...]]:
+    """The folded text, its characters other than spaces, and where each of those stands in the text."""
+    folded = _folded(text)
+    kept = [(position, character) for position, character in enumerate(folded) if not character.isspace()]
+    return folded, "".join(character for _, character in kept), tuple(position for position, _ in kept)
+
+
+def _quotes(text: str, word: str, *, spaced: bool) -> bool:
+    """Whether the text holds the (ASCII) word, ignoring case, glued to no letter or digit before or after it;
+    with `spaced`, spaces may stand between its characters (a QR reference typed in groups of five)."""
+    folded, compact, positions = _compacted(text)
+    haystack, word = (compact if spaced else folded), _folded(word)
+    start = haystack.find(word)
+    while word and start >= 0:
+        first, last = (positions[start], positions[start + len(word) - 1]) if spaced else (start, start + len(word) - 1)
+        if (first == 0 or folded[first - 1] not in WORD_CHARACTERS) and (
+            last + 1 == len(folded) or folded[last + 1] not in WORD_CHARACTERS
+        ):
+            return True
+        start = haystack.find(word, start + 1)
+    return False
+
+
+def _name_words(name: str) -> list[str]:
+    """The words of a name stripped of accents, punctuation and legal forms, in alphabetical order."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return sorted(word for word in re.findall(r"[a-z0-9]+", ascii_name) if word not in LEGAL_FORMS)
+
+
+def _words_similarity(payer_words: list[str], client_words: list[str]) -> float:
     if not payer_words or not client_words:
         return 0.0
     # "Jean Dupont" paying for "Dupont Jean Menuiserie": every word of one name is in the other.
@@ -137,13 +169,17 @@ def _names_similarity(payer: str, client: str) -> float:
     return difflib.SequenceMatcher(None, " ".join(payer_words), " ".join(client_words)).ratio()
 
 
+def _names_similarity(payer: str, client: str) -> float:
+    """0–1, comparing the words of both names once stripped of accents, punctuation, legal forms and order."""
+    return _words_similarity(_name_words(payer), _name_words(client))
+
+
 def _reasons(transaction: BankTransaction, invoice: Invoice, *, paid_on: date) -> list[Reason]:
     reasons = []
-    if invoice.qr_reference and _compact_reference_pattern(invoice.qr_reference).search(transaction.reference):
+    if invoice.qr_reference and _quotes(transaction.reference, invoice.qr_reference, spaced=True):
         code = "creditor_reference" if invoice.qr_reference.startswith("RF") else "qr_reference"
         reasons.append(Reason(code, REFERENCE_SCORE))
-    number = rf"(?<![0-9A-Z]){re.escape(invoice.number)}(?![0-9A-Z])"
-    if invoice.number and re.search(number, transaction.reference, re.IGNORECASE):
+    if invoice.number and _quotes(transaction.reference, invoice.number, spaced=False):
         reasons.append(Reason("invoice_number", INVOICE_NUMBER_SCORE))
     if abs(transaction.amount - invoice.balance_due) <= AMOUNT_TOLERANCE:
         reasons.append(Reason("amount", AMOUNT_SCORE))
@@ -187,6 +223,215 @@ def suggestion_reasons(suggestion: MatchSuggestion) -> list[Reason]:
     return [Reason(reason["code"], reason["points"]) for reason in suggestion.reasons]
 
 
+# --- Candidates read by what the transfers say (set queries) -------------------------------------
+#
+# Only an invoice scoring at least SUGGESTION_MIN_SCORE (30) can be suggested, and only such an invoice can change
+# the automatic decision: the company's payment_match_threshold is at least 30 (constraint
+# company_match_threshold_range), so the best candidate is matched only with 30 points or more, and a runner-up
+# below 30 can never tie with it. Without its reference (100), its number (60) or its amount (35), an invoice
+# reaches 30 only by its client being the payer (25) plus the date (5): a resembling name (10) and the date make 15.
+# So the invoices read are those whose reference or number the transfer quotes, whose balance lies within
+# AMOUNT_TOLERANCE of its amount, or whose client the payer is; each is then scored in full by `_reasons`.
+
+QR_REFERENCE_LENGTH = 27
+# Digits with nothing but spaces between them: where a QR reference may be written, in groups of five or not.
+DIGIT_RUN = re.compile(r"[0-9](?:\s*[0-9])*")
+# "RF", its two check digits, then letters and digits, spaces allowed, in folded text: where a creditor reference
+# may start (a lookahead, so that a reference starting inside another run is found too).
+CREDITOR_REFERENCE_RUN = re.compile(r"(?=(R\s*F\s*[0-9]\s*[0-9](?:\s*[0-9A-Z])*))")
+CREDITOR_REFERENCE_LENGTHS = range(5, 26)  # ISO 11649: RF, two check digits, 1 to 21 letters or digits
+NUMBER_LENGTH = Invoice._meta.get_field("number").max_length
+CENT = Decimal("0.01")
+# Transfers whose candidates are read together: a handful of queries for this many, with bounded lists.
+MATCHING_BATCH_SIZE = 1000
+
+
+def reference_tokens(text: str) -> set[str]:
+    """Every QR or creditor reference `text` may quote, in capitals without spaces (more than it does quote).
+
+    `_quotes` allows spaces between the characters of a reference: a QR reference is then 27 consecutive digits
+    of a run of digits and spaces, a creditor reference a start of a run from "RF".
+    """
+    folded, tokens = _folded(text), set()
+    for run in DIGIT_RUN.findall(folded):
+        digits = re.sub(r"\s", "", run)
+        tokens.update(digits[i : i + QR_REFERENCE_LENGTH] for i in range(len(digits) - QR_REFERENCE_LENGTH + 1))
+    for run in CREDITOR_REFERENCE_RUN.findall(folded):
+        compact = re.sub(r"\s", "", run)
+        tokens.update(compact[:length] for length in CREDITOR_REFERENCE_LENGTHS if length <= len(compact))
+    return tokens
+
+
+def number_tokens(text: str) -> set[str]:
+    """Every invoice number `text` may quote as a whole word, in capitals (more than it does quote).
+
+    An invoice number ("QA-2026-0001", see numbering.NUMBER_FORMATS) has no spaces; quoted, it starts after
+    no letter or digit and ends before none, as `_quotes` requires.
+    """
+    folded, tokens = _folded(text), set()
+    for chunk in re.finditer(r"\S+", folded):
+        start, end = chunk.span()
+        starts = [i for i in range(start, end) if i == 0 or folded[i - 1] not in WORD_CHARACTERS]
+        ends = [i for i in range(start + 1, end + 1) if i == len(folded) or folded[i] not in WORD_CHARACTERS]
+        tokens.update(folded[i:j] for i in starts for j in ends if 0 < j - i <= NUMBER_LENGTH)
+    return tokens
+
+
+def amount_window(amount: Decimal) -> set[Decimal]:
+    """The balances due within AMOUNT_TOLERANCE of an amount: balances are whole cents, so a handful of them."""
+    steps = int(AMOUNT_TOLERANCE / CENT)
+    return {amount + step * CENT for step in range(-steps, steps + 1)}
+
+
+# Names compared by difflib are first narrowed down by the runs of this many characters they share.
+GRAM = 3
+
+
+def _grams(text: str) -> list[str]:
+    return [text[i : i + GRAM] for i in range(len(text) - GRAM + 1)]
+
+
+@functools.cache
+def _grams_shared(length: int, other: int) -> int | None:
+    """How many GRAMs (with repeats) two names of these lengths surely share when difflib finds them at least
+    PAYER_NAME_SIMILARITY alike without being equal; None when it cannot.
+
+    difflib's ratio is 2·M/T, M the characters of its matching blocks, T both lengths: the e = T − 2·M unmatched
+    characters number at most (1 − similarity)·T, and they separate at most e + 1 blocks. Blocks of n characters
+    hold n − GRAM + 1 grams each, so both names share at least M − (e + 1)·(GRAM − 1) of them.
+    """
+    total = length + other
+    # e has T's parity and is at least the difference of the lengths; e = 0 is two equal names (the same words).
+    fewest, most = abs(length - other) or 2, int((1 - Fraction(str(PAYER_NAME_SIMILARITY))) * total)
+    if fewest > most:
+        return None
+    unmatched = most - (most - fewest) % 2
+    return (total - unmatched) // 2 - (unmatched + 1) * (GRAM - 1)
+
+
+@functools.cache
+def _grams_needed(length: int) -> int | None:
+    """The fewest grams a name of this length shares with any name difflib finds alike (see `_grams_shared`)."""
+    shared = [_grams_shared(length, other) for other in range(1, 2 * length + 2)]
+    return min((count for count in shared if count is not None), default=None)
+
+
+class ClientNames:
+    """The company's clients by name, to find those a payer is without comparing the payer with each of them."""
+
+    def __init__(self, clients: Iterable[tuple[int, str]]) -> None:
+        self.ids: dict[str, list[int]] = defaultdict(list)  # a name's words, joined → its clients
+        self.words: dict[str, frozenset[str]] = {}
+        self.gram_counts: dict[str, Counter[str]] = {}
+        self.by_word: dict[str, set[str]] = defaultdict(set)
+        self.by_gram: dict[str, set[str]] = defaultdict(set)
+        for pk, name in clients:
+            words = _name_words(name)
+            if not words:
+                continue
+            joined = " ".join(words)
+            self.ids[joined].append(pk)
+            self.words[joined] = frozenset(words)
+            self.gram_counts[joined] = Counter(_grams(joined))
+            for word in words:
+                self.by_word[word].add(joined)
+            for gram in _grams(joined):
+                self.by_gram[gram].add(joined)
+        self._found: dict[str, list[int]] = {}
+
+    def paying(self, payer: str) -> list[int]:
+        """The clients `_names_similarity` finds the payer to be (PAYER_NAME_SIMILARITY or more)."""
+        words = _name_words(payer)
+        joined = " ".join(words)
+        if joined not in self._found:
+            # Names sharing a word are the payer only when the words of one are all in the other (a set test);
+            # the others only when difflib finds them alike, which `_near` narrows down first.
+            payer_words = set(words)
+            sharing = set().union(*(self.by_word.get(word, ()) for word in payer_words))
+            names = {name for name in sharing if payer_words <= self.words[name] or self.words[name] <= payer_words}
+            names |= {name for name in self._near(joined) if _words_similarity(words, name.split(" "))
+                      >= PAYER_NAME_SIMILARITY}  # fmt: skip
+            self._found[joined] = sorted(pk for name in names for pk in self.ids[name])
+        return self._found[joined]
+
+    def _near(self, joined: str) -> set[str]:
+        """Names that may be this like the payer's by difflib: sharing one of its rarest grams (any len − needed + 1
+        of its grams include one that a name sharing `needed` of them has), then as many as their lengths need."""
+        needed = _grams_needed(len(joined))
+        if needed is None:
+            return set()
+        grams = _grams(joined)
+        if needed <= 0:
+            return set(self.ids)
+        rarest = sorted(grams, key=lambda gram: len(self.by_gram.get(gram, ())))[: len(grams) - needed + 1]
+        counts = Counter(grams)
+        repeated = any(n > 1 for n in counts.values())
+        near = set()
+        for name in set().union(*(self.by_gram.get(gram, ()) for gram in rarest)):
+            needed_here, theirs = _grams_shared(len(joined), len(name)), self.gram_counts[name]
+            if needed_here is None:
+                continue
+            # Without a repeated gram in the payer's name, the grams shared with repeats are the common ones.
+            if repeated:
+                shared = sum(min(n, theirs[gram]) for gram, n in counts.items())
+            else:
+                shared = len(counts.keys() & theirs.keys())
+            if shared >= needed_here:
+                near.add(name)
+        return near
+
+
+class CandidateFinder:
+    """The candidates of some transfers of one company and currency, read in two queries (clients, invoices)."""
+
+    def __init__(self, company: Company, currency: str, transactions: list[BankTransaction]) -> None:
+        self.company, self.currency = company, currency
+        self.names = ClientNames(selectors.client_names_for_matching(company=company))
+        incoming = [transaction for transaction in transactions if is_incoming_payment(transaction)]
+        invoices = selectors.invoice_matching_candidates(
+            company=company, currency=currency,
+            references=set().union(*(reference_tokens(t.reference) for t in incoming)),
+            numbers=set().union(*(number_tokens(t.reference) for t in incoming)),
+            balances=set().union(*(amount_window(t.amount) for t in incoming)),
+            client_ids={pk for t in incoming for pk in self.names.paying(t.counterparty_name)},
+        ) if incoming else []  # fmt: skip
+        self.invoices: dict[int, Invoice] = {}
+        self.by_reference, self.by_number, self.by_balance, self.by_client = (defaultdict(set) for _ in range(4))
+        for invoice in invoices:
+            self._add(invoice)
+
+    def _indexes(self, invoice: Invoice) -> Iterator[set[int]]:
+        yield self.by_reference[_folded(invoice.qr_reference)]
+        yield self.by_number[_folded(invoice.number)]
+        yield self.by_balance[invoice.balance_due]
+        yield self.by_client[invoice.client_id]
+
+    def _add(self, invoice: Invoice) -> None:
+        self.invoices[invoice.pk] = invoice
+        for index in self._indexes(invoice):
+            index.add(invoice.pk)
+
+    def candidates(self, transaction: BankTransaction) -> list[Candidate]:
+        if not is_incoming_payment(transaction):
+            return []
+        found = set().union(
+            *(self.by_reference.get(token, ()) for token in reference_tokens(transaction.reference)),
+            *(self.by_number.get(token, ()) for token in number_tokens(transaction.reference)),
+            *(self.by_balance.get(balance, ()) for balance in amount_window(transaction.amount)),
+            *(self.by_client.get(pk, ()) for pk in self.names.paying(transaction.counterparty_name)),
+        )
+        return score_candidates(transaction, (self.invoices[pk] for pk in found))
+
+    def paid(self, invoice: Invoice, *, still_due: Decimal) -> None:
+        """A transfer paid the invoice: the next ones see what it still owes, or no longer see it once paid."""
+        known = self.invoices.pop(invoice.pk)
+        for index in self._indexes(known):
+            index.discard(invoice.pk)
+        if still_due > ZERO:
+            known.balance_due, known.status = still_due, Invoice.Status.PARTIALLY_PAID
+            self._add(known)
+
+
 # --- Matching ------------------------------------------------------------------------------------
 
 
@@ -205,32 +450,54 @@ def _save(transaction: BankTransaction, *fields: str) -> None:
 
 
 def _candidates(transaction: BankTransaction) -> list[Candidate]:
-    invoices = selectors.invoice_open_for_matching_list(company=transaction.company, currency=transaction.currency)
-    return score_candidates(transaction, invoices)
+    return CandidateFinder(transaction.company, transaction.currency, [transaction]).candidates(transaction)
 
 
-def _suggest(transaction: BankTransaction, candidates: list[Candidate]) -> None:
-    """Keep the best candidates as suggestions for a person (recomputed, so not logged)."""
-    kept = [candidate for candidate in candidates if candidate.score >= SUGGESTION_MIN_SCORE][:MAX_SUGGESTIONS]
-    transaction.suggestions.all().delete()
+def _kept(candidates: list[Candidate]) -> list[Candidate]:
+    return [candidate for candidate in candidates if candidate.score >= SUGGESTION_MIN_SCORE][:MAX_SUGGESTIONS]
+
+
+def _suggest_all(waiting: list[tuple[BankTransaction, list[Candidate]]]) -> None:
+    """Keep each transfer's best candidates as suggestions for a person (recomputed, so not logged).
+
+    A few queries however many transfers: their old suggestions go, the new ones come, their statuses follow.
+    """
+    if not waiting:
+        return
+    MatchSuggestion.objects.filter(transaction__in=[transaction for transaction, _ in waiting]).delete()
     MatchSuggestion.objects.bulk_create(
         MatchSuggestion(
             transaction=transaction, invoice=candidate.invoice, score=candidate.score,
             reasons=[reason.as_json() for reason in candidate.reasons],
         )
-        for candidate in kept
+        for transaction, candidates in waiting
+        for candidate in _kept(candidates)
     )  # fmt: skip
-    transaction.match_status = Match.SUGGESTED if kept else Match.UNMATCHED
-    _save(transaction, "match_status")
+    now = timezone.now()
+    by_status = defaultdict(list)
+    for transaction, candidates in waiting:
+        transaction.match_status = Match.SUGGESTED if _kept(candidates) else Match.UNMATCHED
+        transaction.updated_at = now
+        by_status[transaction.match_status].append(transaction.pk)
+    for status, pks in by_status.items():
+        BankTransaction.objects.filter(pk__in=pks).update(match_status=status, updated_at=now)
+
+
+def _suggest(transaction: BankTransaction, candidates: list[Candidate]) -> None:
+    _suggest_all([(transaction, candidates)])
 
 
 def _match(
     transaction: BankTransaction, invoice: Invoice, *, recorded_by: AbstractBaseUser,
     matched_by: AbstractBaseUser | None, actor: AbstractBaseUser | None, score: int | None,
-) -> None:  # fmt: skip
-    """Record the transfer as the client's payment of the invoice: what it owes, the rest as the client's credit."""
+) -> Decimal:  # fmt: skip
+    """Record the transfer as the client's payment of the invoice: what it owes, the rest as the client's credit.
+
+    Returns what the invoice still owes after it.
+    """
     invoice = Invoice.objects.select_for_update(of=("self",)).select_related("client").get(pk=invoice.pk)
-    allocated = min(transaction.amount, invoice_balance_due(invoice))
+    due = invoice_balance_due(invoice)
+    allocated = min(transaction.amount, due)
     payment = payment_record(
         client=invoice.client, received_on=timezone.localdate(transaction.completed_at), amount=transaction.amount,
         method=Payment.Method.BANK_TRANSFER, reference=transaction.reference[:PAYMENT_REFERENCE_LENGTH],
@@ -245,6 +512,28 @@ def _match(
         automatic=matched_by is None, score=score, allocated=str(allocated),
         credit=str(transaction.amount - allocated),
     )  # fmt: skip
+    return due - allocated
+
+
+def _waiting(transaction: BankTransaction) -> bool:
+    """Whether the transfer is still to be matched; one that can pay nothing (yet) is marked so on the way."""
+    if transaction.match_status in (Match.MATCHED, Match.IGNORED):
+        return False
+    if not is_incoming_payment(transaction):
+        # Outgoing, or not (or no longer) completed: nothing to match until the bank completes it.
+        transaction.suggestions.all().delete()
+        if transaction.match_status != Match.NOT_APPLICABLE:
+            transaction.match_status = Match.NOT_APPLICABLE
+            _save(transaction, "match_status")
+        return False
+    return True
+
+
+def _decided(transaction: BankTransaction, candidates: list[Candidate]) -> Candidate | None:
+    """The candidate the transfer pays without a person: one alone at the top, reaching the company's threshold."""
+    best = candidates[0] if candidates else None
+    unambiguous = best is not None and (len(candidates) == 1 or candidates[1].score < best.score)
+    return best if unambiguous and best.score >= transaction.company.payment_match_threshold else None
 
 
 @atomic
@@ -256,24 +545,51 @@ def transaction_match_auto(transaction: BankTransaction, *, actor: AbstractBaseU
     recorded by `system_user()`. Calling it again never records a second payment: a matched or ignored
     transaction is left as it is.
     """
-    transaction = _locked(transaction)
-    if transaction.match_status in (Match.MATCHED, Match.IGNORED):
-        return transaction
-    if not is_incoming_payment(transaction):
-        # Outgoing, or not (or no longer) completed: nothing to match until the bank completes it.
-        transaction.suggestions.all().delete()
-        if transaction.match_status != Match.NOT_APPLICABLE:
-            transaction.match_status = Match.NOT_APPLICABLE
-            _save(transaction, "match_status")
-        return transaction
-    candidates = _candidates(transaction)
-    best = candidates[0] if candidates else None
-    unambiguous = best is not None and (len(candidates) == 1 or candidates[1].score < best.score)
-    if unambiguous and best.score >= transaction.company.payment_match_threshold:
-        _match(transaction, best.invoice, recorded_by=system_user(), matched_by=None, actor=actor, score=best.score)
-    else:
-        _suggest(transaction, candidates)
-    return transaction
+    return transactions_match_auto([transaction], actor=actor)[0]
+
+
+def _batches(transactions: list[BankTransaction]) -> Iterator[list[BankTransaction]]:
+    """The transfers by company and currency (in their order), at most MATCHING_BATCH_SIZE at a time."""
+    groups = defaultdict(list)
+    for transaction in transactions:
+        groups[transaction.company_id, transaction.currency].append(transaction)
+    for group in groups.values():
+        for start in range(0, len(group), MATCHING_BATCH_SIZE):
+            yield group[start : start + MATCHING_BATCH_SIZE]
+
+
+@atomic
+def transactions_match_auto(
+    transactions: Iterable[BankTransaction], *, actor: AbstractBaseUser | None = None
+) -> list[BankTransaction]:
+    """`transaction_match_auto` for many transactions at once (a sync, a statement), returned in their order.
+
+    The candidates of each batch of a company and currency are read in two queries, however many transfers and
+    open invoices; what a transfer pays is no longer owed for the next ones, so the outcome is the one of matching
+    them one by one in this order. Suggestions are written together at the end of each batch.
+    """
+    pks = [transaction.pk for transaction in transactions]
+    # The row locks make matching run once per transaction however many webhooks and syncs arrive together.
+    locked = BankTransaction.objects.select_for_update(of=("self",)).select_related("company")
+    by_pk = {transaction.pk: transaction for transaction in locked.filter(pk__in=pks).order_by("pk")}
+    ordered = [by_pk[pk] for pk in pks]
+    recorded_by = None
+    for batch in _batches([transaction for transaction in dict.fromkeys(ordered) if _waiting(transaction)]):
+        finder = CandidateFinder(batch[0].company, batch[0].currency, batch)
+        suggested = []
+        for transaction in batch:
+            candidates = finder.candidates(transaction)
+            chosen = _decided(transaction, candidates)
+            if chosen is None:
+                suggested.append((transaction, candidates))
+                continue
+            recorded_by = recorded_by or system_user()
+            still_due = _match(
+                transaction, chosen.invoice, recorded_by=recorded_by, matched_by=None, actor=actor, score=chosen.score
+            )
+            finder.paid(chosen.invoice, still_due=still_due)
+        _suggest_all(suggested)
+    return ordered
 
 
 def _require_waiting(transaction: BankTransaction) -> None:

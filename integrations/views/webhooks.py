@@ -45,7 +45,17 @@ def webhook_endpoint(provider: str) -> Callable[[Callable[..., HttpResponse]], C
 
 
 def _receiving_connection(provider: str, company_code: str) -> Connection | None:
-    return Connection.objects.select_related("company").filter(provider=provider, company__code=company_code).first()
+    # What the intake reads: the provider's settings and secrets, and the company by key and code (any other field
+    # loads if a provider needs it). get(), not first(): one connection per company and provider, no sort needed.
+    # Every webhook request runs this query, so its cost bounds the intake rate (bench_webhooks).
+    try:
+        return (
+            Connection.objects.select_related("company")
+            .only("provider", "config", "secrets_encrypted", "company__code")
+            .get(provider=provider, company__code=company_code)
+        )
+    except Connection.DoesNotExist:
+        return None
 
 
 @webhook_endpoint(Provider.REVOLUT)

@@ -10,8 +10,10 @@ import threading
 from decimal import Decimal
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
 from finance import dunning, pdf, qrbill
@@ -334,3 +336,51 @@ def test_the_reminder_qr_bill_asks_for_the_amount_with_fees_and_interest(policy,
     amounts = ("1&#x27;103.07", "20.00", "2.07")
     assert [amount in html for amount in amounts] == [True, True, True]
     assert pdf.reminder_pdf(reminder)[:5] == b"%PDF-"
+
+
+# --- Queries per company, not per invoice ------------------------------------------------------------------
+
+
+def company_with_overdue(company, user, count):
+    """`count` overdue invoices, all sorts: one partly paid, one credited in part, one disputed, the rest plain."""
+    connection = Connection(company=company, provider="mautic", base_url="https://mautic.example",
+                            config={"auth_method": "basic", "username": "hub"})  # fmt: skip
+    connection.set_secrets(password="pw")
+    connection.save()
+    for level in dunning_service.dunning_policy_ensure(company).levels.all():
+        DunningText.objects.create(level=level, language="fr", mautic_email_id=10 + level.level)
+    client = ClientFactory(company=company, email="compta@client.ch", language="fr")
+    invoices = [issued(client, user) for _ in range(count)]
+    payments.payment_record(client=client, received_on=day(3), amount=D("400.00"), method="bank_transfer",
+                            reference="", allocations=[(invoices[0], D("400.00"))], recorded_by=user)  # fmt: skip
+    note = documents.credit_note_create(invoice=invoices[1], created_by=user, reason="Geste", amount=D("108.10"))
+    documents.invoice_issue(invoice=note, issued_by=user, issue_date=day(5))
+    dunning_service.dunning_hold_set(invoice=invoices[2], hold="disputed", until=None, note="", set_by=user,
+                                     today=day(5))  # fmt: skip
+    return company
+
+
+@pytest.mark.django_db
+def test_the_preview_and_the_daily_run_cost_the_same_queries_for_3_and_for_9_invoices(
+    company_a, company_b, user, django_assert_num_queries
+):
+    three = company_with_overdue(company_a, user, 3)
+    nine = company_with_overdue(company_b, user, 9)
+    ContentType.objects.get_for_model(Reminder)  # cached for the process: not a query of the first run measured
+
+    with CaptureQueriesContext(db_connection) as preview:
+        plan = dunning_service.dunning_plan(three, today=day(20))
+    assert [entry.blocker == "" for entry in plan] == [True, True, False]
+    with django_assert_num_queries(len(preview)):
+        assert len([e for e in dunning_service.dunning_plan(nine, today=day(20)) if not e.blocker]) == 8
+
+    with CaptureQueriesContext(db_connection) as run:
+        assert len(dunning_service.dunning_run(company=three, today=day(20), actor=None).sent) == 2
+    with django_assert_num_queries(len(run)):
+        result = dunning_service.dunning_run(company=nine, today=day(20), actor=None)
+    assert (len(result.sent), result.skipped) == (8, 1)
+    assert Reminder.objects.filter(company=nine).count() == 8
+    assert ActionRun.objects.filter(company=nine, action=REMINDER_ACTION).count() == 8
+    assert AuditEvent.objects.filter(company=nine, action="dunning.level_changed").count() == 8
+    # The figures themselves: a change in them is a change in the design, to make on purpose.
+    assert (len(preview), len(run)) == (9, 25)

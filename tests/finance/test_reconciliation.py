@@ -1,13 +1,16 @@
 """W2 matching: the scoring by hand, then automatic and manual matches through the payment services."""
 
 import datetime
+import random
+import re
+import sys
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import translation
 
-from finance import qrbill
+from finance import qrbill, selectors
 from finance.models import (
     AuditEvent,
     BankTransaction,
@@ -525,3 +528,193 @@ def test_unmatched_alerts_count_transfers_waiting_more_than_five_days_per_curren
         ("CHF", 2, D("350.50"), now - datetime.timedelta(days=10)),
         ("EUR", 1, D("40.00"), now - datetime.timedelta(days=9)),
     ]
+
+
+# --- Candidates read by set queries ---------------------------------------------------------------
+
+
+def test_the_case_aliases_are_every_other_character_ignorecase_takes_for_a_capital_or_digit():
+    word = re.compile("[0-9A-Z]", re.IGNORECASE)
+    others = {chr(code) for code in range(sys.maxunicode + 1) if word.fullmatch(chr(code)) and code > 127}
+
+    assert others == set(reconciliation.CASE_ALIASES)
+    assert all(re.fullmatch(capital, alias, re.IGNORECASE) for alias, capital in reconciliation.CASE_ALIASES.items())
+
+
+@pytest.mark.parametrize("spaced", [True, False])
+def test_quoting_a_word_is_what_the_whole_word_pattern_ignoring_case_finds(spaced):
+    """`_quotes` against the patterns it replaces, on texts made of the word's pieces, spaces and neighbours."""
+    rng = random.Random(7)  # noqa: S311 - reproducible texts, not a secret
+    for word in ("QA-2026-0001", "RF18539007547034", QRR, "IKS-2026-0001"):
+        between = r"\s*" if spaced else ""
+        pattern = re.compile(rf"(?<![0-9A-Z]){between.join(re.escape(c) for c in word)}(?![0-9A-Z])", re.IGNORECASE)
+        pieces = [*word, *word.lower(), " ", "  ", "\t", "-", "x", "9", "\u0131", "\u212a", "\u017f", ",", "é"]
+        for _ in range(400):
+            text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
+            cut = rng.randrange(len(word) + 1)
+            middle = word[:cut] + rng.choice(["", " ", "\n", "x"]) + word[cut:] if rng.random() < 0.5 else word
+            text += "".join(c.lower() if rng.random() < 0.3 else c for c in middle)
+            text += "".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
+            assert reconciliation._quotes(text, word, spaced=spaced) == bool(pattern.search(text)), text
+            # Spaced, only a QR or creditor reference has tokens; unspaced, anything is a number's.
+            if pattern.search(text) and (not spaced or word == QRR or word.startswith("RF")):
+                tokens = reconciliation.reference_tokens(text) if spaced else reconciliation.number_tokens(text)
+                assert word in tokens, text
+
+
+def test_reference_and_number_tokens_include_what_the_scoring_finds():
+    rf = qrbill.creditor_reference("10000000007")
+    text = f"Paiement {grouped(QRR)}, facture qa-2026-0001; {rf[:4].lower()} {rf[4:]}"
+
+    assert QRR in reconciliation.reference_tokens(text)
+    assert rf in reconciliation.reference_tokens(text)
+    assert "QA-2026-0001" in reconciliation.number_tokens(text)
+    assert "QA-2026-000" not in reconciliation.number_tokens(text)
+    assert reconciliation.amount_window(D("10.00")) == {D("9.95") + D("0.01") * step for step in range(11)}
+
+
+def test_the_clients_a_payer_is_are_those_the_scoring_finds_alike():
+    """The words and grams that narrow the comparison never lose a client `_names_similarity` finds alike."""
+    rng = random.Random(24)  # noqa: S311 - reproducible names, not a secret
+    words = ["boulangerie", "favre", "garage", "du", "lac", "zimmermannbau", "muller", "hotel", "beau", "rivage",
+             "menuiserie", "dupont", "jean", "schreinerei", "bernasconi", "sa", "sarl", "ag"]  # fmt: skip
+    names = [" ".join(rng.sample(words, rng.randint(1, 4))) for _ in range(300)]
+
+    def typo(name):
+        at = rng.randrange(len(name))
+        return rng.choice([name[:at] + name[at + 1 :], name[:at] + "x" + name[at:], name[:at] + "e" + name[at + 1 :]])
+
+    clients = reconciliation.ClientNames(enumerate(names))
+    for payer in [*names[:60], *(typo(name) for name in names[60:200]), "Zimmermanbau", "Zimmermannbauu"]:
+        expected = [
+            pk for pk, name in enumerate(names)
+            if reconciliation._names_similarity(payer, name) >= reconciliation.PAYER_NAME_SIMILARITY
+        ]  # fmt: skip
+        assert clients.paying(payer) == expected, payer
+    assert clients.paying("Zimmermanbau") == [pk for pk, name in enumerate(names) if name == "zimmermannbau"] != []
+
+
+@pytest.fixture
+def mixed(seller, favre, user, company_b):
+    """Open invoices a transfer may pay by reference, number, amount or name, and decoys it may not."""
+    lac = ClientFactory(company=seller, name="Garage du Lac Sàrl")
+    zimmer = ClientFactory(company=seller, name="Zimmermannbau AG")
+    invoices = {
+        "favre": issued(favre, user),  # 1081.00
+        "favre_small": issued(favre, user, net="500.00"),  # 540.50
+        "lac": issued(lac, user, net="500.00"),  # 540.50 too
+        "zimmer": issued(zimmer, user, net="200.00"),  # 216.20
+        "euros": issued(favre, user, currency="EUR"),
+        "foreign": issued(ClientFactory(company=company_b, name="Boulangerie Favre SA"), user),
+    }
+    paid = issued(lac, user, net="100.00")
+    payments.payment_record(
+        client=lac, received_on=ISSUE_DAY, amount=paid.payable_total, method="cash", reference="",
+        allocations=[(paid, paid.payable_total)], recorded_by=user,
+    )  # fmt: skip
+    invoices["paid"] = paid
+    return invoices
+
+
+def transfers_for(seller, invoices):
+    favre, lac = invoices["favre"], invoices["lac"]
+    return [
+        arrives(seller, "20.00", reference=f"Paiement {grouped(favre.qr_reference)}"),
+        arrives(seller, "20.00", reference=f"9{favre.qr_reference}"),  # glued: no reference
+        arrives(seller, "540.50", reference=f"Facture {lac.number.lower()}, merci"),
+        arrives(seller, "540.50", reference="Merci"),  # amount of two invoices
+        arrives(seller, "540.45", payer="Boulangerie Favre"),
+        arrives(seller, "12.00", payer="Zimmermanbau", completed_at=LATE),  # typo, late: 25 points only
+        arrives(seller, "12.00", payer="Zimmermanbau"),
+        arrives(seller, "12.00", payer="Boulang. Favre"),  # resembles: 15 points, no suggestion
+        arrives(seller, "1081.00", reference=invoices["euros"].qr_reference),  # euros, paid in francs
+        arrives(seller, "1081.00", reference=f"{invoices['foreign'].number} {invoices['foreign'].qr_reference}"),
+        arrives(seller, str(invoices["paid"].payable_total), reference=invoices["paid"].number),  # paid already
+        arrives(seller, "99.00", payer="Personne", reference="Loyer"),
+        arrives(seller, "1081.00", currency="EUR", reference=f"{invoices['euros'].number}"),
+    ]
+
+
+def kept(candidates):
+    return [(c.invoice.number, c.score, c.reasons) for c in reconciliation._kept(candidates)]
+
+
+@pytest.mark.django_db
+def test_the_set_queries_keep_the_suggestions_and_decisions_of_scoring_every_invoice(seller, mixed):
+    transfers = transfers_for(seller, mixed)
+
+    for currency in ("CHF", "EUR"):
+        ours = [t for t in transfers if t.currency == currency]
+        finder = reconciliation.CandidateFinder(seller, currency, ours)
+        every = list(selectors.invoice_open_for_matching_list(company=seller, currency=currency))
+        for transaction in ours:
+            read, scored = finder.candidates(transaction), score_candidates(transaction, every)
+            assert kept(read) == kept(scored), transaction.reference or transaction.counterparty_name
+            assert reconciliation._decided(transaction, read) == reconciliation._decided(transaction, scored)
+    assert [len(kept(reconciliation._candidates(t))) for t in transfers] == [1, 0, 2, 2, 3, 0, 1, 0, 1, 1, 0, 0, 1]
+
+
+@pytest.mark.django_db
+def test_matching_many_transfers_records_what_matching_them_one_by_one_does(seller, mixed, user):
+    transfers = transfers_for(seller, mixed)
+    # Its number and amount twice: the first pays the invoice, the second no longer sees it.
+    transfers += [arrives(seller, "216.20", reference=mixed["zimmer"].number) for _ in range(2)]
+
+    matched = reconciliation.transactions_match_auto(transfers)
+
+    assert [t.match_status for t in matched] == [
+        "matched", "unmatched", "matched", "suggested", "suggested", "unmatched", "suggested", "unmatched",
+        "unmatched", "unmatched", "unmatched", "unmatched", "matched", "matched", "unmatched",
+    ]  # fmt: skip
+    assert [reloaded(t).match_status for t in transfers] == [t.match_status for t in matched]
+    assert (reloaded(mixed["zimmer"]).status, reloaded(mixed["lac"]).status) == ("paid", "paid")
+    # The invoice of Garage du Lac was paid by the third transfer: it is no longer suggested with the fifth.
+    assert suggestion_rows(transfers[4]) == [
+        (mixed["favre_small"].number, 65, [
+            {"code": "amount", "points": 35}, {"code": "payer_name", "points": 25}, {"code": "date", "points": 5},
+        ]),
+        (mixed["favre"].number, 30, [{"code": "payer_name", "points": 25}, {"code": "date", "points": 5}]),
+    ]  # fmt: skip
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("open_invoices", [3, 12])
+def test_candidates_are_read_in_two_queries_however_many_open_invoices(
+    seller, favre, user, open_invoices, django_assert_num_queries
+):
+    invoices = [issued(favre, user, net=str(100 + n)) for n in range(open_invoices)]
+    transfers = [
+        arrives(seller, "20.00", reference=invoices[0].qr_reference),
+        arrives(seller, "20.00", reference=invoices[1].number),
+        arrives(seller, str(invoices[2].payable_total)),
+        arrives(seller, "20.00", payer="Favre Boulangerie"),
+    ]
+
+    with django_assert_num_queries(2):  # the clients' names, the candidate invoices
+        finder = reconciliation.CandidateFinder(seller, "CHF", transfers)
+
+    assert [kept(finder.candidates(t))[0][0] for t in transfers[:3]] == [i.number for i in invoices[:3]]
+    assert len(kept(finder.candidates(transfers[3]))) == 3
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("transfers", [2, 6])
+def test_suggesting_many_transfers_takes_the_same_queries_as_suggesting_two(
+    seller, favre, user, transfers, django_assert_num_queries
+):
+    issued(favre, user)
+    waiting = [arrives(seller, "1081.00", payer="Favre") for _ in range(transfers)]
+
+    # Savepoint, lock, clients, candidates; the suggestions deleted and written, the statuses updated; release.
+    with django_assert_num_queries(8):
+        reconciliation.transactions_match_auto(waiting)
+
+    assert MatchSuggestion.objects.count() == transfers
+
+
+@pytest.mark.django_db
+def test_the_automatic_matching_threshold_is_thirty_points_at_least(seller):
+    seller.payment_match_threshold = 29
+
+    with pytest.raises(ValidationError, match="Automatic payment matching starts between 30 and 100 points."):
+        seller.full_clean()
