@@ -78,7 +78,7 @@ class Command(BaseCommand):
         if refresh or figures.figures_refreshed_at() is None:
             started = time.perf_counter()
             figures.figures_refresh()
-            self.stdout.write(f"History views refreshed in {time.perf_counter() - started:.1f} s (in the worker)")
+            self.stdout.write(f"History views refreshed in {time.perf_counter() - started:.1f} s")
         directus = benchmark.Directus(directus_url, directus_token) if directus_url else None
         user, created = get_user_model().objects.get_or_create(
             username=BENCH_USER, defaults={"is_superuser": True, "is_staff": False}
