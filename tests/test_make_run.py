@@ -24,6 +24,8 @@ from tests.settings import redis_url_with_database
 # A cold start migrates and seeds a new database before the web server answers.
 START_DEADLINE = 180
 STOP_DEADLINE = 60
+# pytest's default timeout (120 s) would cut a cold start short of its own deadline on a slower machine.
+WHOLE_RUN_TIMEOUT = START_DEADLINE + STOP_DEADLINE + 60
 
 
 def free_port() -> int:
@@ -112,6 +114,7 @@ def assert_serving_the_seeded_hub(base_url: str, process: subprocess.Popen) -> N
     assert get(f"{base_url}{stylesheet.group(1)}")[0] == 200
 
 
+@pytest.mark.timeout(WHOLE_RUN_TIMEOUT)
 @pytest.mark.django_db
 def test_make_run_with_embedded_servers_serves_the_hub_and_stops_on_ctrl_c():
     var_dir = Path(tempfile.mkdtemp(prefix="hv-run-", dir="/tmp"))
@@ -153,6 +156,7 @@ def test_make_run_with_embedded_servers_serves_the_hub_and_stops_on_ctrl_c():
     assert processes_under(var_dir) == []
 
 
+@pytest.mark.timeout(WHOLE_RUN_TIMEOUT)
 @pytest.mark.django_db
 def test_make_run_with_configured_servers_starts_nothing_embedded():
     database = f"hv_run_probe_{os.getpid()}"
