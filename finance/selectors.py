@@ -66,6 +66,7 @@ from finance.models import (
 from finance.models.actions import PAYMENT_ACTION, REMIND_ACTION, SEND_ACTION, SIGN_ACTION
 from finance.project_overview import ProjectOverview, project_overview
 from finance.scope import CompanyScope
+from hypervisual.lookups import AnyOf
 from integrations.clients import invoice_ninja as ninja
 from integrations.models import ActionRun, Provider, SyncDrift
 from integrations.selectors import action_runs_for, usable_connection
@@ -851,15 +852,23 @@ def dunning_list(*, scope: CompanyScope, today: date, filters: DunningFilters = 
     return invoices.order_by("due_date", "pk")
 
 
+DUNNING_INVOICE_FIELDS = (
+    "company", "number", "kind", "status", "currency", "payable_total", "issue_date", "due_date",
+    "client__name", "client__email", "client__language",
+)  # fmt: skip
+
+
 def dunning_candidates(*, company: Company, today: date) -> QuerySet[Invoice]:
     """The company's issued invoices past their due date, with their client, the longest overdue first.
 
     What they still owe is left to the caller, from `dunning_facts`: a balance per row in SQL would cost two
-    subqueries per invoice.
+    subqueries per invoice. Only the columns dunning reads and its preview shows: at thousands of invoices, building
+    whole rows took twice as long as the rest of the plan.
     """
     return (
         Invoice.objects.filter(OPEN_INVOICE, company=company, due_date__lt=today)
         .select_related("client")
+        .only(*DUNNING_INVOICE_FIELDS)
         .order_by("due_date", "pk")
     )
 
@@ -882,12 +891,12 @@ def dunning_facts(*, invoice_ids: list[int]) -> DunningFacts:
     payments, credit_notes = defaultdict(list), defaultdict(list)
     if not invoice_ids:
         return DunningFacts(payments={}, credit_notes={}, reminders={}, states={})
-    allocations = PaymentAllocation.objects.filter(invoice_id__in=invoice_ids, payment__undone_at__isnull=True)
+    allocations = PaymentAllocation.objects.filter(AnyOf(F("invoice_id"), invoice_ids), payment__undone_at__isnull=True)
     for invoice_id, received_on, amount in allocations.order_by("pk").values_list(
         "invoice_id", "payment__received_on", "amount"
     ):
         payments[invoice_id].append((received_on, amount))
-    notes = Invoice.objects.filter(credited_invoice_id__in=invoice_ids).exclude(
+    notes = Invoice.objects.filter(AnyOf(F("credited_invoice_id"), invoice_ids)).exclude(
         status__in=[Invoice.Status.DRAFT, Invoice.Status.CANCELLED]
     )
     for invoice_id, issued_on, payable in notes.order_by("pk").values_list(
@@ -895,14 +904,16 @@ def dunning_facts(*, invoice_ids: list[int]) -> DunningFacts:
     ):
         credit_notes[invoice_id].append((issued_on, payable))
     reminders = (
-        Reminder.objects.filter(invoice_id__in=invoice_ids).exclude(status=Reminder.Status.FAILED)
+        Reminder.objects.filter(AnyOf(F("invoice_id"), invoice_ids)).exclude(status=Reminder.Status.FAILED)
         .order_by().values("invoice_id").annotate(level=Max("level"), last=Max("dunning_date"))
     )  # fmt: skip
     return DunningFacts(
         payments=dict(payments),
         credit_notes=dict(credit_notes),
         reminders={row["invoice_id"]: (row["level"], row["last"]) for row in reminders},
-        states={state.invoice_id: state for state in InvoiceDunning.objects.filter(invoice_id__in=invoice_ids)},
+        states={
+            state.invoice_id: state for state in InvoiceDunning.objects.filter(AnyOf(F("invoice_id"), invoice_ids))
+        },
     )
 
 

@@ -20,12 +20,14 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from finance.services.audit import audit_record
+from hypervisual.lookups import AnyOf
 from integrations import health
 from integrations.clients.base import ProviderError
 from integrations.models import ActionRun
@@ -108,7 +110,7 @@ def action_runs_start(
             code="queue_down",
         )
     keys = [idempotency_key(target) for target in targets]
-    existing = {run.idempotency_key: run for run in ActionRun.objects.filter(idempotency_key__in=keys)}
+    existing = {run.idempotency_key: run for run in ActionRun.objects.filter(AnyOf(F("idempotency_key"), keys))}
     target_type = ContentType.objects.get_for_model(targets[0])
     # A plain creation time rather than the column's database default: rows of plain values go to PostgreSQL as
     # one array per column, far cheaper than one placeholder per value at thousands of runs.

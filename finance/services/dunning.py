@@ -19,7 +19,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -37,6 +37,7 @@ from finance.models import (
 from finance.models.actions import REMINDER_ACTION
 from finance.models.dunning import DEFAULT_LEVELS
 from finance.services.audit import audit_record, field_changes
+from hypervisual.lookups import AnyOf
 from integrations.actions import action_run_start, action_runs_start
 from integrations.models import ActionRun, Connection, Provider
 from integrations.selectors import usable_connection
@@ -521,7 +522,7 @@ def _states_locked(invoices: list[Invoice]) -> None:
     """
     ids = sorted(invoice.pk for invoice in invoices)
     existing = set(
-        InvoiceDunning.objects.select_for_update().filter(invoice_id__in=ids).order_by("invoice_id")
+        InvoiceDunning.objects.select_for_update().filter(AnyOf(F("invoice_id"), ids)).order_by("invoice_id")
         .values_list("invoice_id", flat=True)
     )  # fmt: skip
     missing = [invoice_id for invoice_id in ids if invoice_id not in existing]
@@ -533,7 +534,11 @@ def _states_locked(invoices: list[Invoice]) -> None:
                 "ON CONFLICT (invoice_id) DO NOTHING",
                 [missing, invoices[0].company_id],
             )
-        list(InvoiceDunning.objects.select_for_update().filter(invoice_id__in=missing).values_list("pk", flat=True))
+        list(
+            InvoiceDunning.objects.select_for_update()
+            .filter(AnyOf(F("invoice_id"), missing))
+            .values_list("pk", flat=True)
+        )
 
 
 def _state_values(state: InvoiceDunning) -> tuple:
