@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
+from typing import TypeVar
 
 import redis
 from django.contrib import messages
@@ -23,43 +24,62 @@ from finance.permissions import can_bill
 TEMPLATE = "dashboard/home.html"
 # Sent after the figures were recomputed: every figure partial listens and fetches itself again.
 FIGURES_REFRESHED = "hv:figures-refreshed"
+T = TypeVar("T")
+
+
+def _read_once(request: HttpRequest, name: str, read: Callable[[], T]) -> T:
+    """What several partials of the page read (open invoices, monthly revenue, exchange rates): once per request."""
+    reads = request.__dict__.setdefault("dashboard_reads", {})
+    if name not in reads:
+        reads[name] = read()
+    return reads[name]
 
 
 def _open_invoices(request: HttpRequest) -> selectors.OpenInvoices:
-    """Read once per request: the whole page's receivables, forecast and ageing share it."""
-    if not hasattr(request, "dashboard_open_invoices"):
-        request.dashboard_open_invoices = selectors.open_invoices(request.company_scope.company_ids)
-    return request.dashboard_open_invoices
+    return _read_once(request, "open_invoices", lambda: selectors.open_invoices(request.company_scope.company_ids))
+
+
+def _monthly_revenue(request: HttpRequest, today: date) -> selectors.MonthlyRevenue:
+    return _read_once(
+        request, "monthly_revenue",
+        lambda: selectors.monthly_revenue(company_ids=request.company_scope.company_ids, today=today),
+    )  # fmt: skip
+
+
+def _money(request: HttpRequest) -> selectors.Conversion:
+    return _read_once(request, "money", selectors.conversion)
 
 
 def _revenue(request: HttpRequest) -> dict:
     today, _now = selectors.now_local()
-    return {"revenue_kpis": selectors.revenue_kpis(scope=request.company_scope, today=today)}
+    kpis = selectors.revenue_kpis(scope=request.company_scope, today=today, monthly=_monthly_revenue(request, today),
+                                  money=_money(request))  # fmt: skip
+    return {"revenue_kpis": kpis}
 
 
 def _receivables(request: HttpRequest) -> dict:
     today, _now = selectors.now_local()
-    return {
-        "receivable_kpis": selectors.receivable_kpis(
-            scope=request.company_scope, today=today, owed=_open_invoices(request)
-        )
-    }
+    kpis = selectors.receivable_kpis(scope=request.company_scope, today=today, owed=_open_invoices(request),
+                                     money=_money(request))  # fmt: skip
+    return {"receivable_kpis": kpis}
 
 
 def _activity(request: HttpRequest) -> dict:
     today, _now = selectors.now_local()
-    return {"activity_kpis": selectors.activity_kpis(scope=request.company_scope, today=today)}
+    return {"activity_kpis": selectors.activity_kpis(scope=request.company_scope, today=today, money=_money(request))}
 
 
 def _cash(request: HttpRequest) -> dict:
     today, _now = selectors.now_local()
-    cash = selectors.cash_overview(scope=request.company_scope, today=today, owed=_open_invoices(request))
+    cash = selectors.cash_overview(scope=request.company_scope, today=today, owed=_open_invoices(request),
+                                   money=_money(request))  # fmt: skip
     return {"cash": cash, "cash_chart": charts.cash_flow(cash)}
 
 
 def _revenue_charts(request: HttpRequest) -> dict:
     today, _now = selectors.now_local()
-    revenue = selectors.revenue_charts(scope=request.company_scope, today=today)
+    revenue = selectors.revenue_charts(scope=request.company_scope, today=today,
+                                       monthly=_monthly_revenue(request, today), money=_money(request))  # fmt: skip
     return {
         "revenue": revenue, "revenue_chart": charts.revenue_by_month(revenue),
         "company_chart": charts.revenue_by_company(revenue), "stacked_chart": charts.revenue_stacked(revenue),
@@ -69,7 +89,8 @@ def _revenue_charts(request: HttpRequest) -> dict:
 
 def _ageing(request: HttpRequest) -> dict:
     today, _now = selectors.now_local()
-    bars, money = selectors.receivables_ageing(scope=request.company_scope, today=today, owed=_open_invoices(request))
+    bars, money = selectors.receivables_ageing(scope=request.company_scope, today=today, owed=_open_invoices(request),
+                                               money=_money(request))  # fmt: skip
     return {"ageing": bars, "ageing_money": money, "ageing_chart": charts.ageing(bars)}
 
 

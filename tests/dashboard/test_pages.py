@@ -49,6 +49,21 @@ def test_full_page_renders_every_partial_server_side(dataset, browser, django_as
 
 
 @pytest.mark.django_db
+def test_full_page_reads_what_its_partials_share_once(dataset, browser):
+    """Exchange rates (six partials), monthly revenue (cards, charts), open invoices by due date (three partials)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as page:
+        assert browser.get("/").status_code == 200
+    statements = [query["sql"] for query in page.captured_queries]
+    assert sum('FROM "finance_fxrate"' in sql for sql in statements) == 1
+    assert sum("date_trunc('month', day)::date AS month" in sql and "dashboard_sales_day" in sql
+               for sql in statements) == 1  # fmt: skip
+    assert sum("GROUP BY currency, due_date" in sql for sql in statements) == 1
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("name", list(PARTIALS))
 def test_each_partial_renders_alone_for_htmx_in_few_queries(
     name, dataset, browser, django_assert_max_num_queries

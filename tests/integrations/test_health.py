@@ -1,6 +1,8 @@
 import time
 
 import pytest
+import redis
+from django.conf import settings
 from django.urls import reverse
 
 from integrations import health, tasks
@@ -73,3 +75,18 @@ def test_beat_sends_the_heartbeat_to_the_worker(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["worker-heartbeat"]
     assert entry["task"] == tasks.worker_heartbeat.name == "integrations.tasks.worker_heartbeat"
     assert entry["schedule"].run_every.total_seconds() == settings.HV_WORKER_HEARTBEAT_SECONDS
+
+
+def test_redis_client_keeps_one_pool_and_reconnects_after_its_connection_was_closed():
+    client = health.redis_client()
+    assert health.redis_client() is client
+    client.set("hv:test:pooled", "1")
+    lent = client.client_id()
+    # As a Redis restart or an idle timeout would: the server drops the connection the pool keeps.
+    with redis.Redis.from_url(settings.REDIS_URL) as other:
+        assert other.client_kill_filter(_id=lent) == 1
+
+    assert health.redis_status() == health.ComponentStatus(up=True, detail="ping ok")
+    assert client.get("hv:test:pooled") == b"1"
+    assert client.client_id() != lent
+    client.delete("hv:test:pooled")
