@@ -16,6 +16,7 @@ from django.db.models.functions import Now
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from hypervisual.constraints import ChecksInOneQuery
 from integrations import secrets
 
 
@@ -119,7 +120,7 @@ class Connection(models.Model):
         return bool(self.secrets_encrypted)
 
 
-class WebhookDelivery(models.Model):
+class WebhookDelivery(ChecksInOneQuery):
     """One request a provider posted to the Hub, kept whether it was accepted or refused."""
 
     class Status(models.TextChoices):
@@ -174,7 +175,7 @@ class WebhookDelivery(models.Model):
         return f"{self.get_provider_display()} {self.event_type} #{self.pk}"
 
 
-class ActionRun(models.Model):
+class ActionRun(ChecksInOneQuery):
     """One contextual action the Hub performs at a provider, run by Celery and shown to the user."""
 
     class Status(models.TextChoices):

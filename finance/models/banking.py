@@ -7,6 +7,8 @@ from django.db.models.functions import Now
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from hypervisual.constraints import ChecksInOneQuery
+
 # How far along Revolut's life cycle a state is. Events can arrive out of order (a retried
 # "created" after "completed"): a state never moves back to an earlier one.
 STATE_PROGRESS = {
@@ -78,7 +80,7 @@ class FxRate(models.Model):
         return f"1 {self.currency} = {self.rate} {self.quote_currency} ({self.rate_date})"
 
 
-class BankTransaction(models.Model):
+class BankTransaction(ChecksInOneQuery):
     """One movement on one of the company's bank accounts (our leg of a Revolut transaction)."""
 
     class State(models.TextChoices):
@@ -165,7 +167,7 @@ class MatchSuggestion(models.Model):
         return f"{self.transaction} → {self.invoice} ({self.score})"
 
 
-class OutgoingPayment(models.Model):
+class OutgoingPayment(ChecksInOneQuery):
     """A supplier invoice paid through Revolut `/pay`; `request_id` makes every retry the same payment."""
 
     class State(models.TextChoices):

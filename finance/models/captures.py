@@ -9,9 +9,10 @@ from django.utils.translation import gettext_lazy as _
 
 from finance.models.companies import Company
 from finance.models.purchases import Supplier, SupplierInvoice
+from hypervisual.constraints import ChecksInOneQuery
 
 
-class SupplierInvoiceCapture(models.Model):
+class SupplierInvoiceCapture(ChecksInOneQuery):
     """A supplier's document received by upload, read by the Hub (QR payment part, then OpenAI Vision) and
     waiting in "Documents reçus" until a person checks the proposed draft and saves it as a supplier invoice.
 

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from finance import identifiers
+from hypervisual.constraints import ChecksInOneQuery
 
 
 class Currency(models.TextChoices):
@@ -19,7 +20,7 @@ class Currency(models.TextChoices):
     EUR = "EUR", "EUR"
 
 
-class Company(models.Model):
+class Company(ChecksInOneQuery):
     """One company of the group, with the identity printed on its documents and QR-bills."""
 
     class SignatureChannel(models.TextChoices):

@@ -15,6 +15,7 @@ from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
 from finance.models.parties import Language
+from hypervisual.constraints import ChecksInOneQuery
 
 ZERO = Decimal("0.00")
 # The group's default policy (workflow W5): J+7 courteous, J+14 firm, J+30 formal notice, fees 0 / 20 / 30 CHF.
@@ -26,7 +27,7 @@ DEFAULT_LEVELS = (
 )
 
 
-class DunningPolicy(models.Model):
+class DunningPolicy(ChecksInOneQuery):
     company = models.OneToOneField("finance.Company", on_delete=models.CASCADE, related_name="dunning_policy")
     daily_run_enabled = models.BooleanField(
         _("send reminders every day"), default=True, db_default=True,
@@ -74,7 +75,7 @@ class DunningPolicy(models.Model):
         return f"{self.company.code} dunning policy"
 
 
-class DunningLevel(models.Model):
+class DunningLevel(ChecksInOneQuery):
     policy = models.ForeignKey(DunningPolicy, on_delete=models.CASCADE, related_name="levels")
     level = models.PositiveSmallIntegerField(_("level"))
     name = models.CharField(_("name"), max_length=80)
@@ -117,7 +118,7 @@ class DunningText(models.Model):
         return f"{self.level} {self.language}: #{self.mautic_email_id}"
 
 
-class InvoiceDunning(models.Model):
+class InvoiceDunning(ChecksInOneQuery):
     """Where an invoice stands in dunning: stored for lists and the dashboard, recomputed from the facts."""
 
     class Hold(models.TextChoices):
@@ -162,7 +163,7 @@ class InvoiceDunning(models.Model):
         return f"{self.invoice} level {self.level}"
 
 
-class Reminder(models.Model):
+class Reminder(ChecksInOneQuery):
     """One reminder of one level for one invoice, with the amounts it claimed and its trace at Mautic."""
 
     class Status(models.TextChoices):

@@ -12,9 +12,10 @@ from django.utils.translation import gettext_lazy as _
 from finance.models.companies import Currency
 from finance.models.parties import Language
 from finance.models.sales import ProjectType
+from hypervisual.constraints import ChecksInOneQuery
 
 
-class Lead(models.Model):
+class Lead(ChecksInOneQuery):
     """One enquiry: contact data, what is asked for, its scores and how far sales took it."""
 
     class Source(models.TextChoices):

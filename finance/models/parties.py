@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from finance import identifiers
+from hypervisual.constraints import ChecksInOneQuery
 
 
 class Language(models.TextChoices):
@@ -15,7 +16,7 @@ class Language(models.TextChoices):
     ITALIAN = "it", _("Italian")
 
 
-class Client(models.Model):
+class Client(ChecksInOneQuery):
     """Someone a company sells to: an organisation or a person, with the address QR-bills require."""
 
     class Kind(models.TextChoices):

@@ -4,8 +4,10 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
+from hypervisual.constraints import ChecksInOneQuery
 
-class Payment(models.Model):
+
+class Payment(ChecksInOneQuery):
     """Money received from a client; allocations say which invoices it settles, the rest is credit."""
 
     class Method(models.TextChoices):

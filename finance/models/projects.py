@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from finance.models.companies import Currency
 from finance.models.sales import ProjectType
+from hypervisual.constraints import ChecksInOneQuery
 
 ZERO = Decimal("0.00")
 PROJECT_STATUSES = [
@@ -19,7 +20,7 @@ PROJECT_STATUSES = [
 ]  # fmt: skip
 
 
-class Project(models.Model):
+class Project(ChecksInOneQuery):
     """A piece of work for a client. Every figure shown about it is derived from its documents."""
 
     class Status(models.TextChoices):
@@ -95,7 +96,7 @@ class Project(models.Model):
         return reverse("finance:project-detail", kwargs={"pk": self.pk})
 
 
-class Milestone(models.Model):
+class Milestone(ChecksInOneQuery):
     """A step or deliverable of a project; late when its due date passed before it was done."""
 
     class Status(models.TextChoices):

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from finance import identifiers
 from finance.models.companies import Currency
 from finance.models.vat import VatCode
+from hypervisual.constraints import ChecksInOneQuery
 
 ZERO = Decimal("0.00")
 
@@ -34,7 +35,7 @@ class SupplierCategory(models.TextChoices):
     OTHER = "other", _("Other")
 
 
-class Supplier(models.Model):
+class Supplier(ChecksInOneQuery):
     """Someone a company buys from: a provider on projects or a general supplier, paid by bank transfer."""
 
     company = models.ForeignKey("finance.Company", on_delete=models.PROTECT, related_name="suppliers")
@@ -132,7 +133,7 @@ class Supplier(models.Model):
         return [str(labels.get(code, code)) for code in self.categories]
 
 
-class SupplierInvoice(models.Model):
+class SupplierInvoice(ChecksInOneQuery):
     """An invoice a supplier sent: entered by one person, approved by another, then paid.
 
     The approval covers exactly who is paid how much: `approval_fingerprint` hashes payee IBAN,
@@ -241,7 +242,7 @@ class SupplierInvoice(models.Model):
         return identifiers.format_iban(self.creditor_iban)
 
 
-class SupplierInvoiceLine(models.Model):
+class SupplierInvoiceLine(ChecksInOneQuery):
     """One VAT line of a supplier invoice: a net amount at one rate, as the supplier printed it."""
 
     invoice = models.ForeignKey(SupplierInvoice, on_delete=models.CASCADE, related_name="lines")

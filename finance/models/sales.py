@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from finance.models.companies import Currency
 from finance.models.vat import VatCode, VatRate
+from hypervisual.constraints import ChecksInOneQuery
 
 ZERO = Decimal("0.00")
 
@@ -30,7 +31,7 @@ class ProjectType(models.TextChoices):
     OTHER = "other", _("Other")
 
 
-class DepositRule(models.Model):
+class DepositRule(ChecksInOneQuery):
     """How much deposit a signed quote asks for: per company and project type (blank = the default rule)."""
 
     company = models.ForeignKey("finance.Company", on_delete=models.CASCADE, related_name="deposit_rules")
@@ -56,7 +57,7 @@ class DepositRule(models.Model):
         return f"{self.company.code} {self.project_type or 'default'} {self.percent} %"
 
 
-class DocumentLine(models.Model):
+class DocumentLine(ChecksInOneQuery):
     """A line of a quote or an invoice; amounts are derived by finance.vat, never stored twice."""
 
     position = models.PositiveSmallIntegerField(_("position"))
@@ -111,7 +112,7 @@ def total_constraints(prefix: str) -> list[models.BaseConstraint]:
     ]
 
 
-class SalesDocument(models.Model):
+class SalesDocument(ChecksInOneQuery):
     """What quotes and invoices share: parties, number, text, authorship and totals.
 
     The totals are recomputed by the services from the lines (finance.vat), never typed in.

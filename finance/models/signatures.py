@@ -5,9 +5,10 @@ from django.utils.translation import gettext_lazy as _
 
 from finance.models.companies import Company
 from finance.models.sales import Quote
+from hypervisual.constraints import ChecksInOneQuery
 
 
-class QuoteSignature(models.Model):
+class QuoteSignature(ChecksInOneQuery):
     """A quote sent for e-signature at DocuSeal: its progress, the signed files and the terms accepted."""
 
     class Status(models.TextChoices):

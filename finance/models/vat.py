@@ -4,6 +4,8 @@ from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
+from hypervisual.constraints import ChecksInOneQuery
+
 
 class VatCode(models.TextChoices):
     STANDARD = "standard", _("Standard rate")
@@ -12,7 +14,7 @@ class VatCode(models.TextChoices):
     EXEMPT = "exempt", _("Exempt")
 
 
-class VatRate(models.Model):
+class VatRate(ChecksInOneQuery):
     """A Swiss VAT rate in force from `valid_from` up to and including `valid_to` (open-ended if null)."""
 
     code = models.CharField(_("VAT code"), max_length=16, choices=VatCode.choices)
