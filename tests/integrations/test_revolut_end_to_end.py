@@ -188,7 +188,8 @@ def test_incoming_deposit_and_supplier_payout_run_end_to_end(debug_logs, company
     # The connection was made while the fixtures were set up: those records count as much as the test's.
     records = debug_logs.get_records("setup") + debug_logs.get_records("call")
     web_log = "\n".join(logging.Formatter().format(record) for record in records)
-    assert len(records) > 50
+    # Its provider calls were logged (how many other records there are depends on what ran before in the process).
+    assert "integrations.http" in {record.name for record in records}
     assert [secret for secret in secrets if secret in web_log or secret in worker_log] == []
 
 
