@@ -67,6 +67,15 @@ def _send(run_id: int, countdown: float) -> None:
         logger.warning("action run %s stored but not sent: the broker did not answer; the sweep will send it", run_id)
 
 
+def _require_queue() -> None:
+    """Refuse (ValidationError, so the caller's transaction rolls back) while the task queue does not answer."""
+    if not health.redis_status().up:
+        raise ValidationError(
+            _("Actions are paused: the task queue (Redis) is not answering. Nothing was done; try again shortly."),
+            code="queue_down",
+        )
+
+
 @transaction.atomic
 def action_run_start(
     *, action: str, target: models.Model, company, actor: AbstractBaseUser | None, idempotency_key: str
@@ -76,11 +85,7 @@ def action_run_start(
     Refused (ValidationError, so the caller's transaction rolls back) while the task queue does not answer:
     the person is told at once rather than left with a run nobody will execute.
     """
-    if not health.redis_status().up:
-        raise ValidationError(
-            _("Actions are paused: the task queue (Redis) is not answering. Nothing was done; try again shortly."),
-            code="queue_down",
-        )
+    _require_queue()
     run, created = ActionRun.objects.get_or_create(
         idempotency_key=idempotency_key,
         defaults={
@@ -104,11 +109,7 @@ def action_runs_start(
     """
     if not targets:
         return []
-    if not health.redis_status().up:
-        raise ValidationError(
-            _("Actions are paused: the task queue (Redis) is not answering. Nothing was done; try again shortly."),
-            code="queue_down",
-        )
+    _require_queue()
     keys = [idempotency_key(target) for target in targets]
     existing = {run.idempotency_key: run for run in ActionRun.objects.filter(AnyOf(F("idempotency_key"), keys))}
     target_type = ContentType.objects.get_for_model(targets[0])

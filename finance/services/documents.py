@@ -492,11 +492,23 @@ def invoice_open_to_credit(invoice: Invoice) -> Decimal:
     return invoice.payable_total - invoice_amount_credited(invoice)
 
 
+def _can_owe(invoice: Invoice) -> bool:
+    """Only an issued invoice is owed: not a draft, a cancelled one or a credit note."""
+    return invoice.status not in (Invoice.Status.DRAFT, Invoice.Status.CANCELLED) and (
+        invoice.kind != Invoice.Kind.CREDIT_NOTE
+    )
+
+
 def invoice_balance_due(invoice: Invoice) -> Decimal:
     """What the client still owes on an issued invoice: payable minus payments and credit notes."""
-    if invoice.status in (Invoice.Status.DRAFT, Invoice.Status.CANCELLED) or invoice.kind == Invoice.Kind.CREDIT_NOTE:
+    if not _can_owe(invoice):
         return ZERO
-    return max(invoice.payable_total - invoice_amount_paid(invoice) - invoice_amount_credited(invoice), ZERO)
+    return invoice_balance_from(invoice, paid=invoice_amount_paid(invoice), credited=invoice_amount_credited(invoice))
+
+
+def invoice_balance_from(invoice: Invoice, *, paid: Decimal, credited: Decimal) -> Decimal:
+    """`invoice_balance_due` on amounts already summed (dunning reads those of thousands of invoices at once)."""
+    return max(invoice.payable_total - paid - credited, ZERO) if _can_owe(invoice) else ZERO
 
 
 def invoice_status_refresh(*, invoice: Invoice, actor: AbstractBaseUser | None = None) -> Invoice:
@@ -505,7 +517,7 @@ def invoice_status_refresh(*, invoice: Invoice, actor: AbstractBaseUser | None =
     A deposit invoice that becomes paid may open its project's gate, whatever settled it.
     """
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
-    if invoice.status in (Invoice.Status.DRAFT, Invoice.Status.CANCELLED) or invoice.kind == Invoice.Kind.CREDIT_NOTE:
+    if not _can_owe(invoice):
         return invoice
     paid, credited = invoice_amount_paid(invoice), invoice_amount_credited(invoice)
     if paid + credited >= invoice.payable_total:

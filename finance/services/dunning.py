@@ -37,6 +37,7 @@ from finance.models import (
 from finance.models.actions import REMINDER_ACTION
 from finance.models.dunning import DEFAULT_LEVELS
 from finance.services.audit import audit_record, field_changes
+from finance.services.documents import invoice_balance_from
 from hypervisual.lookups import AnyOf
 from integrations.actions import action_run_start, action_runs_start
 from integrations.models import ActionRun, Connection, Provider
@@ -208,7 +209,8 @@ def dunning_situation(invoice: Invoice, *, today: date, terms: DunningTerms | No
 def _situation(invoice: Invoice, *, today: date, terms: DunningTerms, facts: selectors.DunningFacts) -> Situation:
     payments = facts.payments.get(invoice.pk, [])
     credit_notes = facts.credit_notes.get(invoice.pk, [])
-    balance = _balance_due(invoice, payments=payments, credit_notes=credit_notes)
+    balance = invoice_balance_from(invoice, paid=sum((amount for _on, amount in payments), ZERO),
+                                   credited=sum((amount for _on, amount in credit_notes), ZERO))  # fmt: skip
     reached, last_sent_on = facts.reminders.get(invoice.pk, (0, None))
     next_rule, next_on, fees = _progress(invoice, terms=terms, reached=reached, last_sent_on=last_sent_on)
     interest = (
@@ -231,17 +233,6 @@ def _situation(invoice: Invoice, *, today: date, terms: DunningTerms, facts: sel
         last_sent_on=last_sent_on, next_rule=next_rule, next_on=next_on, paused_reason=paused, fees_total=fees,
         interest=interest, terms=terms,
     )  # fmt: skip
-
-
-def _balance_due(
-    invoice: Invoice, *, payments: list[tuple[date, Decimal]], credit_notes: list[tuple[date, Decimal]]
-) -> Decimal:
-    """The rule of documents.invoice_balance_due, on facts already read: payable less payments and credit notes."""
-    if invoice.status in (Invoice.Status.DRAFT, Invoice.Status.CANCELLED) or invoice.kind == Invoice.Kind.CREDIT_NOTE:
-        return ZERO
-    paid = sum((amount for _on, amount in payments), ZERO)
-    credited = sum((amount for _on, amount in credit_notes), ZERO)
-    return max(invoice.payable_total - paid - credited, ZERO)
 
 
 def _progress(

@@ -483,10 +483,6 @@ def _suggest_all(waiting: list[tuple[BankTransaction, list[Candidate]]]) -> None
         BankTransaction.objects.filter(pk__in=pks).update(match_status=status, updated_at=now)
 
 
-def _suggest(transaction: BankTransaction, candidates: list[Candidate]) -> None:
-    _suggest_all([(transaction, candidates)])
-
-
 def _match(
     transaction: BankTransaction, invoice: Invoice, *, recorded_by: AbstractBaseUser,
     matched_by: AbstractBaseUser | None, actor: AbstractBaseUser | None, score: int | None,
@@ -653,7 +649,7 @@ def transaction_match_undo(*, transaction: BankTransaction, undone_by: AbstractB
         transaction, actor=undone_by, action="bank_transaction.match_undone", was=before,
         payment=payment.pk if payment else None,
     )  # fmt: skip
-    _suggest(transaction, _candidates(transaction))
+    _suggest_all([(transaction, _candidates(transaction))])
     return transaction
 
 
