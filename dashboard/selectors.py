@@ -379,6 +379,12 @@ WITH open_invoice AS (
 """
 
 
+# Further from today than any card looks (the ageing's "> 90 days" ends 91 days ago, the forecast looks 90 days
+# ahead), so that each bound asked falls strictly inside it (OpenInvoices.between checks).
+_AGEING_DAYS = [days for bucket in finance.AGEING_BUCKETS for days in (bucket.days_from, bucket.days_to) if days]
+OPEN_INVOICE_HORIZON = timedelta(days=1 + max(*FORECAST_HORIZONS, *_AGEING_DAYS))
+
+
 class OpenInvoices:
     """What open invoices owe per currency and due date, with running sums: any due-date range in two lookups.
 
@@ -386,7 +392,9 @@ class OpenInvoices:
     (see dashboard.views) instead of aggregating every open invoice for each of them.
     """
 
-    def __init__(self, rows: list[dict]) -> None:
+    def __init__(self, rows: list[dict], *, today: date) -> None:
+        # Due dates beyond the horizon come counted at its edges (see open_invoices).
+        self.earliest, self.latest = today - OPEN_INVOICE_HORIZON, today + OPEN_INVOICE_HORIZON
         # Per currency: due dates ascending, and the amount and count owed up to and including each.
         self._dates: dict[str, list[date]] = defaultdict(list)
         self._amounts: dict[str, list[Decimal]] = defaultdict(list)
@@ -405,8 +413,13 @@ class OpenInvoices:
     def between(self, first: date | None = None, last: date | None = None) -> dict[str, dict]:
         """Amount and count owed per currency, due from `first` to `last` (both included; None: no bound).
 
-        An invoice without a due date counts only when both bounds are open.
+        An invoice without a due date counts only when both bounds are open. A bound past the horizon would
+        cut through the due dates counted at its edge: refused rather than answered wrong.
         """
+        if (first is not None and not self.earliest < first <= self.latest) or (
+            last is not None and not self.earliest <= last < self.latest
+        ):
+            raise ValueError(f"due dates from {first} to {last} reach beyond {self.earliest}–{self.latest}")
         totals = {}
         for currency in sorted(set(self._dates) | set(self._undated)):
             dates, amounts, counts = self._dates[currency], self._amounts[currency], self._counts[currency]
@@ -421,15 +434,23 @@ class OpenInvoices:
         return totals
 
 
-def open_invoices(company_ids: list[int]) -> OpenInvoices:
+def open_invoices(company_ids: list[int], today: date) -> OpenInvoices:
+    """What open invoices owe per currency and due date, a due date beyond the horizon counted at its edge.
+
+    No card asks about a range that ends further than the horizon (the ageing's 90 days past due, the forecast's
+    90 days ahead), so an invoice 400 days late need not have a row of its own: a few hundred rows per currency
+    rather than one per due date since the oldest unpaid invoice.
+    """
     return OpenInvoices(_query(
         """
-        SELECT currency, due_date, SUM(balance_due) AS balance, COUNT(*) AS count
-        FROM dashboard_openinvoice WHERE company_id = ANY(%s) AND balance_due > 0
-        GROUP BY currency, due_date ORDER BY currency, due_date
+        SELECT currency, CASE WHEN due_date IS NOT NULL THEN LEAST(GREATEST(due_date, %(earliest)s), %(latest)s)
+                         END AS due_date,
+               SUM(balance_due) AS balance, COUNT(*) AS count
+        FROM dashboard_openinvoice WHERE company_id = ANY(%(companies)s) AND balance_due > 0
+        GROUP BY 1, 2 ORDER BY 1, 2
         """,
-        [company_ids],
-    ))  # fmt: skip
+        {"companies": company_ids, "earliest": today - OPEN_INVOICE_HORIZON, "latest": today + OPEN_INVOICE_HORIZON},
+    ), today=today)  # fmt: skip
 
 
 def _open_receivables(owed: OpenInvoices, today: date) -> list[dict]:
@@ -455,7 +476,7 @@ def receivable_kpis(
     """Open and overdue receivables and payables due within 30 days: today's from the documents, history from views."""
     company_ids = scope.company_ids
     money = money or conversion()
-    receivables = _open_receivables(owed or open_invoices(company_ids), today)
+    receivables = _open_receivables(owed or open_invoices(company_ids, today), today)
     payables = _payables_due(company_ids, today)
     days = history_dates(today)
     same_day = year_ago(today)
@@ -669,7 +690,7 @@ def cash_overview(
     monthly_outflow = vat.quantize_chf(monthly_outflow)
     return Cash(
         kpi=kpi, accounts=accounts, balances=balances, money=money, last_30_days=last_30_days,
-        forecast=_forecast(company_ids, owed or open_invoices(company_ids), today, total, money),
+        forecast=_forecast(company_ids, owed or open_invoices(company_ids, today), today, total, money),
         monthly_outflow=monthly_outflow,
         runway_months=(total / monthly_outflow).quantize(Decimal("0.1")) if monthly_outflow > 0 else None,
         balances_as_of=max((a.balance_updated_at for a in accounts), default=None),
@@ -766,7 +787,7 @@ def receivables_ageing(
 ) -> tuple[list[AgeingBar], Conversion]:
     """Open receivables by how late they are, the invoice list's buckets."""
     money = money or conversion()
-    owed = owed or open_invoices(scope.company_ids)
+    owed = owed or open_invoices(scope.company_ids, today)
     bars = []
     for bucket in finance.AGEING_BUCKETS:
         totals = owed.between(*_bucket_dates(bucket, today))
@@ -966,20 +987,31 @@ def _urgent_severity(kind: str, oldest: date | None, today: date) -> int:
 
 
 def _urgent_link(kind: str, company: Company) -> str:
-    links = {
-        "overdue": _list_url("finance:dunning-list", company=company.code),
-        "deposits": _list_url("finance:invoice-list", company=company.code, open=1, kind=Invoice.Kind.DEPOSIT),
-        "quotes": _list_url("finance:quote-list", company=company.code, open=1),
-        "to_issue": _list_url("finance:invoice-list", company=company.code, status=Invoice.Status.DRAFT),
-        "approvals": reverse("finance:approval-queue"),
-        "unmatched": reverse("finance:reconciliation"),
-        "failed_runs": _list_url("dashboard:failed-actions", company=company.code),
-        "rejected_webhooks": _list_url("integrations:webhook-list", company=company.code, status="rejected"),
-        "consent": reverse("integrations:connection", kwargs={"provider": "revolut", "company_code": company.code}),
-        "erp_stock": _list_url("integrations:erpnext", company=company.code) + "#stock",
-        "erp_late_orders": _list_url("integrations:erpnext", company=company.code) + "#orders",
-    }
-    return links[kind]
+    code = company.code
+    match kind:
+        case "overdue":
+            return _list_url("finance:dunning-list", company=code)
+        case "deposits":
+            return _list_url("finance:invoice-list", company=code, open=1, kind=Invoice.Kind.DEPOSIT)
+        case "quotes":
+            return _list_url("finance:quote-list", company=code, open=1)
+        case "to_issue":
+            return _list_url("finance:invoice-list", company=code, status=Invoice.Status.DRAFT)
+        case "approvals":
+            return reverse("finance:approval-queue")
+        case "unmatched":
+            return reverse("finance:reconciliation")
+        case "failed_runs":
+            return _list_url("dashboard:failed-actions", company=code)
+        case "rejected_webhooks":
+            return _list_url("integrations:webhook-list", company=code, status="rejected")
+        case "consent":
+            return reverse("integrations:connection", kwargs={"provider": "revolut", "company_code": code})
+        case "erp_stock":
+            return _list_url("integrations:erpnext", company=code) + "#stock"
+        case "erp_late_orders":
+            return _list_url("integrations:erpnext", company=code) + "#orders"
+    raise KeyError(kind)
 
 
 def _unanswered_leads_item(company: Company, count: int, oldest: datetime, now: datetime) -> UrgentItem:

@@ -35,8 +35,10 @@ def _read_once(request: HttpRequest, name: str, read: Callable[[], T]) -> T:
     return reads[name]
 
 
-def _open_invoices(request: HttpRequest) -> selectors.OpenInvoices:
-    return _read_once(request, "open_invoices", lambda: selectors.open_invoices(request.company_scope.company_ids))
+def _open_invoices(request: HttpRequest, today: date) -> selectors.OpenInvoices:
+    return _read_once(
+        request, "open_invoices", lambda: selectors.open_invoices(request.company_scope.company_ids, today)
+    )
 
 
 def _monthly_revenue(request: HttpRequest, today: date) -> selectors.MonthlyRevenue:
@@ -59,7 +61,7 @@ def _revenue(request: HttpRequest) -> dict:
 
 def _receivables(request: HttpRequest) -> dict:
     today, _now = selectors.now_local()
-    kpis = selectors.receivable_kpis(scope=request.company_scope, today=today, owed=_open_invoices(request),
+    kpis = selectors.receivable_kpis(scope=request.company_scope, today=today, owed=_open_invoices(request, today),
                                      money=_money(request))  # fmt: skip
     return {"receivable_kpis": kpis}
 
@@ -71,7 +73,7 @@ def _activity(request: HttpRequest) -> dict:
 
 def _cash(request: HttpRequest) -> dict:
     today, _now = selectors.now_local()
-    cash = selectors.cash_overview(scope=request.company_scope, today=today, owed=_open_invoices(request),
+    cash = selectors.cash_overview(scope=request.company_scope, today=today, owed=_open_invoices(request, today),
                                    money=_money(request))  # fmt: skip
     return {"cash": cash, "cash_chart": charts.cash_flow(cash)}
 
@@ -89,8 +91,9 @@ def _revenue_charts(request: HttpRequest) -> dict:
 
 def _ageing(request: HttpRequest) -> dict:
     today, _now = selectors.now_local()
-    bars, money = selectors.receivables_ageing(scope=request.company_scope, today=today, owed=_open_invoices(request),
-                                               money=_money(request))  # fmt: skip
+    bars, money = selectors.receivables_ageing(
+        scope=request.company_scope, today=today, owed=_open_invoices(request, today), money=_money(request)
+    )
     return {"ageing": bars, "ageing_money": money, "ageing_chart": charts.ageing(bars)}
 
 

@@ -124,7 +124,7 @@ class Command(BaseCommand):
         """Directus must compute the very figure the Hub shows, or the comparison means nothing."""
         company_ids = [scope.pk] if scope else list(Company.objects.values_list("pk", flat=True))
         today, _now = selectors.now_local()
-        owed = selectors.open_invoices(company_ids).between()
+        owed = selectors.open_invoices(company_ids, today).between()
         hub = {currency: total["amount"] for currency, total in owed.items()}
         theirs = benchmark.directus_open_receivables(directus, company_ids, today)
         shown = ", ".join(f"{currency} {amount:,.2f}" for currency, amount in sorted(hub.items()))
