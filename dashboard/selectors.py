@@ -386,7 +386,8 @@ OPEN_INVOICE_HORIZON = timedelta(days=1 + max(*FORECAST_HORIZONS, *_AGEING_DAYS)
 
 
 class OpenInvoices:
-    """What open invoices owe per currency and due date, with running sums: any due-date range in two lookups.
+    """What open invoices owe per currency and due date, with running sums: a due-date range within the horizon
+    (OPEN_INVOICE_HORIZON) in two lookups.
 
     The receivables cards, the cash forecast and the ageing chart all read it; the page reads it once
     (see dashboard.views) instead of aggregating every open invoice for each of them.
