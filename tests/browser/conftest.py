@@ -57,28 +57,28 @@ def page(chromium, live_server):
 class DatabaseCopy:
     """Every table Django's flush empties, as PostgreSQL's binary COPY, and where each sequence stood."""
 
-    day: date
     tables: dict[str, bytes]
     rows: dict[str, int]
     sequences: dict[str, tuple[int, bool]]
 
 
 def _row_counts(cursor, tables: list[str]) -> dict[str, int]:
-    cursor.execute(" UNION ALL ".join(f"SELECT '{table}', COUNT(*) FROM {table}" for table in tables))  # noqa: S608
+    counts = (f"SELECT '{table}', COUNT(*) FROM {connection.ops.quote_name(table)}" for table in tables)  # noqa: S608
+    cursor.execute(" UNION ALL ".join(counts))
     return dict(cursor.fetchall())
 
 
-def database_copy(day: date) -> DatabaseCopy:
+def database_copy() -> DatabaseCopy:
     tables = sorted(connection.introspection.django_table_names(only_existing=True, include_views=False))
     with connection.cursor() as cursor:
         copied = {}
         for table in tables:
-            with cursor.cursor.copy(f'COPY "{table}" TO STDOUT (FORMAT BINARY)') as copy:
+            with cursor.cursor.copy(f"COPY {connection.ops.quote_name(table)} TO STDOUT (FORMAT BINARY)") as copy:
                 copied[table] = b"".join(bytes(block) for block in copy)
         cursor.execute("SELECT sequencename, COALESCE(last_value, 1), last_value IS NOT NULL FROM pg_sequences "
                        "WHERE schemaname = current_schema()")  # fmt: skip
         sequences = {name: (value, called) for name, value, called in cursor.fetchall()}
-        return DatabaseCopy(day, copied, _row_counts(cursor, tables), sequences)
+        return DatabaseCopy(copied, _row_counts(cursor, tables), sequences)
 
 
 def database_restore(saved: DatabaseCopy) -> None:
@@ -86,9 +86,9 @@ def database_restore(saved: DatabaseCopy) -> None:
     tables = list(saved.tables)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL session_replication_role = replica")
-        cursor.execute(f"TRUNCATE {', '.join(tables)}")
+        cursor.execute(f"TRUNCATE {', '.join(map(connection.ops.quote_name, tables))}")
         for table, data in saved.tables.items():
-            with cursor.cursor.copy(f'COPY "{table}" FROM STDIN (FORMAT BINARY)') as copy:
+            with cursor.cursor.copy(f"COPY {connection.ops.quote_name(table)} FROM STDIN (FORMAT BINARY)") as copy:
                 copy.write(data)
         for name, (value, called) in saved.sequences.items():
             cursor.execute("SELECT setval(%s, %s, %s)", [name, value, called])
@@ -97,7 +97,8 @@ def database_restore(saved: DatabaseCopy) -> None:
     ContentType.objects.clear_cache()
 
 
-_seeded: dict[str, DatabaseCopy] = {}
+# What the demo seed left, by the day it was seeded for (the seed dates its documents from today).
+_demo_group_copies: dict[date, DatabaseCopy] = {}
 
 
 @pytest.fixture
@@ -110,13 +111,12 @@ def demo_group(transactional_db):
     queued no-op tasks for its cancelled follow-ups excepted).
     """
     today = timezone.localdate()
-    saved = _seeded.get("demo")
-    if saved is not None and saved.day == today:
-        database_restore(saved)
+    if today in _demo_group_copies:
+        database_restore(_demo_group_copies[today])
         return
     import_module("finance.migrations.0005_seed_swiss_vat_rates").seed_rates(django_apps, schema_editor=None)
     call_command("seed_demo")
-    _seeded["demo"] = database_copy(today)
+    _demo_group_copies[today] = database_copy()
 
 
 def screenshot(page, name: str) -> Path:
