@@ -36,7 +36,7 @@ from finance.models import (
 )
 from finance.models.actions import REMINDER_ACTION
 from finance.models.dunning import DEFAULT_LEVELS
-from finance.services.audit import audit_record, field_changes
+from finance.services.audit import audit_event, audit_record, field_changes
 from finance.services.documents import invoice_balance_from
 from hypervisual.lookups import AnyOf
 from integrations.actions import action_run_start, action_runs_start
@@ -487,7 +487,14 @@ def dunning_run(*, company: Company, today: date, actor: AbstractBaseUser | None
             events[situation.invoice.pk] += _state_update(states[situation.invoice.pk], _after_sending(situation))
         _states_save([state for invoice_id, state in states.items() if _state_values(state) != before[invoice_id]])
         AuditEvent.objects.bulk_create(
-            _audit_event(entry.situation.invoice, action, changes, actor=actor, now=now)
+            audit_event(
+                actor=actor,
+                company=company,
+                action=action,
+                target=entry.situation.invoice,
+                changes=changes,
+                created_at=now,
+            )
             for entry in entries
             for action, changes in events[entry.situation.invoice.pk]
         )
@@ -599,14 +606,6 @@ def _reminder_start_alone(situation: Situation, *, actor: AbstractBaseUser | Non
         logger.info("dunning run %s: %s not reminded: %s", invoice.company.code, invoice.number, error)
         return None
     return situation, reminder
-
-
-def _audit_event(
-    invoice: Invoice, action: str, changes: dict, *, actor: AbstractBaseUser | None, now: datetime
-) -> AuditEvent:
-    """The event `audit_record` appends, unsaved: the daily run appends all of a company's events at once."""
-    return AuditEvent(actor=actor, company=invoice.company, action=action, object_type=invoice._meta.label_lower,
-                      object_id=str(invoice.pk), changes=changes, created_at=now)  # fmt: skip
 
 
 def companies_due_for_run(*, now: datetime) -> list[Company]:

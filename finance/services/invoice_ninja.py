@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections import defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -21,18 +22,19 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.dispatch import receiver
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from finance import events, vat
-from finance.models import Client, Company, Invoice, Payment, Quote
+from finance.models import Client, Company, Invoice, Payment, PaymentAllocation, Quote
 from finance.models.actions import CLIENT_ACTION, PAYMENT_ACTION, SEND_ACTION
 from finance.selectors import INVOICE_STATUS_LABELS, QUOTE_STATUS_LABELS
 from finance.services.audit import audit_record, system_user
 from finance.services.documents import invoice_amount_paid, invoice_balance_due, quote_mark_signed, quote_send
 from finance.services.payments import payment_record
+from hypervisual.lookups import AnyOf
 from integrations import actions
 from integrations.clients import invoice_ninja as ninja
 from integrations.clients.base import PermanentProviderError
@@ -373,24 +375,43 @@ def payment_payload(payment: Payment, *, client_id: str, shares: list[tuple[str,
 
 def payment_mirror_start(*, payment: Payment, actor: AbstractBaseUser | None) -> ActionRun | None:
     """Record a Hub payment at Invoice Ninja too, if it settles an invoice that is there; a failed run is retried."""
-    if payment.invoice_ninja_id or payment.undone_at is not None:
-        return None
-    if not payment.allocations.exclude(invoice__invoice_ninja_id="").exists():
-        return None
-    if usable_connection(payment.company, Provider.INVOICE_NINJA) is None:
-        return None
-    run = actions.action_run_start(
-        action=PAYMENT_ACTION, target=payment, company=payment.company, actor=actor,
-        idempotency_key=f"{PAYMENT_ACTION}:{payment.pk}",
-    )  # fmt: skip
-    if run.status == ActionRun.Status.FAILED:
+    run = next(iter(payments_mirror_start(payments=[payment], actor=actor)), None)
+    if run is not None and run.status == ActionRun.Status.FAILED:
         run = actions.action_run_retry(run=run, actor=actor or system_user())
     return run
 
 
-@receiver(events.payment_recorded, dispatch_uid="invoice_ninja_payment_mirror")
-def on_payment_recorded(sender, *, payment: Payment, actor: AbstractBaseUser | None, **kwargs) -> None:
-    payment_mirror_start(payment=payment, actor=actor)
+def payments_mirror_start(*, payments: list[Payment], actor: AbstractBaseUser | None) -> list[ActionRun]:
+    """The runs recording at Invoice Ninja those of the payments that settle an invoice that is there.
+
+    A bank statement's payments are looked at together: one query for them all, then one per company.
+    """
+    waiting = [payment for payment in payments if not payment.invoice_ninja_id and payment.undone_at is None]
+    there = set(
+        PaymentAllocation.objects.filter(AnyOf(F("payment_id"), [payment.pk for payment in waiting]))
+        .exclude(invoice__invoice_ninja_id="").values_list("payment_id", flat=True)
+    ) if waiting else set()  # fmt: skip
+    by_company = defaultdict(list)
+    for payment in waiting:
+        if payment.pk in there:
+            by_company[payment.company_id].append(payment)
+    runs = []
+    for group in by_company.values():
+        company = group[0].company
+        if usable_connection(company, Provider.INVOICE_NINJA) is not None:
+            runs += actions.action_runs_start(
+                action=PAYMENT_ACTION, targets=group, company=company, actor=actor, idempotency_key=_payment_run_key
+            )
+    return runs
+
+
+def _payment_run_key(payment: Payment) -> str:
+    return f"{PAYMENT_ACTION}:{payment.pk}"
+
+
+@receiver(events.payments_recorded, dispatch_uid="invoice_ninja_payment_mirror")
+def on_payments_recorded(sender, *, payments: list[Payment], actor: AbstractBaseUser | None, **kwargs) -> None:
+    payments_mirror_start(payments=payments, actor=actor)
 
 
 @actions.action_handler(PAYMENT_ACTION)

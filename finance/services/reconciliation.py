@@ -19,17 +19,19 @@ from fractions import Fraction
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Min, Sum
+from django.db import connection
+from django.db.models import Count, F, Min, Sum
 from django.db.transaction import atomic
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from finance import selectors
-from finance.models import BankTransaction, Company, Invoice, MatchSuggestion, Payment
-from finance.services.audit import audit_record, system_user
+from finance.models import AuditEvent, BankTransaction, Company, Invoice, MatchSuggestion, Payment
+from finance.services.audit import audit_event, audit_record, system_user
 from finance.services.documents import invoice_balance_due
-from finance.services.payments import payment_record, payment_undo
+from finance.services.payments import PaymentEntry, payment_undo, payments_record
+from hypervisual.lookups import AnyOf
 
 ZERO = Decimal("0.00")
 Match = BankTransaction.Match
@@ -483,32 +485,67 @@ def _suggest_all(waiting: list[tuple[BankTransaction, list[Candidate]]]) -> None
         BankTransaction.objects.filter(pk__in=pks).update(match_status=status, updated_at=now)
 
 
-def _match(
-    transaction: BankTransaction, invoice: Invoice, *, recorded_by: AbstractBaseUser,
-    matched_by: AbstractBaseUser | None, actor: AbstractBaseUser | None, score: int | None,
-) -> Decimal:  # fmt: skip
-    """Record the transfer as the client's payment of the invoice: what it owes, the rest as the client's credit.
+@dataclass(frozen=True)
+class Decision:
+    """A transfer recorded as the payment of an invoice: `allocated` settles it, the rest is the client's credit."""
 
-    Returns what the invoice still owes after it.
-    """
-    invoice = Invoice.objects.select_for_update(of=("self",)).select_related("client").get(pk=invoice.pk)
-    due = invoice_balance_due(invoice)
-    allocated = min(transaction.amount, due)
-    payment = payment_record(
-        client=invoice.client, received_on=timezone.localdate(transaction.completed_at), amount=transaction.amount,
-        method=Payment.Method.BANK_TRANSFER, reference=transaction.reference[:PAYMENT_REFERENCE_LENGTH],
-        allocations=[(invoice, allocated)], recorded_by=recorded_by, currency=transaction.currency,
-    )  # fmt: skip
-    transaction.suggestions.all().delete()
-    transaction.match_status, transaction.payment = Match.MATCHED, payment
-    transaction.matched_by, transaction.matched_at = matched_by, timezone.now()
-    _save(transaction, "match_status", "payment", "matched_by", "matched_at")
-    _log(
-        transaction, actor=actor, action="bank_transaction.matched", invoice=invoice.number,
-        automatic=matched_by is None, score=score, allocated=str(allocated),
-        credit=str(transaction.amount - allocated),
-    )  # fmt: skip
-    return due - allocated
+    transaction: BankTransaction
+    invoice: Invoice
+    allocated: Decimal
+    score: int | None
+
+
+def _matches_record(
+    decisions: list[Decision], *, recorded_by: AbstractBaseUser, matched_by: AbstractBaseUser | None,
+    actor: AbstractBaseUser | None,
+) -> None:  # fmt: skip
+    """Record each decided transfer as its client's payment, together: payments, transfers, audit in bulk."""
+    payments = payments_record(
+        [
+            PaymentEntry(
+                client=decision.invoice.client,
+                received_on=timezone.localdate(decision.transaction.completed_at),
+                amount=decision.transaction.amount,
+                method=Payment.Method.BANK_TRANSFER,
+                reference=decision.transaction.reference[:PAYMENT_REFERENCE_LENGTH],
+                allocations=[(decision.invoice, decision.allocated)],
+                currency=decision.transaction.currency,
+            )
+            for decision in decisions
+        ],
+        recorded_by=recorded_by,
+    )
+    transactions = [decision.transaction for decision in decisions]
+    MatchSuggestion.objects.filter(AnyOf(F("transaction_id"), [t.pk for t in transactions])).delete()
+    now = timezone.now()
+    for transaction, payment in zip(transactions, payments, strict=True):
+        transaction.match_status, transaction.payment = Match.MATCHED, payment
+        transaction.matched_by, transaction.matched_at, transaction.updated_at = matched_by, now, now
+    # One UPDATE joined to each transfer's payment; `bulk_update`'s CASE lists every row for every row.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE finance_banktransaction AS bank SET payment_id = paid.payment_id, match_status = %s, "
+            "matched_by_id = %s, matched_at = %s, updated_at = %s "
+            "FROM unnest(%s::bigint[], %s::bigint[]) AS paid (id, payment_id) WHERE bank.id = paid.id",
+            [Match.MATCHED, matched_by.pk if matched_by else None, now, now,
+             [transaction.pk for transaction in transactions], [payment.pk for payment in payments]],
+        )  # fmt: skip
+    AuditEvent.objects.bulk_create(
+        audit_event(
+            actor=actor,
+            company=decision.transaction.company,
+            action="bank_transaction.matched",
+            target=decision.transaction,
+            changes={
+                "invoice": decision.invoice.number,
+                "automatic": matched_by is None,
+                "score": decision.score,
+                "allocated": str(decision.allocated),
+                "credit": str(decision.transaction.amount - decision.allocated),
+            },
+        )
+        for decision in decisions
+    )
 
 
 def _waiting(transaction: BankTransaction) -> bool:
@@ -562,30 +599,48 @@ def transactions_match_auto(
 
     The candidates of each batch of a company and currency are read in two queries, however many transfers and
     open invoices; what a transfer pays is no longer owed for the next ones, so the outcome is the one of matching
-    them one by one in this order. Suggestions are written together at the end of each batch.
+    them one by one in this order. Payments and suggestions are written together at the end of each batch.
     """
     pks = [transaction.pk for transaction in transactions]
     # The row locks make matching run once per transaction however many webhooks and syncs arrive together.
     locked = BankTransaction.objects.select_for_update(of=("self",)).select_related("company")
     by_pk = {transaction.pk: transaction for transaction in locked.filter(pk__in=pks).order_by("pk")}
     ordered = [by_pk[pk] for pk in pks]
-    recorded_by = None
     for batch in _batches([transaction for transaction in dict.fromkeys(ordered) if _waiting(transaction)]):
+        decisions, suggested = _batch_decisions(batch)
+        if decisions:
+            _matches_record(decisions, recorded_by=system_user(), matched_by=None, actor=actor)
+        _suggest_all(suggested)
+    return ordered
+
+
+def _batch_decisions(
+    batch: list[BankTransaction],
+) -> tuple[list[Decision], list[tuple[BankTransaction, list[Candidate]]]]:
+    """What each transfer of the batch pays by itself, and the candidates of those left to a person.
+
+    Judged on candidates read without a lock; the invoices chosen are then locked and their balances read again.
+    Should a payment or a credit note have reached one in between, the batch is judged again on fresh candidates:
+    the invoices locked so far can no longer change, so each new judgement locks more and the loop ends.
+    """
+    while True:
         finder = CandidateFinder(batch[0].company, batch[0].currency, batch)
-        suggested = []
+        decisions, suggested, seen_due = [], [], {}
         for transaction in batch:
             candidates = finder.candidates(transaction)
             chosen = _decided(transaction, candidates)
             if chosen is None:
                 suggested.append((transaction, candidates))
                 continue
-            recorded_by = recorded_by or system_user()
-            still_due = _match(
-                transaction, chosen.invoice, recorded_by=recorded_by, matched_by=None, actor=actor, score=chosen.score
-            )
-            finder.paid(chosen.invoice, still_due=still_due)
-        _suggest_all(suggested)
-    return ordered
+            invoice = chosen.invoice
+            seen_due.setdefault(invoice.pk, invoice.balance_due)
+            allocated = min(transaction.amount, invoice.balance_due)
+            decisions.append(Decision(transaction, invoice, allocated=allocated, score=chosen.score))
+            finder.paid(invoice, still_due=invoice.balance_due - allocated)
+        if not seen_due or seen_due == {
+            invoice.pk: invoice.balance_due for invoice in selectors.invoices_locked_with_balances(seen_due)
+        }:
+            return decisions, suggested
 
 
 def _require_waiting(transaction: BankTransaction) -> None:
@@ -626,7 +681,9 @@ def transaction_match_manual(
             code="not_open",
         )
     score = next((s.score for s in transaction.suggestions.all() if s.invoice_id == invoice.pk), None)
-    _match(transaction, invoice, recorded_by=matched_by, matched_by=matched_by, actor=matched_by, score=score)
+    decision = Decision(transaction=transaction, invoice=invoice, score=score,
+                        allocated=min(transaction.amount, invoice_balance_due(invoice)))  # fmt: skip
+    _matches_record([decision], recorded_by=matched_by, matched_by=matched_by, actor=matched_by)
     return transaction
 
 

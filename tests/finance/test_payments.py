@@ -5,7 +5,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import translation
 
-from finance.models import Invoice, InvoiceLine
+from finance.models import AuditEvent, Invoice, InvoiceLine, Payment
 from finance.services import documents, payments
 from tests.factories import ClientFactory, CompanyFactory, InvoiceFactory, UserFactory
 
@@ -91,6 +91,76 @@ def test_another_clients_invoice_is_refused(client_with_invoices, user):
 
     with pytest.raises(ValidationError, match="another client's invoice"):
         pay(stranger, user, D("100.00"), [(first, D("100.00"))])
+
+
+def entry(client, amount, allocations, **fields):
+    return payments.PaymentEntry(
+        client=client, received_on=datetime.date(2026, 11, 20), amount=amount, method="bank_transfer",
+        reference="Virement", allocations=allocations, **fields,
+    )  # fmt: skip
+
+
+def test_payments_recorded_together_settle_an_invoice_in_their_order(client_with_invoices, user):
+    client, first, second = client_with_invoices
+
+    recorded = payments.payments_record(
+        [entry(client, D("600.00"), [(first, D("600.00"))]), entry(client, D("600.00"), [(first, D("481.00"))]),
+         entry(client, D("540.50"), [(second, D("540.50"))])],
+        recorded_by=user,
+    )  # fmt: skip
+
+    assert [(p.amount, [a.amount for a in p.allocations.all()]) for p in recorded] == [
+        (D("600.00"), [D("600.00")]), (D("600.00"), [D("481.00")]), (D("540.50"), [D("540.50")]),
+    ]  # fmt: skip
+    assert Invoice.objects.get(pk=first.pk).status == "paid"
+    assert Invoice.objects.get(pk=second.pk).status == "paid"
+    assert payments.client_credit(client=client) == D("119.00")
+    assert AuditEvent.objects.filter(action="payment.recorded").count() == 3
+    assert list(AuditEvent.objects.filter(action="invoice.paid").values_list("object_id", flat=True).order_by("pk")) == [
+        str(first.pk), str(second.pk)
+    ]  # fmt: skip
+
+
+def test_a_later_payment_cannot_take_what_an_earlier_one_settled_and_none_is_recorded(client_with_invoices, user):
+    client, first, _second = client_with_invoices
+
+    with pytest.raises(ValidationError) as refused:
+        payments.payments_record(
+            [entry(client, D("1000.00"), [(first, D("1000.00"))]), entry(client, D("100.00"), [(first, D("100.00"))])],
+            recorded_by=user,
+        )  # fmt: skip
+
+    assert refused.value.messages == [f"{first.number}: allocate more than 0 and at most its balance due of 81.00."]
+    assert (client.payments.count(), Invoice.objects.get(pk=first.pk).status) == (0, "issued")
+
+
+def test_a_payment_the_database_refuses_is_explained_as_full_clean_would(client_with_invoices, user):
+    client, first, _second = client_with_invoices
+    imported = pay(client, user, D("10.00"), [(first, D("10.00"))])
+    Payment.objects.filter(pk=imported.pk).update(invoice_ninja_id="IN-7")
+
+    with pytest.raises(ValidationError) as refused:
+        payments.payments_record([entry(client, D("20.00"), [(first, D("20.00"))], invoice_ninja_id="IN-7")],
+                                 recorded_by=user)  # fmt: skip
+
+    assert refused.value.message_dict == {"__all__": ["Constraint “payment_invoice_ninja_once” is violated."]}
+    assert client.payments.count() == 1
+
+
+@pytest.mark.parametrize("count", [2, 8])
+def test_recording_many_payments_takes_the_same_queries_as_recording_two(
+    client_with_invoices, user, count, django_assert_num_queries
+):
+    client, first, _second = client_with_invoices
+    entries = [entry(client, D("100.00"), [(first, D("100.00"))]) for _ in range(count)]
+
+    # Savepoint, invoices locked with balances, companies, payments (in a savepoint), allocations, invoices
+    # locked again, status updated, its audit, the payments' audit, Invoice Ninja's look, release.
+    with django_assert_num_queries(13):
+        payments.payments_record(entries, recorded_by=user)
+
+    first = Invoice.objects.get(pk=first.pk)
+    assert (first.status, documents.invoice_balance_due(first)) == ("partially_paid", D("1081.00") - 100 * count)
 
 
 def test_undo_makes_the_invoice_due_again(client_with_invoices, user):

@@ -375,6 +375,71 @@ def test_matching_twice_records_one_payment(seller, favre, user):
 
 
 @pytest.mark.django_db
+def test_transfers_of_one_statement_pay_an_invoice_in_their_order(seller, favre, user):
+    invoice = issued(favre, user)
+    first = arrives(seller, "600.00", reference=invoice.qr_reference)
+    second = arrives(seller, "600.00", reference=invoice.qr_reference)
+
+    reconciliation.transactions_match_auto([first, second])
+
+    first, second, invoice = reloaded(first), reloaded(second), reloaded(invoice)
+    assert (first.match_status, second.match_status, invoice.status) == ("matched", "matched", "paid")
+    assert [a.amount for a in first.payment.allocations.all()] == [D("600.00")]
+    assert [a.amount for a in second.payment.allocations.all()] == [D("481.00")]
+    assert payments.client_credit(client=favre) == D("119.00")
+    assert [e.changes["allocated"] for e in AuditEvent.objects.filter(action="bank_transaction.matched").order_by("pk")] == [
+        "600.00", "481.00"
+    ]  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_payment_arriving_while_the_candidates_are_judged_is_taken_into_account(seller, favre, user, monkeypatch):
+    """Candidates are read without a lock: a payment recorded between that read and the lock makes the batch be
+    judged again on what the invoice owes then, instead of allocating more than it owes."""
+    invoice = issued(favre, user)
+    transaction = arrives(seller, "1081.00", reference=invoice.qr_reference)
+    read_candidates = reconciliation.CandidateFinder.__init__
+    finders = []
+
+    def candidates_then_a_payment(finder, *args, **kwargs):
+        read_candidates(finder, *args, **kwargs)
+        finders.append(finder)
+        if len(finders) == 1:
+            payments.payment_record(
+                client=favre, received_on=ISSUE_DAY, amount=D("400.00"), method="cash", reference="Au guichet",
+                allocations=[(invoice, D("400.00"))], recorded_by=user,
+            )  # fmt: skip
+
+    monkeypatch.setattr(reconciliation.CandidateFinder, "__init__", candidates_then_a_payment)
+
+    reconciliation.transactions_match_auto([transaction])
+
+    transaction, invoice = reloaded(transaction), reloaded(invoice)
+    assert len(finders) == 2
+    assert (transaction.match_status, invoice.status) == ("matched", "paid")
+    assert [a.amount for a in transaction.payment.allocations.all()] == [D("681.00")]
+    assert payments.client_credit(client=favre) == D("400.00")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("transfers", [2, 6])
+def test_matching_many_transfers_takes_the_same_queries_as_matching_two(
+    seller, favre, user, transfers, django_assert_num_queries
+):
+    invoices = [issued(favre, user) for _ in range(transfers)]
+    waiting = [arrives(seller, "1081.00", reference=invoice.qr_reference) for invoice in invoices]
+    reconciliation.system_user()
+
+    # Savepoint, lock, clients, candidates, the invoices locked; payments recorded (13 queries, see test_payments),
+    # suggestions deleted, transfers updated, their audit; release.
+    with django_assert_num_queries(23):
+        reconciliation.transactions_match_auto(waiting)
+
+    assert [reloaded(invoice).status for invoice in invoices] == ["paid"] * transfers
+    assert Payment.objects.count() == transfers
+
+
+@pytest.mark.django_db
 def test_a_deposit_paid_by_transfer_activates_the_project(user):
     company = CompanyFactory(code="QD", qr_iban="CH4431999123000889012")
     DepositRule.objects.create(company=company, project_type="", percent=D("30"), due_days=10)
