@@ -1,8 +1,11 @@
+from collections.abc import Iterable
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Model
 
 from finance.models import AuditEvent, Company
+from hypervisual.bulk import transaction_now
 
 # The username of the account the Hub's own automatic writes are recorded by (see `system_user`).
 SYSTEM_USERNAME = "system"
@@ -26,6 +29,16 @@ def audit_event(
         actor=actor, company=company, action=action, object_type=target._meta.label_lower, object_id=str(target.pk),
         changes=changes or {}, **fields,
     )  # fmt: skip
+
+
+def audit_records(events: Iterable[AuditEvent]) -> list[AuditEvent]:
+    """Append many events (from `audit_event`) in one INSERT, dated as `audit_record` dates one."""
+    events = list(events)
+    if events:
+        now = transaction_now()
+        for event in events:
+            event.created_at = now
+    return AuditEvent.objects.bulk_create(events)
 
 
 def field_changes(before: dict, after: dict) -> dict:

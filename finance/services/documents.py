@@ -28,7 +28,7 @@ from finance.models import (
 )
 from finance.models.sales import DocumentStateError
 from finance.services import vat_returns
-from finance.services.audit import audit_event
+from finance.services.audit import audit_event, audit_records
 from finance.services.numbering import document_number_take
 from finance.services.projects import projects_follow_deposit, projects_follow_quote
 from finance.vat import document_lines_totals
@@ -540,7 +540,7 @@ def invoices_status_refresh(*, invoices: Iterable[Invoice], actor: AbstractBaseU
             invoice.status = status
     for (_before, status), group in changed.items():
         Invoice.objects.filter(AnyOf(F("pk"), [invoice.pk for invoice in group])).update(status=status)
-    AuditEvent.objects.bulk_create(
+    audit_records(
         _event(invoice, actor=None, action=f"invoice.{status}", status_from=before, status_to=status)
         for (before, status), group in changed.items()
         for invoice in group

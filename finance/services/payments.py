@@ -14,9 +14,10 @@ from django.db.models.functions import Now
 from django.utils.translation import gettext as _
 
 from finance import events, selectors
-from finance.models import AuditEvent, Client, Company, Invoice, Payment, PaymentAllocation
-from finance.services.audit import audit_event, audit_record
+from finance.models import Client, Company, Invoice, Payment, PaymentAllocation
+from finance.services.audit import audit_event, audit_record, audit_records
 from finance.services.documents import invoice_status_refresh, invoices_status_refresh
+from hypervisual.bulk import transaction_now
 
 ZERO = Decimal("0.00")
 # Saved rows the caller holds: validated by PostgreSQL's foreign keys rather than one query each.
@@ -72,6 +73,7 @@ def payments_record(entries: list[PaymentEntry], *, recorded_by: AbstractBaseUse
         errors += _allocation_errors(entry, currency=currency(entry), invoices=invoices, still_due=still_due)
     if errors:
         raise ValidationError(errors)
+    now = transaction_now()  # the time the database would give them, as a plain value: one array per column
     payments = [
         Payment(
             company=companies[entry.client.company_id],
@@ -83,6 +85,7 @@ def payments_record(entries: list[PaymentEntry], *, recorded_by: AbstractBaseUse
             reference=entry.reference,
             created_by=recorded_by,
             invoice_ninja_id=entry.invoice_ninja_id,
+            created_at=now,
         )
         for entry in entries
     ]
@@ -93,7 +96,7 @@ def payments_record(entries: list[PaymentEntry], *, recorded_by: AbstractBaseUse
         for invoice, share in entry.allocations
     )
     invoices_status_refresh(invoices=invoices.values(), actor=recorded_by)
-    AuditEvent.objects.bulk_create(
+    audit_records(
         audit_event(
             actor=recorded_by,
             company=payment.company,

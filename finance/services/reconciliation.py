@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+import string
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
@@ -27,8 +28,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from finance import selectors
-from finance.models import AuditEvent, BankTransaction, Company, Invoice, MatchSuggestion, Payment
-from finance.services.audit import audit_event, audit_record, system_user
+from finance.models import BankTransaction, Company, Invoice, MatchSuggestion, Payment
+from finance.services.audit import audit_event, audit_record, audit_records, system_user
 from finance.services.documents import invoice_balance_due
 from finance.services.payments import PaymentEntry, payment_undo, payments_record
 from hypervisual.lookups import AnyOf
@@ -124,12 +125,12 @@ def is_open_for(transaction: BankTransaction, invoice: Invoice) -> bool:
 # are compared as `(?<![0-9A-Z])…(?![0-9A-Z])` with IGNORECASE would, without compiling a pattern per invoice.
 CASE_ALIASES = {"\u0130": "I", "\u0131": "I", "\u017f": "S", "\u212a": "K"}
 WORD_CHARACTERS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+CAPITALS = str.maketrans({**{letter: letter.upper() for letter in string.ascii_lowercase}, **CASE_ALIASES})
 
 
 def _folded(text: str) -> str:
     """The text with each character as the capital it equals ignoring case (ASCII letters and CASE_ALIASES)."""
-    return "".join(CASE_ALIASES.get(character, character.upper() if character.isascii() else character)
-                   for character in text)  # fmt: skip
+    return text.translate(CAPITALS)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -245,7 +246,7 @@ CREDITOR_REFERENCE_LENGTHS = range(5, 26)  # ISO 11649: RF, two check digits, 1 
 NUMBER_LENGTH = Invoice._meta.get_field("number").max_length
 CENT = Decimal("0.01")
 # Transfers whose candidates are read together: a handful of queries for this many, with bounded lists.
-MATCHING_BATCH_SIZE = 1000
+MATCHING_BATCH_SIZE = 5000
 
 
 def reference_tokens(text: str) -> set[str]:
@@ -466,7 +467,7 @@ def _suggest_all(waiting: list[tuple[BankTransaction, list[Candidate]]]) -> None
     """
     if not waiting:
         return
-    MatchSuggestion.objects.filter(transaction__in=[transaction for transaction, _ in waiting]).delete()
+    MatchSuggestion.objects.filter(AnyOf(F("transaction_id"), [transaction.pk for transaction, _ in waiting])).delete()
     MatchSuggestion.objects.bulk_create(
         MatchSuggestion(
             transaction=transaction, invoice=candidate.invoice, score=candidate.score,
@@ -482,7 +483,7 @@ def _suggest_all(waiting: list[tuple[BankTransaction, list[Candidate]]]) -> None
         transaction.updated_at = now
         by_status[transaction.match_status].append(transaction.pk)
     for status, pks in by_status.items():
-        BankTransaction.objects.filter(pk__in=pks).update(match_status=status, updated_at=now)
+        BankTransaction.objects.filter(AnyOf(F("pk"), pks)).update(match_status=status, updated_at=now)
 
 
 @dataclass(frozen=True)
@@ -530,7 +531,7 @@ def _matches_record(
             [Match.MATCHED, matched_by.pk if matched_by else None, now, now,
              [transaction.pk for transaction in transactions], [payment.pk for payment in payments]],
         )  # fmt: skip
-    AuditEvent.objects.bulk_create(
+    audit_records(
         audit_event(
             actor=actor,
             company=decision.transaction.company,
