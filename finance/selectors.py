@@ -268,8 +268,10 @@ def _with_balances(invoices: QuerySet[Invoice], *, today: date | None = None) ->
 
 
 def invoices_locked_with_balances(invoice_ids) -> list[Invoice]:
-    """The invoices locked for update (in id order, as every batch locks them) with their balances read under the
-    lock: `amount_paid`, `amount_credited` and `balance_due` as `_with_balances` annotates them."""
+    """The invoices locked for update, in id order as every batch locks them, with their balances read under the lock.
+
+    `amount_paid`, `amount_credited` and `balance_due` as `_with_balances` annotates them.
+    """
     locked = Invoice.objects.select_for_update(of=("self",)).select_related("company")
     locked = locked.filter(AnyOf(F("pk"), sorted(set(invoice_ids))))
     return list(_with_balances(locked).order_by("pk"))

@@ -55,9 +55,11 @@ def payment_record(
 
 @transaction.atomic
 def payments_record(entries: list[PaymentEntry], *, recorded_by: AbstractBaseUser) -> list[Payment]:
-    """`payment_record` for many payments at once (a bank statement), in a number of queries that does not grow
-    with them. They settle their invoices in their order: an invoice two of them pay owes the second what the first
-    left. Nothing is recorded if one of them is refused."""
+    """`payment_record` for many payments at once (a bank statement), in queries that do not grow with them.
+
+    They settle their invoices in their order: an invoice two of them pay owes the second what the first left.
+    Nothing is recorded if one of them is refused.
+    """
     invoices = {invoice.pk: invoice for invoice in selectors.invoices_locked_with_balances(
         invoice.pk for entry in entries for invoice, _share in entry.allocations
     )}  # fmt: skip
