@@ -116,9 +116,8 @@ def test_payments_recorded_together_settle_an_invoice_in_their_order(client_with
     assert Invoice.objects.get(pk=second.pk).status == "paid"
     assert payments.client_credit(client=client) == D("119.00")
     assert AuditEvent.objects.filter(action="payment.recorded").count() == 3
-    assert list(AuditEvent.objects.filter(action="invoice.paid").values_list("object_id", flat=True).order_by("pk")) == [
-        str(first.pk), str(second.pk)
-    ]  # fmt: skip
+    paid_events = AuditEvent.objects.filter(action="invoice.paid").order_by("pk")
+    assert [event.object_id for event in paid_events] == [str(first.pk), str(second.pk)]
 
 
 def test_a_later_payment_cannot_take_what_an_earlier_one_settled_and_none_is_recorded(client_with_invoices, user):

@@ -387,9 +387,8 @@ def test_transfers_of_one_statement_pay_an_invoice_in_their_order(seller, favre,
     assert [a.amount for a in first.payment.allocations.all()] == [D("600.00")]
     assert [a.amount for a in second.payment.allocations.all()] == [D("481.00")]
     assert payments.client_credit(client=favre) == D("119.00")
-    assert [e.changes["allocated"] for e in AuditEvent.objects.filter(action="bank_transaction.matched").order_by("pk")] == [
-        "600.00", "481.00"
-    ]  # fmt: skip
+    matched_events = AuditEvent.objects.filter(action="bank_transaction.matched").order_by("pk")
+    assert [event.changes["allocated"] for event in matched_events] == ["600.00", "481.00"]
 
 
 @pytest.mark.django_db
