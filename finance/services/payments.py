@@ -66,13 +66,10 @@ def payments_record(entries: list[PaymentEntry], *, recorded_by: AbstractBaseUse
     # Read once: a statement's clients are distinct rows, each would read its company again.
     companies = Company.objects.in_bulk({entry.client.company_id for entry in entries})
     still_due = {pk: invoice.balance_due for pk, invoice in invoices.items()}
-
-    def currency(entry: PaymentEntry) -> str:
-        return entry.currency or companies[entry.client.company_id].currency
-
+    currencies = [entry.currency or companies[entry.client.company_id].currency for entry in entries]
     errors = []
-    for entry in entries:
-        errors += _allocation_errors(entry, currency=currency(entry), invoices=invoices, still_due=still_due)
+    for entry, currency in zip(entries, currencies, strict=True):
+        errors += _allocation_errors(entry, currency=currency, invoices=invoices, still_due=still_due)
     if errors:
         raise ValidationError(errors)
     now = transaction_now()  # the time the database would give them, as a plain value: one array per column
@@ -82,14 +79,14 @@ def payments_record(entries: list[PaymentEntry], *, recorded_by: AbstractBaseUse
             client=entry.client,
             received_on=entry.received_on,
             amount=entry.amount,
-            currency=currency(entry),
+            currency=currency,
             method=entry.method,
             reference=entry.reference,
             created_by=recorded_by,
             invoice_ninja_id=entry.invoice_ninja_id,
             created_at=now,
         )
-        for entry in entries
+        for entry, currency in zip(entries, currencies, strict=True)
     ]
     _payments_insert(payments)
     PaymentAllocation.objects.bulk_create(

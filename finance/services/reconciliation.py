@@ -675,15 +675,15 @@ def transaction_match_manual(
             % {"number": invoice.number, "invoice_currency": invoice.currency, "currency": transaction.currency},
             code="currency",
         )
-    if invoice.status not in OPEN_STATUSES or invoice_balance_due(invoice) <= ZERO:
+    due = invoice_balance_due(invoice)
+    if invoice.status not in OPEN_STATUSES or due <= ZERO:
         raise ValidationError(
             _("%(number)s owes nothing (%(status)s): choose an issued invoice with a balance due.")
             % {"number": invoice.number, "status": invoice.get_status_display().lower()},
             code="not_open",
         )
     score = next((s.score for s in transaction.suggestions.all() if s.invoice_id == invoice.pk), None)
-    decision = Decision(transaction=transaction, invoice=invoice, score=score,
-                        allocated=min(transaction.amount, invoice_balance_due(invoice)))  # fmt: skip
+    decision = Decision(transaction, invoice, allocated=min(transaction.amount, due), score=score)
     _matches_record([decision], recorded_by=matched_by, matched_by=matched_by, actor=matched_by)
     return transaction
 
