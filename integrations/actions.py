@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from finance.services.audit import audit_record
+from hypervisual.bulk import rows_insert
 from hypervisual.lookups import AnyOf
 from integrations import health
 from integrations.clients.base import ProviderError
@@ -113,15 +114,13 @@ def action_runs_start(
     keys = [idempotency_key(target) for target in targets]
     existing = {run.idempotency_key: run for run in ActionRun.objects.filter(AnyOf(F("idempotency_key"), keys))}
     target_type = ContentType.objects.get_for_model(targets[0])
-    # A plain creation time rather than the column's database default: rows of plain values go to PostgreSQL as
-    # one array per column, far cheaper than one placeholder per value at thousands of runs.
-    now = timezone.now()
-    created = ActionRun.objects.bulk_create(
-        ActionRun(action=action, company=company, actor=actor, target_type=target_type, target_id=target.pk,
-                  idempotency_key=key, created_at=now)
+    created = [
+        ActionRun(action=action, company_id=company.pk, actor_id=actor.pk if actor else None,
+                  target_type_id=target_type.pk, target_id=target.pk, idempotency_key=key)
         for target, key in zip(targets, keys, strict=True)
         if key not in existing
-    )  # fmt: skip
+    ]  # fmt: skip
+    rows_insert(created)
     for run in created:
         _enqueue(run)
     created_by_key = {run.idempotency_key: run for run in created}

@@ -25,7 +25,6 @@ from django.utils.translation import gettext as _
 
 from finance import dunning, selectors
 from finance.models import (
-    AuditEvent,
     Company,
     DunningLevel,
     DunningPolicy,
@@ -36,9 +35,9 @@ from finance.models import (
 )
 from finance.models.actions import REMINDER_ACTION
 from finance.models.dunning import DEFAULT_LEVELS
-from finance.services.audit import audit_event, audit_record, field_changes
+from finance.services.audit import audit_event, audit_record, audit_records, field_changes
 from finance.services.documents import invoice_balance_from
-from hypervisual.bulk import transaction_now
+from hypervisual.bulk import rows_insert
 from hypervisual.lookups import AnyOf
 from integrations.actions import action_run_start, action_runs_start
 from integrations.models import ActionRun, Connection, Provider
@@ -379,11 +378,12 @@ def _reminder(situation: Situation, *, trigger: str, requested_by: AbstractBaseU
     """The reminder of the situation's next level, unsaved, with the amounts it claims today."""
     invoice, rule, terms = situation.invoice, situation.next_rule, situation.terms
     return Reminder(
-        company=invoice.company, invoice=invoice, level=rule.level, level_name=rule.name,
+        company_id=invoice.company_id, invoice=invoice, level=rule.level, level_name=rule.name,
         dunning_date=situation.today, days_late=situation.days_late, balance_due=situation.balance_due,
         fee=rule.fee if terms.policy.terms_allow_fees else ZERO, fees_total=situation.fees_total,
         interest=situation.interest, amount_due=situation.amount_due, currency=invoice.currency,
-        recipient=invoice.client.email, language=invoice.client.language, trigger=trigger, requested_by=requested_by,
+        recipient=invoice.client.email, language=invoice.client.language, trigger=trigger,
+        requested_by_id=requested_by.pk if requested_by else None,
         mautic_email_id=terms.text_for(invoice, rule.level).mautic_email_id, **fields,
     )  # fmt: skip
 
@@ -473,7 +473,6 @@ def dunning_run(*, company: Company, today: date, actor: AbstractBaseUser | None
     with transaction.atomic():
         terms = DunningTerms(company)
         invoices = _candidates(terms, today=today)
-        now = transaction_now()
         _states_locked(invoices)
         facts = selectors.dunning_facts(invoice_ids=[invoice.pk for invoice in invoices])
         entries = _plan(invoices, terms=terms, today=today, facts=facts)
@@ -483,19 +482,12 @@ def dunning_run(*, company: Company, today: date, actor: AbstractBaseUser | None
             entry.situation.invoice.pk: _state_update(states[entry.situation.invoice.pk], entry.situation)
             for entry in entries
         }
-        sent = _reminders_start([entry.situation for entry in entries if not entry.blocker], actor=actor, now=now)
+        sent = _reminders_start([entry.situation for entry in entries if not entry.blocker], actor=actor)
         for situation, _reminder_sent in sent:
             events[situation.invoice.pk] += _state_update(states[situation.invoice.pk], _after_sending(situation))
         _states_save([state for invoice_id, state in states.items() if _state_values(state) != before[invoice_id]])
-        AuditEvent.objects.bulk_create(
-            audit_event(
-                actor=actor,
-                company=company,
-                action=action,
-                target=entry.situation.invoice,
-                changes=changes,
-                created_at=now,
-            )
+        audit_records(
+            audit_event(actor=actor, company=company, action=action, target=entry.situation.invoice, changes=changes)
             for entry in entries
             for action, changes in events[entry.situation.invoice.pk]
         )
@@ -557,7 +549,7 @@ def _states_save(states: list[InvoiceDunning]) -> None:
 
 
 def _reminders_start(
-    situations: list[Situation], *, actor: AbstractBaseUser | None, now: datetime
+    situations: list[Situation], *, actor: AbstractBaseUser | None
 ) -> list[tuple[Situation, Reminder]]:
     """Create the reminders of these situations and their action runs in bulk; those that could not start are left.
 
@@ -569,10 +561,10 @@ def _reminders_start(
     company = situations[0].invoice.company
     try:
         with transaction.atomic():
-            reminders = Reminder.objects.bulk_create(
-                _reminder(situation, trigger=Reminder.Trigger.DAILY_RUN, requested_by=actor, created_at=now)
-                for situation in situations
-            )
+            reminders = [
+                _reminder(situation, trigger=Reminder.Trigger.DAILY_RUN, requested_by=actor) for situation in situations
+            ]
+            rows_insert(reminders)
             action_runs_start(action=REMINDER_ACTION, targets=reminders, company=company, actor=actor,
                               idempotency_key=_run_key)  # fmt: skip
         return list(zip(situations, reminders, strict=True))

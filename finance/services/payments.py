@@ -17,7 +17,7 @@ from finance import events, selectors
 from finance.models import Client, Company, Invoice, Payment, PaymentAllocation
 from finance.services.audit import audit_event, audit_record, audit_records
 from finance.services.documents import invoice_status_refresh, invoices_status_refresh
-from hypervisual.bulk import transaction_now
+from hypervisual.bulk import rows_insert
 
 ZERO = Decimal("0.00")
 # Saved rows the caller holds: validated by PostgreSQL's foreign keys rather than one query each.
@@ -72,7 +72,6 @@ def payments_record(entries: list[PaymentEntry], *, recorded_by: AbstractBaseUse
         errors += _allocation_errors(entry, currency=currency, invoices=invoices, still_due=still_due)
     if errors:
         raise ValidationError(errors)
-    now = transaction_now()  # the time the database would give them, as a plain value: one array per column
     payments = [
         Payment(
             company=companies[entry.client.company_id],
@@ -84,16 +83,15 @@ def payments_record(entries: list[PaymentEntry], *, recorded_by: AbstractBaseUse
             reference=entry.reference,
             created_by=recorded_by,
             invoice_ninja_id=entry.invoice_ninja_id,
-            created_at=now,
         )
         for entry, currency in zip(entries, currencies, strict=True)
     ]
     _payments_insert(payments)
-    PaymentAllocation.objects.bulk_create(
+    rows_insert([
         PaymentAllocation(payment=payment, invoice=invoices[invoice.pk], amount=share)
         for payment, entry in zip(payments, entries, strict=True)
         for invoice, share in entry.allocations
-    )
+    ])  # fmt: skip
     invoices_status_refresh(invoices=invoices.values(), actor=recorded_by)
     audit_records(
         audit_event(
@@ -150,7 +148,7 @@ def _payments_insert(payments: list[Payment]) -> None:
         payment.full_clean(exclude=PAYMENT_RELATIONS, validate_unique=False, validate_constraints=False)
     try:
         with transaction.atomic():
-            Payment.objects.bulk_create(payments)
+            rows_insert(payments)
     except IntegrityError:
         for payment in payments:
             payment.full_clean()

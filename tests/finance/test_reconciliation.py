@@ -429,9 +429,9 @@ def test_matching_many_transfers_takes_the_same_queries_as_matching_two(
     waiting = [arrives(seller, "1081.00", reference=invoice.qr_reference) for invoice in invoices]
     reconciliation.system_user()
 
-    # Savepoint, lock, clients, candidates, the invoices locked; payments recorded (16 queries, see test_payments),
-    # suggestions deleted, transfers updated, their audit (time, insert); release.
-    with django_assert_num_queries(27):
+    # Savepoint, lock, clients, candidates, the invoices locked; payments recorded (13 queries, see test_payments),
+    # suggestions deleted, transfers updated, their audit; release.
+    with django_assert_num_queries(23):
         reconciliation.transactions_match_auto(waiting)
 
     assert [reloaded(invoice).status for invoice in invoices] == ["paid"] * transfers

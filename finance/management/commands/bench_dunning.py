@@ -1,6 +1,8 @@
 """Measure the dunning preview and the daily run on generated overdue invoices (`manage.py bench_dunning`).
 
-Overdue invoices are spread unevenly over the group companies (5 : 4 : 3 : 2 : 1), so that the same number of
+The group companies are brought to the size's number of overdue invoices (20,000 at L, the issue's figure): those
+they already have (the demo's, or a generated dataset's) count, and the bench adds the rest. The added ones are
+spread unevenly over the companies (5 : 4 : 3 : 2 : 1), so that the same number of
 queries in every company shows it does not follow the number of invoices. Their mix is what a run meets: most
 due for a level, some with a level already sent, some paused (partly paid, disputed), some blocked (client
 without an e-mail address). The preview (`dunning_plan`) then the daily run (`dunning_run`) of every company are
@@ -24,6 +26,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 from django.utils import timezone
 
+from finance import selectors
 from finance.management.commands.seed_demo import DEMO_COMPANIES
 from finance.models import (
     Client,
@@ -40,7 +43,7 @@ from finance.services.audit import system_user
 from finance.services.companies import company_create
 from integrations.models import Connection, Provider
 
-SIZES = {"XS": 75, "S": 2_000, "L": 20_000}  # overdue invoices; XS is for the tests
+SIZES = {"XS": 75, "S": 2_000, "L": 20_000}  # overdue invoices measured; XS is for the tests
 WEIGHTS = (5, 4, 3, 2, 1)  # the invoices of each group company, in DEMO_COMPANIES order
 TARGET_SECONDS = 5.0  # for the preview and for the daily run of all companies, at L
 CENT = Decimal("0.01")
@@ -67,7 +70,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--size", choices=list(SIZES), default="S",
-                            help="S: 2,000 overdue invoices (default); L: 20,000; XS: tests only.")  # fmt: skip
+                            help="Overdue invoices measured, those already there included: "
+                                 "S: 2,000 (default); L: 20,000; XS: tests only.")  # fmt: skip
 
     def handle(self, *args, size: str, **options) -> None:
         run(size=size, out=self.stdout)
@@ -79,11 +83,12 @@ def run(*, size: str, out: TextIO | None = None) -> dict:
     with transaction.atomic():
         try:
             companies = _companies_ready()
-            created = _overdue_invoices(companies, count=SIZES[size], today=today)
+            already = _overdue_already(companies, today=today)
+            created = _overdue_invoices(companies, count=max(SIZES[size] - already, 0), today=today)
             figures = _measure(companies, today=today)
         finally:
             transaction.set_rollback(True)
-    figures.update(size=size, created=sum(created.values()), created_per_company=created)
+    figures.update(size=size, already=already, created=sum(created.values()), created_per_company=created)
     _report(figures, out=out)
     return figures
 
@@ -107,6 +112,11 @@ def _companies_ready() -> list[Company]:
                                                   defaults={"mautic_email_id": 100 + level.level})  # fmt: skip
         companies.append(company)
     return companies
+
+
+def _overdue_already(companies: list[Company], *, today: date) -> int:
+    """The companies' invoices overdue before the bench adds any (the demo's, or those of a generated dataset)."""
+    return sum(selectors.dunning_candidates(company=company, today=today).count() for company in companies)
 
 
 def _overdue_invoices(companies: list[Company], *, count: int, today: date) -> dict[str, int]:
@@ -233,8 +243,9 @@ def _report(figures: dict, *, out: TextIO | None) -> None:
         return
     spread = ", ".join(f"{code} {count}" for code, count in figures["created_per_company"].items())
     lines = [
-        f"Dunning benchmark, size {figures['size']}: {figures['created']} overdue invoices created over "
-        f"{figures['companies']} companies ({spread}), rolled back at the end",
+        f"Dunning benchmark, size {figures['size']}: {SIZES[figures['size']]} overdue invoices wanted, "
+        f"{figures['already']} already there, {figures['created']} created over {figures['companies']} companies "
+        f"({spread}), rolled back at the end",
         f"preview: {figures['invoices']} invoices, {figures['companies']} companies, {preview.seconds:.2f} s, "
         f"{preview.queries_line()}, {figures['to_send']} reminders to send",
         f"daily run: {figures['invoices']} invoices, {figures['companies']} companies, {daily.seconds:.2f} s, "

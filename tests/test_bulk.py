@@ -1,0 +1,93 @@
+"""`rows_insert`: many rows in one statement, exactly as they were given, refused as a whole by PostgreSQL's rules."""
+
+import datetime as dt
+from decimal import Decimal as D
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from finance.models import AuditEvent, Payment
+from hypervisual.bulk import rows_insert
+from tests.factories import ClientFactory, UserFactory
+
+TRICKY = 'Crème "brûlée" \\ 100 %s \u2014 \U0001f4b6'
+
+
+def payment(client, user, amount: str, **fields) -> Payment:
+    return Payment(company=client.company, client=client, received_on=dt.date(2026, 12, 31), amount=D(amount),
+                   reference=TRICKY, created_by=user, **fields)  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_rows_are_stored_as_given_in_one_statement_and_get_their_keys_and_database_defaults(company_a):
+    client, user = ClientFactory(company=company_a), UserFactory()
+    payments = [payment(client, user, amount) for amount in ("0.05", "1081.00", "999999999.99")]
+
+    with CaptureQueriesContext(connection) as queries:
+        rows_insert(payments)
+
+    assert len(queries) == 1
+    assert [p.pk for p in payments] == sorted(p.pk for p in payments)
+    stored = Payment.objects.order_by("pk")
+    assert [(p.pk, p.amount, p.received_on, p.reference) for p in stored] == [
+        (p.pk, D(amount), dt.date(2026, 12, 31), TRICKY)
+        for p, amount in zip(payments, ("0.05", "1081.00", "999999999.99"), strict=True)
+    ]
+    # Left to the database: its default (the INSERT's statement time), given back as `bulk_create` gives it.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT now(), clock_timestamp()")
+        began, after = cursor.fetchone()
+    (recorded_at,) = {p.created_at for p in payments}
+    assert began <= recorded_at <= after
+    assert [(p.currency, p.invoice_ninja_id) for p in payments] == [("CHF", "")] * 3
+    assert [p.created_at for p in stored] == [recorded_at] * 3
+    assert [p._state.adding for p in payments] == [False] * 3
+
+
+@pytest.mark.django_db
+def test_json_null_and_relations_go_as_they_are(company_a):
+    user = UserFactory()
+    changes = {"amount": "1081.00", "allocated": {"QA-2026-0001": "600.00"}, "note": TRICKY, "n": 3, "flag": True}
+    events = [
+        AuditEvent(actor=user, company=company_a, action="payment.recorded", object_type="finance.payment",
+                   object_id="7", changes=changes),
+        AuditEvent(actor=None, company=None, action="payment.recorded", object_type="finance.payment", object_id="8",
+                   changes={}),
+    ]  # fmt: skip
+
+    rows_insert(events)
+
+    stored = AuditEvent.objects.filter(pk__in=[event.pk for event in events]).order_by("pk")
+    assert [(e.actor_id, e.company_id, e.object_id, e.changes) for e in stored] == [
+        (user.pk, company_a.pk, "7", changes),
+        (None, None, "8", {}),
+    ]
+
+
+@pytest.mark.django_db
+def test_a_row_the_database_refuses_refuses_them_all(company_a):
+    client, user = ClientFactory(company=company_a), UserFactory()
+    rows = [
+        payment(client, user, "10.00", invoice_ninja_id="in-1"),
+        payment(client, user, "20.00", invoice_ninja_id="in-1"),
+    ]
+
+    with pytest.raises(IntegrityError, match="payment_invoice_ninja_once"), transaction.atomic():
+        rows_insert(rows)
+
+    assert Payment.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_database_default_left_in_some_rows_only_is_refused_before_any_query(company_a):
+    client, user = ClientFactory(company=company_a), UserFactory()
+    recorded_at = dt.datetime(2026, 12, 31, 9, 0, tzinfo=dt.UTC)
+    rows = [payment(client, user, "10.00", created_at=recorded_at), payment(client, user, "20.00")]
+
+    with CaptureQueriesContext(connection) as queries:
+        rows_insert([])
+        with pytest.raises(ValueError, match="left to its database default in some rows only"):
+            rows_insert(rows)
+
+    assert (len(queries), Payment.objects.count()) == (0, 0)
