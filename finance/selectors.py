@@ -901,11 +901,16 @@ def dunning_facts(*, invoice_ids: list[int]) -> DunningFacts:
     payments, credit_notes = defaultdict(list), defaultdict(list)
     if not invoice_ids:
         return DunningFacts(payments={}, credit_notes={}, reminders={}, states={})
-    allocations = PaymentAllocation.objects.filter(AnyOf(F("invoice_id"), invoice_ids), payment__undone_at__isnull=True)
-    for invoice_id, received_on, amount in allocations.order_by("pk").values_list(
-        "invoice_id", "payment__received_on", "amount"
-    ):
-        payments[invoice_id].append((received_on, amount))
+    # The payment's date read per allocation (its primary key), not joined: with thousands of ids the planner would
+    # rather scan every payment of the group (a quarter of a second per company at a million invoices).
+    payment_date = Payment.objects.filter(pk=OuterRef("payment_id"), undone_at__isnull=True).values("received_on")
+    allocations = PaymentAllocation.objects.filter(AnyOf(F("invoice_id"), invoice_ids))
+    for invoice_id, received_on, amount in (
+        allocations.annotate(received_on=Subquery(payment_date)).order_by("pk")
+        .values_list("invoice_id", "received_on", "amount")
+    ):  # fmt: skip
+        if received_on is not None:  # None: the payment was undone
+            payments[invoice_id].append((received_on, amount))
     notes = Invoice.objects.filter(AnyOf(F("credited_invoice_id"), invoice_ids)).exclude(
         status__in=[Invoice.Status.DRAFT, Invoice.Status.CANCELLED]
     )

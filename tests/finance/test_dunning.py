@@ -16,7 +16,7 @@ from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
-from finance import dunning, pdf, qrbill
+from finance import dunning, pdf, qrbill, selectors
 from finance.models import AuditEvent, DunningText, InvoiceDunning, InvoiceLine, Reminder
 from finance.services import documents, payments
 from finance.services import dunning as dunning_service
@@ -272,6 +272,21 @@ class TestPauses:
         (reminder,) = dunning_service.dunning_run(company=favre.company, today=day(13), actor=None).sent
         # 1081 × 2 days (2–3 Oct… the 4th is the payment day) + 681 × 11 days: (2162 + 7491) × 5 % / 365 = 1.3223
         assert (reminder.balance_due, reminder.interest, reminder.amount_due) == (D("681.00"), D("1.32"), D("682.32"))
+
+    def test_an_undone_payment_no_longer_lowers_or_pauses_the_reminder(self, policy, favre, user):
+        invoice = issued(favre, user)
+        kept = payments.payment_record(client=favre, received_on=day(-20), amount=D("81.00"), method="bank_transfer",
+                                       reference="", allocations=[(invoice, D("81.00"))], recorded_by=user)  # fmt: skip
+        mistaken = payments.payment_record(client=favre, received_on=day(3), amount=D("400.00"),
+                                           method="bank_transfer", reference="",
+                                           allocations=[(invoice, D("400.00"))], recorded_by=user)  # fmt: skip
+        payments.payment_undo(payment=mistaken, undone_by=user)
+
+        facts = selectors.dunning_facts(invoice_ids=[invoice.pk])
+        assert facts.payments == {invoice.pk: [(day(-20), kept.amount)]}
+        # Reminded on day 7 as if the 400.00 had never come (it would have paused dunning until day 13).
+        (reminder,) = dunning_service.dunning_run(company=favre.company, today=day(7), actor=None).sent
+        assert (reminder.balance_due, reminder.level) == (D("1000.00"), 1)
 
     def test_a_balance_below_the_minimum_is_not_reminded(self, policy, favre, user):
         invoice = issued(favre, user)
