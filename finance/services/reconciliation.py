@@ -32,6 +32,7 @@ from finance.models import BankTransaction, Company, Invoice, MatchSuggestion, P
 from finance.services.audit import audit_event, audit_record, audit_records, system_user
 from finance.services.documents import invoice_balance_due
 from finance.services.payments import PaymentEntry, payment_undo, payments_record
+from hypervisual.bulk import rows_insert
 from hypervisual.lookups import AnyOf
 
 ZERO = Decimal("0.00")
@@ -468,14 +469,14 @@ def _suggest_all(waiting: list[tuple[BankTransaction, list[Candidate]]]) -> None
     if not waiting:
         return
     MatchSuggestion.objects.filter(AnyOf(F("transaction_id"), [transaction.pk for transaction, _ in waiting])).delete()
-    MatchSuggestion.objects.bulk_create(
+    rows_insert([
         MatchSuggestion(
-            transaction=transaction, invoice=candidate.invoice, score=candidate.score,
+            transaction_id=transaction.pk, invoice_id=candidate.invoice.pk, score=candidate.score,
             reasons=[reason.as_json() for reason in candidate.reasons],
         )
         for transaction, candidates in waiting
         for candidate in _kept(candidates)
-    )  # fmt: skip
+    ])  # fmt: skip
     now = timezone.now()
     by_status = defaultdict(list)
     for transaction, candidates in waiting:
