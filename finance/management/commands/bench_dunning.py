@@ -1,12 +1,11 @@
 """Measure the dunning preview and the daily run on generated overdue invoices (`manage.py bench_dunning`).
 
 The group companies are brought to the size's number of overdue invoices (20,000 at L, the issue's figure): those
-they already have (the demo's, or a generated dataset's) count, and the bench adds the rest. The added ones are
-spread unevenly over the companies (5 : 4 : 3 : 2 : 1), so that the same number of
-queries in every company shows it does not follow the number of invoices. Their mix is what a run meets: most
-due for a level, some with a level already sent, some paused (partly paid, disputed), some blocked (client
-without an e-mail address). The preview (`dunning_plan`) then the daily run (`dunning_run`) of every company are
-timed and their SQL queries counted.
+they already have (the demo's, or a generated dataset's) count, and the bench adds the rest, spread unevenly over
+the companies (5 : 4 : 3 : 2 : 1), so that the same number of queries in every company shows it does not follow
+the number of invoices. Their mix is what a run meets: most due for a level, some with a level already sent, some
+paused (partly paid, disputed), some blocked (client without an e-mail address). The preview (`dunning_plan`) then
+the daily run (`dunning_run`) of every company are timed and their SQL queries counted.
 
 Everything happens in one transaction rolled back at the end: the database is left as it was found (only its id
 sequences move on). No e-mail leaves the machine: the run queues each reminder's send for when its transaction
