@@ -2,22 +2,50 @@
 
 import json
 from collections.abc import Sequence
+from datetime import date, datetime, time
+from decimal import Decimal
+from uuid import UUID
 
 from django.db import connection
 from django.db.models import Model
 from django.db.models.expressions import DatabaseDefault
+from django.utils import timezone
 
-# Values JSON carries as they are; anything else (Decimal, date, datetime, UUID) goes as its text, which
-# PostgreSQL reads back into the column's type.
+# Values JSON carries as they are.
 _JSON_NATIVE = (str, int, float, bool, dict, list)
+# Values that go as their text, which PostgreSQL reads back into the column's type.
+_AS_TEXT = (Decimal, date, time, UUID)
 
 
 def _plain(value):
+    """The value as JSON carries it; refused when the text PostgreSQL would read could differ from what Django
+    would store (a naive datetime, bytes, a tuple…)."""
     if value is None or isinstance(value, _JSON_NATIVE):
         return value
-    if isinstance(value, DatabaseDefault):
-        raise ValueError("A field is left to its database default in some rows only: say it in every row or in none.")
-    return str(value)
+    if isinstance(value, datetime) and timezone.is_naive(value):
+        raise TypeError(f"A naive datetime ({value}) has no time zone to be stored in.")
+    if isinstance(value, _AS_TEXT):
+        return str(value)
+    raise TypeError(f"rows_insert does not store a {type(value).__name__} ({value!r}).")
+
+
+def _plain_date(value):
+    # Django stores an aware datetime given to a date field as its local date; the text would give its UTC one.
+    if isinstance(value, datetime):
+        raise TypeError(f"A datetime ({value}) given for a date: give its date.")
+    return _plain(value)
+
+
+def _left_to_database(objs: Sequence[Model], field) -> bool:
+    """Whether the rows leave this field to PostgreSQL (a primary key to generate, a `db_default`): all or none."""
+    left = [
+        isinstance(value, DatabaseDefault) or (field.primary_key and value is None)
+        for value in (getattr(obj, field.attname) for obj in objs)
+    ]
+    if any(left) and not all(left):
+        raise ValueError(f"{field.model._meta.label}.{field.name} is left to the database in some rows only: "
+                         f"give it in every row or in none.")  # fmt: skip
+    return left[0]
 
 
 def rows_insert(objs: Sequence[Model]) -> None:
@@ -27,30 +55,31 @@ def rows_insert(objs: Sequence[Model]) -> None:
     through its field (about 700,000 calls for a dunning run's 20,000 invoices) and psycopg then quotes each one;
     here the rows go as one JSON document that PostgreSQL reads into the table's own row type
     (`json_populate_recordset`), so the column types, checks, triggers and constraints are the database's.
-    A field left to its database default must be left so in every row. No `save()` or signal runs, as with
-    `bulk_create`; values come back as PostgreSQL returns them (a datetime from the database default), not converted
-    by their field (`from_db_value`), so it is for plain columns.
+    The primary key and the fields left to their database default come back from the INSERT, as `bulk_create`
+    gives them; a field must be left so in every row or in none. For plain columns only: no field's `pre_save`
+    (a model with `auto_now` is refused), no `save()` or signal, as with `bulk_create`.
     """
     if not objs:
         return
-    meta, first = objs[0]._meta, objs[0]
-    # The primary key when it is to be generated, and the fields left to their database default (`db_default`),
-    # are not sent: they come back from the INSERT, as `bulk_create` gives them.
-    returned = [
-        field for field in meta.concrete_fields
-        if (field.primary_key and getattr(first, field.attname) is None)
-        or isinstance(getattr(first, field.attname), DatabaseDefault)
-    ]  # fmt: skip
+    meta = objs[0]._meta
+    if any(getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False) for field in meta.fields):
+        raise ValueError(f"{meta.label} has a field set on save (auto_now): rows_insert would leave it empty.")
+    for obj in objs:
+        obj._prepare_related_fields_for_save(operation_name="rows_insert")
+    returned = [field for field in meta.concrete_fields if _left_to_database(objs, field)]
     sent = [field for field in meta.concrete_fields if field not in returned]
-    names = [(field.column, field.attname) for field in sent]
-    rows = [{column: _plain(getattr(obj, attname)) for column, attname in names} for obj in objs]
+    names = [
+        (field.column, field.attname, _plain_date if field.get_internal_type() == "DateField" else _plain)
+        for field in sent
+    ]
+    rows = [{column: plain(getattr(obj, attname)) for column, attname, plain in names} for obj in objs]
     quote = connection.ops.quote_name
     table, columns = quote(meta.db_table), ", ".join(quote(field.column) for field in sent)
     returning = ", ".join(quote(field.column) for field in returned) or "NULL"
     # The names are the model's own, quoted; the rows are one parameter.
     insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM json_populate_recordset(NULL::{table}, %s) "  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(f"{insert}RETURNING {returning}", [json.dumps(rows, ensure_ascii=False)])
+        cursor.execute(f"{insert}RETURNING {returning}", [json.dumps(rows, ensure_ascii=False, allow_nan=False)])
         for obj, values in zip(objs, cursor.fetchall(), strict=True):
             for field, value in zip(returned, values, strict=False):
                 setattr(obj, field.attname, value)

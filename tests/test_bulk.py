@@ -34,19 +34,19 @@ def test_rows_are_stored_as_given_in_one_statement_and_get_their_keys_and_databa
         (p.pk, D(amount), dt.date(2026, 12, 31), TRICKY)
         for p, amount in zip(payments, ("0.05", "1081.00", "999999999.99"), strict=True)
     ]
-    # Left to the database: its default (the INSERT's statement time), given back as `bulk_create` gives it.
+    # Left to the database: its default, the INSERT's statement time (later than the transaction's start, which the
+    # test's fixtures opened), given back as `bulk_create` gives it.
     with connection.cursor() as cursor:
         cursor.execute("SELECT now(), clock_timestamp()")
         began, after = cursor.fetchone()
     (recorded_at,) = {p.created_at for p in payments}
-    assert began <= recorded_at <= after
-    assert [(p.currency, p.invoice_ninja_id) for p in payments] == [("CHF", "")] * 3
+    assert began < recorded_at <= after
     assert [p.created_at for p in stored] == [recorded_at] * 3
     assert [p._state.adding for p in payments] == [False] * 3
 
 
 @pytest.mark.django_db
-def test_json_null_and_relations_go_as_they_are(company_a):
+def test_json_values_nulls_and_relations_go_as_they_are(company_a):
     user = UserFactory()
     changes = {"amount": "1081.00", "allocated": {"QA-2026-0001": "600.00"}, "note": TRICKY, "n": 3, "flag": True}
     events = [
@@ -54,6 +54,8 @@ def test_json_null_and_relations_go_as_they_are(company_a):
                    object_id="7", changes=changes),
         AuditEvent(actor=None, company=None, action="payment.recorded", object_type="finance.payment", object_id="8",
                    changes={}),
+        AuditEvent(actor_id=user.pk, company_id=None, action="payment.recorded", object_type="finance.payment",
+                   object_id="9", changes=[None, 0.5, "600.00", [TRICKY]]),
     ]  # fmt: skip
 
     rows_insert(events)
@@ -62,6 +64,7 @@ def test_json_null_and_relations_go_as_they_are(company_a):
     assert [(e.actor_id, e.company_id, e.object_id, e.changes) for e in stored] == [
         (user.pk, company_a.pk, "7", changes),
         (None, None, "8", {}),
+        (user.pk, None, "9", [None, 0.5, "600.00", [TRICKY]]),
     ]
 
 
@@ -80,14 +83,49 @@ def test_a_row_the_database_refuses_refuses_them_all(company_a):
 
 
 @pytest.mark.django_db
-def test_a_database_default_left_in_some_rows_only_is_refused_before_any_query(company_a):
+@pytest.mark.parametrize("given_in", ["the first row", "a later row"])
+def test_a_database_default_left_in_some_rows_only_is_refused_before_any_query(company_a, given_in):
     client, user = ClientFactory(company=company_a), UserFactory()
     recorded_at = dt.datetime(2026, 12, 31, 9, 0, tzinfo=dt.UTC)
-    rows = [payment(client, user, "10.00", created_at=recorded_at), payment(client, user, "20.00")]
+    rows = [payment(client, user, "10.00"), payment(client, user, "20.00"), payment(client, user, "30.00")]
+    rows[0 if given_in == "the first row" else 2].created_at = recorded_at
 
     with CaptureQueriesContext(connection) as queries:
         rows_insert([])
-        with pytest.raises(ValueError, match="left to its database default in some rows only"):
+        with pytest.raises(ValueError, match="Payment.created_at is left to the database in some rows only"):
             rows_insert(rows)
 
     assert (len(queries), Payment.objects.count()) == (0, 0)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "value", "refusal"),
+    [
+        ("created_at", dt.datetime(2026, 12, 31, 9, 0), "naive datetime"),  # noqa: DTZ001 - the refused value
+        ("received_on", dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.UTC), "datetime .* given for a date"),
+        ("reference", b"RF18", "does not store a bytes"),
+        ("reference", ("RF18",), "does not store a tuple"),
+    ],
+)
+def test_a_value_postgresql_could_read_otherwise_than_django_is_refused(company_a, field, value, refusal):
+    client, user = ClientFactory(company=company_a), UserFactory()
+    rows = [payment(client, user, "10.00")]
+    setattr(rows[0], field, value)
+
+    with CaptureQueriesContext(connection) as queries, pytest.raises(TypeError, match=refusal):
+        rows_insert(rows)
+
+    assert (len(queries), Payment.objects.count()) == (0, 0)
+
+
+@pytest.mark.django_db
+def test_a_relation_to_an_unsaved_row_is_refused_as_bulk_create_refuses_it(company_a):
+    unsaved = UserFactory.build()
+    event = AuditEvent(actor=unsaved, company=company_a, action="payment.recorded", object_type="finance.payment",
+                       object_id="7")  # fmt: skip
+
+    with pytest.raises(ValueError, match="unsaved related object 'actor'"):
+        rows_insert([event])
+
+    assert AuditEvent.objects.filter(object_id="7").count() == 0
