@@ -64,9 +64,14 @@ def rows_insert(objs: Sequence[Model]) -> None:
     meta = objs[0]._meta
     if any(getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False) for field in meta.fields):
         raise ValueError(f"{meta.label} has a field set on save (auto_now): rows_insert would leave it empty.")
+    relations = [field for field in meta.concrete_fields if field.is_relation]
     for obj in objs:
-        obj._prepare_related_fields_for_save(operation_name="rows_insert")
-    returned = [field for field in meta.concrete_fields if _left_to_database(objs, field)]
+        if any(field.is_cached(obj) for field in relations):  # given as an object, which must have been saved
+            obj._prepare_related_fields_for_save(operation_name="rows_insert")
+    returned = [
+        field for field in meta.concrete_fields
+        if (field.primary_key or field.has_db_default()) and _left_to_database(objs, field)
+    ]  # fmt: skip
     sent = [field for field in meta.concrete_fields if field not in returned]
     names = [
         (field.column, field.attname, _plain_date if field.get_internal_type() == "DateField" else _plain)
