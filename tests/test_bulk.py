@@ -1,6 +1,8 @@
-"""`rows_insert`: many rows in one statement, exactly as they were given, refused as a whole by PostgreSQL's rules."""
+"""`rows_insert`: many rows in one statement, exactly as they were given, refused as a whole by PostgreSQL's rules;
+`cycle_collection_paused` around the services that build them."""
 
 import datetime as dt
+import gc
 from decimal import Decimal as D
 
 import pytest
@@ -8,7 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from finance.models import AuditEvent, Payment
-from hypervisual.bulk import rows_insert
+from hypervisual.bulk import cycle_collection_paused, rows_insert
 from tests.factories import ClientFactory, UserFactory
 
 TRICKY = 'Crème "brûlée" \\ 100 %s \u2014 \U0001f4b6'
@@ -129,3 +131,24 @@ def test_a_relation_to_an_unsaved_row_is_refused_as_bulk_create_refuses_it(compa
         rows_insert([event])
 
     assert AuditEvent.objects.filter(object_id="7").count() == 0
+
+
+def test_the_cycle_collector_is_paused_inside_and_resumes_after_even_on_an_error():
+    assert gc.isenabled()
+    with pytest.raises(ZeroDivisionError), cycle_collection_paused():
+        assert not gc.isenabled()
+        with cycle_collection_paused():  # nested: the inner one leaves the pause to the outer one
+            pass
+        assert not gc.isenabled()
+        1 / 0  # noqa: B018 - the error the pause must survive
+    assert gc.isenabled()
+
+
+def test_a_pause_asked_while_the_collector_is_off_leaves_it_off():
+    gc.disable()
+    try:
+        with cycle_collection_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

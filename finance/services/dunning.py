@@ -37,7 +37,7 @@ from finance.models.actions import REMINDER_ACTION
 from finance.models.dunning import DEFAULT_LEVELS
 from finance.services.audit import audit_event, audit_record, audit_records, field_changes
 from finance.services.documents import invoice_balance_from
-from hypervisual.bulk import rows_insert
+from hypervisual.bulk import cycle_collection_paused, rows_insert
 from hypervisual.lookups import AnyOf
 from integrations.actions import action_run_start, action_runs_start
 from integrations.models import ActionRun, Connection, Provider
@@ -427,6 +427,7 @@ class PlanEntry:
     blocker: str  # empty: the daily run sends it
 
 
+@cycle_collection_paused()
 def dunning_plan(company: Company, *, today: date) -> list[PlanEntry]:
     """Every overdue invoice of the company, with what the daily run does with it today and why.
 
@@ -463,6 +464,7 @@ class RunResult:
     skipped: int
 
 
+@cycle_collection_paused()
 def dunning_run(*, company: Company, today: date, actor: AbstractBaseUser | None) -> RunResult:
     """The daily run of one company: states refreshed, and the reminders due today started, once each.
 

@@ -6,6 +6,7 @@ stored, not executed: test_mautic_dunning.py runs it against Mautic's HTTP).
 """
 
 import datetime
+import gc
 import threading
 from decimal import Decimal
 
@@ -410,3 +411,24 @@ def test_the_preview_and_the_daily_run_cost_the_same_queries_for_3_and_for_9_inv
     ]
     assert ["unnest(" in sql or "json_populate_recordset(" in sql for sql in inserts] == [True] * 4
     assert ["VALUES" in sql for sql in inserts] == [False] * 4
+
+
+def test_the_preview_and_the_daily_run_build_their_rows_with_the_cycle_collector_paused(
+    company_a, user, monkeypatch
+):
+    company = company_with_overdue(company_a, user, 3)
+    collector_on = []
+    read_facts = selectors.dunning_facts
+
+    def facts_noting_the_collector(**kwargs):
+        collector_on.append(gc.isenabled())
+        return read_facts(**kwargs)
+
+    monkeypatch.setattr(selectors, "dunning_facts", facts_noting_the_collector)
+    assert gc.isenabled()
+
+    assert len(dunning_service.dunning_plan(company, today=day(20))) == 3
+    assert len(dunning_service.dunning_run(company=company, today=day(20), actor=None).sent) == 2
+
+    # Off while the thousands of rows are built (its full passes cost a quarter of a run at 20,000 invoices), on after.
+    assert (collector_on, gc.isenabled()) == ([False, False], True)
