@@ -134,14 +134,19 @@ def test_a_relation_to_an_unsaved_row_is_refused_as_bulk_create_refuses_it(compa
 
 
 def test_the_cycle_collector_is_paused_inside_and_resumes_after_even_on_an_error():
-    assert gc.isenabled()
-    with pytest.raises(ZeroDivisionError), cycle_collection_paused():
-        assert not gc.isenabled()
+    seen = []
+
+    def failing_work():
+        seen.append(gc.isenabled())
         with cycle_collection_paused():  # nested: the inner one leaves the pause to the outer one
             pass
-        assert not gc.isenabled()
-        1 / 0  # noqa: B018 - the error the pause must survive
+        seen.append(gc.isenabled())
+        raise ZeroDivisionError
+
     assert gc.isenabled()
+    with pytest.raises(ZeroDivisionError):
+        cycle_collection_paused()(failing_work)()
+    assert (seen, gc.isenabled()) == ([False, False], True)
 
 
 def test_a_pause_asked_while_the_collector_is_off_leaves_it_off():
