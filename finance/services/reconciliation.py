@@ -32,7 +32,7 @@ from finance.models import BankTransaction, Company, Invoice, MatchSuggestion, P
 from finance.services.audit import audit_event, audit_record, audit_records, system_user
 from finance.services.documents import invoice_balance_due
 from finance.services.payments import PaymentEntry, payment_undo, payments_record
-from hypervisual.bulk import rows_insert
+from hypervisual.bulk import cycle_collection_paused, rows_insert
 from hypervisual.lookups import AnyOf
 
 ZERO = Decimal("0.00")
@@ -593,6 +593,7 @@ def _batches(transactions: list[BankTransaction]) -> Iterator[list[BankTransacti
             yield group[start : start + MATCHING_BATCH_SIZE]
 
 
+@cycle_collection_paused()
 @atomic
 def transactions_match_auto(
     transactions: Iterable[BankTransaction], *, actor: AbstractBaseUser | None = None

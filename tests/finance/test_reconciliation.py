@@ -1,6 +1,7 @@
 """W2 matching: the scoring by hand, then automatic and manual matches through the payment services."""
 
 import datetime
+import gc
 import random
 import re
 import sys
@@ -389,6 +390,25 @@ def test_transfers_of_one_statement_pay_an_invoice_in_their_order(seller, favre,
     assert payments.client_credit(client=favre) == D("119.00")
     matched_events = AuditEvent.objects.filter(action="bank_transaction.matched").order_by("pk")
     assert [event.changes["allocated"] for event in matched_events] == ["600.00", "481.00"]
+
+
+@pytest.mark.django_db
+def test_a_statement_is_matched_with_the_cycle_collector_paused(seller, favre, user, monkeypatch):
+    invoice = issued(favre, user)
+    transaction = arrives(seller, "1081.00", reference=invoice.qr_reference)
+    read_candidates = reconciliation.CandidateFinder.__init__
+    collector_on = []
+
+    def candidates_noting_the_collector(finder, *args, **kwargs):
+        collector_on.append(gc.isenabled())
+        read_candidates(finder, *args, **kwargs)
+
+    monkeypatch.setattr(reconciliation.CandidateFinder, "__init__", candidates_noting_the_collector)
+
+    reconciliation.transactions_match_auto([transaction])
+
+    # Off while the candidates of thousands of transfers are read and judged, on again once they are written.
+    assert (collector_on, reloaded(transaction).match_status, gc.isenabled()) == ([False], "matched", True)
 
 
 @pytest.mark.django_db
