@@ -862,6 +862,8 @@ def dunning_list(*, scope: CompanyScope, today: date, filters: DunningFilters = 
     return invoices.order_by("due_date", "pk")
 
 
+# The index `invoice_open_company_due` holds each of these columns of the invoice: a column added here belongs there
+# too, or the daily run reads every overdue invoice's row again.
 DUNNING_INVOICE_FIELDS = (
     "company", "number", "kind", "status", "currency", "payable_total", "issue_date", "due_date",
     "client__name", "client__email", "client__language",

@@ -377,6 +377,22 @@ def company_with_overdue(company, user, count):
 
 
 @pytest.mark.django_db
+def test_a_companys_overdue_invoices_are_read_from_the_open_invoices_index_alone(company_a, user):
+    company = company_with_overdue(company_a, user, 3)  # and an issued credit note, outside the index
+    candidates = selectors.dunning_candidates(company=company, today=day(20))
+    with db_connection.cursor() as cursor:
+        # A few rows in the test database: scanning the table would win, as it does not at a million invoices.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+
+    plan = candidates.explain()
+
+    # The index's condition is what `OPEN_INVOICE` asks, and it holds every column the run reads of the invoice.
+    assert "Index Only Scan using invoice_open_company_due on finance_invoice" in plan
+    assert len(candidates) == 3
+
+
+@pytest.mark.django_db
 def test_the_preview_and_the_daily_run_cost_the_same_queries_for_3_and_for_9_invoices(
     company_a, company_b, user, django_assert_num_queries
 ):
