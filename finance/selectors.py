@@ -64,6 +64,7 @@ from finance.models import (
     VatReturn,
 )
 from finance.models.actions import PAYMENT_ACTION, REMIND_ACTION, SEND_ACTION, SIGN_ACTION
+from finance.models.sales import OPEN_INVOICE
 from finance.project_overview import ProjectOverview, project_overview
 from finance.scope import CompanyScope
 from hypervisual.lookups import AnyOf
@@ -221,7 +222,6 @@ def quote_list(
 
 
 # Issued invoices still owing money; credit notes owe nothing.
-OPEN_INVOICE = Q(status__in=[Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID]) & ~Q(kind=Invoice.Kind.CREDIT_NOTE)
 OWES = Q(status__in=[Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID, Invoice.Status.PAID]) & ~Q(
     kind=Invoice.Kind.CREDIT_NOTE
 )

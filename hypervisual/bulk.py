@@ -100,14 +100,14 @@ def cycle_collection_paused() -> Iterator[None]:
 
     Every object kept alive brings the collector's next full pass closer, and a full pass walks every object of the
     process, Django's own included: in a dunning run over 20,000 invoices those passes took a quarter of the CPU
-    (5.1 s with them, 3.9 s without, measured). Reference counting still frees whatever is let go meanwhile; a cycle
+    (README, Performance). Reference counting still frees whatever is let go meanwhile; a cycle
     left over waits for the first pass after the pause. The collector is the process's: a thread's pause also pauses
     it for the others, and the pause that stopped it restarts it on leaving even while another thread's goes on,
     which changes their speed only.
     """
     paused_here = gc.isenabled()
-    gc.disable()
     try:
+        gc.disable()
         yield
     finally:
         if paused_here:

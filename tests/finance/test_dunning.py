@@ -429,6 +429,7 @@ def test_the_preview_and_the_daily_run_cost_the_same_queries_for_3_and_for_9_inv
     assert ["VALUES" in sql for sql in inserts] == [False] * 4
 
 
+@pytest.mark.django_db
 def test_the_preview_and_the_daily_run_build_their_rows_with_the_cycle_collector_paused(company_a, user, monkeypatch):
     company = company_with_overdue(company_a, user, 3)
     collector_on = []
