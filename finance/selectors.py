@@ -221,7 +221,7 @@ def quote_list(
     return quotes
 
 
-# Issued invoices still owing money; credit notes owe nothing.
+# Invoices billed to a client, paid or not; credit notes owe nothing. Those still owing: `OPEN_INVOICE` (models).
 OWES = Q(status__in=[Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID, Invoice.Status.PAID]) & ~Q(
     kind=Invoice.Kind.CREDIT_NOTE
 )
