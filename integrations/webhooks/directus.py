@@ -58,7 +58,7 @@ def receive(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": reason}, status=400)
     if collection not in SHARED_TABLES:
         return JsonResponse({"error": f"{collection} is not a collection the Hub shares"}, status=422)
-    _delivery, created = inbox.delivery_accept(
+    _delivery_id, created = inbox.delivery_accept(
         provider=Provider.DIRECTUS, company=None, event_key=f"directus:{delivery_id}"[:200], event_type=event_type,
         headers=request.headers, body=body_text,
     )  # fmt: skip

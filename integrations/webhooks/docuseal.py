@@ -59,7 +59,7 @@ def receive(request: HttpRequest, connection: Connection) -> JsonResponse:
                               body=body_text, reason=reason)  # fmt: skip
         return JsonResponse({"error": reason}, status=400)
     event_type, object_id, timestamp = event
-    _delivery, created = inbox.delivery_accept(
+    _delivery_id, created = inbox.delivery_accept(
         provider=Provider.DOCUSEAL, company=connection.company,
         event_key=f"{connection.company.code}:{event_type}:{object_id}:{timestamp}"[:200],
         event_type=event_type, headers=headers, body=body_text,

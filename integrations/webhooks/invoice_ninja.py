@@ -39,7 +39,7 @@ def receive(request: HttpRequest, connection: Connection, event_id: int) -> Json
                               body=body_text, reason=reason)  # fmt: skip
         return JsonResponse({"error": reason}, status=400)
     label = EVENT_LABELS.get(event_id, f"event {event_id}")
-    _delivery, created = inbox.delivery_accept(
+    _delivery_id, created = inbox.delivery_accept(
         provider=Provider.INVOICE_NINJA, company=connection.company, event_key=event_key(event_id, payload, raw_body),
         event_type=f"{label} {entity_id}"[:80], headers=request.headers, body=body_text,
     )  # fmt: skip

@@ -34,7 +34,7 @@ def receive(request: HttpRequest, connection: Connection) -> JsonResponse:
                               body=body_text, reason=reason)  # fmt: skip
         return JsonResponse({"error": reason}, status=400)
     event_types = sorted(name for name, items in payload.items() if isinstance(items, list))
-    _delivery, created = inbox.delivery_accept(
+    _delivery_id, created = inbox.delivery_accept(
         provider=Provider.MAUTIC, company=connection.company,
         event_key=f"{connection.company.code}:{hashlib.sha256(raw_body).hexdigest()}",
         event_type=", ".join(name.removeprefix("mautic.") for name in event_types)[:80],

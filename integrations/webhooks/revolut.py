@@ -37,7 +37,7 @@ def receive(request: HttpRequest, connection: Connection) -> JsonResponse:
         inbox.delivery_reject(provider=Provider.REVOLUT, company=connection.company, headers=request.headers,
                               body=body_text, reason="body is not a Revolut event")  # fmt: skip
         return JsonResponse({"error": "body is not a Revolut event"}, status=400)
-    _delivery, created = inbox.delivery_accept(
+    _delivery_id, created = inbox.delivery_accept(
         provider=Provider.REVOLUT, company=connection.company, event_key=event_key(payload),
         event_type=payload["event"], headers=request.headers, body=body_text,
     )  # fmt: skip

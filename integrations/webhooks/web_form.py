@@ -114,7 +114,7 @@ def receive(request: HttpRequest, connection: Connection) -> JsonResponse:
         inbox.delivery_reject(provider=Provider.WEB_FORM, company=company, headers=request.headers,
                               body=inbox.body_text(raw_body), reason=reason)  # fmt: skip
         return JsonResponse({"error": reason}, status=400)
-    _delivery, created = inbox.delivery_accept(
+    _delivery_id, created = inbox.delivery_accept(
         provider=Provider.WEB_FORM, company=company,
         event_key=f"{company.code}:{hashlib.sha256(raw_body).hexdigest()}", event_type="lead",
         headers=request.headers, body=raw_body.decode("utf-8"),

@@ -47,12 +47,14 @@ def test_a_verified_delivery_reads_its_connection_and_company_in_one_query(
     revolut_connection(company_a)
     body = created_event()
 
-    # The connection with its company (no sort), then the delivery written inside its savepoint; the processing
-    # task is sent once the delivery is committed.
-    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(4) as captured:
+    # The connection with its company (no sort), then the delivery written by one statement that counts it as a
+    # duplicate instead if the event is known; the processing task is sent once the delivery is committed.
+    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(2) as captured:
         response = post(body, company_code=company_a.code)
 
     assert response.json() == {"status": "accepted"}
     assert captured.captured_queries[0]["sql"].startswith('SELECT "integrations_connection"."id"')
     assert "ORDER BY" not in captured.captured_queries[0]["sql"]
+    assert captured.captured_queries[1]["sql"].split()[:3] == ["INSERT", "INTO", "integrations_webhookdelivery"]
+    assert "ON CONFLICT (provider, event_key)" in captured.captured_queries[1]["sql"]
     assert [task.args for task in enqueued] == [(WebhookDelivery.objects.get().pk,)]

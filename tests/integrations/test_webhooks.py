@@ -277,13 +277,13 @@ def test_only_post_is_accepted(connection):
 def accepted(connection, body=None, **fields) -> WebhookDelivery:
     body = body or created_event()
     payload = json.loads(body)
-    delivery, _created = inbox.delivery_accept(
+    delivery_id, _created = inbox.delivery_accept(
         provider="revolut", company=connection.company, event_key=revolut_webhooks.event_key(payload),
         event_type=payload["event"], headers={}, body=body.decode(),
     )  # fmt: skip
     if fields:
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)
-    return WebhookDelivery.objects.get(pk=delivery.pk)
+        WebhookDelivery.objects.filter(pk=delivery_id).update(**fields)
+    return WebhookDelivery.objects.get(pk=delivery_id)
 
 
 def test_processing_hands_the_event_to_banking(connection, processed, enqueued):
