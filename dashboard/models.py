@@ -76,7 +76,11 @@ class OpenInvoice(models.Model):
     class Meta:
         verbose_name = _("open invoice")
         verbose_name_plural = _("open invoices")
-        indexes = [models.Index(fields=["company", "due_date"], name="openinvoice_company_due")]
+        indexes = [
+            models.Index(fields=["company", "due_date"], name="openinvoice_company_due"),
+            # The open deposits the urgent card counts: a few among thousands of open invoices.
+            models.Index(fields=["company"], condition=Q(kind="deposit"), name="openinvoice_deposit_company"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.invoice_id}: {self.balance_due} {self.currency}"

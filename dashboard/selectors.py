@@ -227,49 +227,53 @@ def _list_url(name: str, **params) -> str:
     return reverse(name) + (f"?{query}" if query else "")
 
 
+def _by_month(source: str, amount: str) -> str:
+    """SQL for a day view's `amount` per company, currency and month, from the month %(first)s to the day
+    %(until)s (in the month %(last_month)s): the whole months from the view's month view, the last one's days
+    from the day view, since a month's row holds all its days, those after %(until)s included."""
+    return f"""
+        SELECT company_id, currency, month, {amount} AS amount FROM dashboard_{source}_month
+        WHERE company_id = ANY(%(companies)s) AND month >= %(first)s AND month < %(last_month)s
+        UNION ALL
+        SELECT company_id, currency, %(last_month)s, SUM({amount}) FROM dashboard_{source}_day
+        WHERE company_id = ANY(%(companies)s) AND day BETWEEN %(last_month)s AND %(until)s
+        GROUP BY company_id, currency
+    """  # noqa: S608 - constant SQL, the values are parameters
+
+
+SALES_BY_MONTH = _by_month("sales", "invoiced_net - credited_net")
+COSTS_BY_MONTH = _by_month("purchase", "cost_net")
+
+
+def _by_month_params(company_ids: list[int], first: date, until: date) -> dict:
+    return {"companies": company_ids, "first": first, "last_month": month_start(until), "until": until}
+
+
 @dataclass(frozen=True)
 class MonthlyRevenue:
-    """Revenue (net of credit notes) per company, currency and month, from the sales view."""
+    """Revenue (net of credit notes) per company, currency and month, from the sales views."""
 
-    rows: list[dict]  # company_id, currency, month, revenue
+    rows: list[dict]  # company_id, currency, month, amount
 
     def per_month(self, money: Conversion, company_id: int | None = None) -> dict[date, Decimal]:
         amounts: dict[date, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
         for row in self.rows:
             if company_id is None or row["company_id"] == company_id:
-                amounts[row["month"]][row["currency"]] += row["revenue"]
+                amounts[row["month"]][row["currency"]] += row["amount"]
         return {month: money.chf(per_currency) for month, per_currency in amounts.items()}
 
 
 def monthly_revenue(*, company_ids: list[int], today: date) -> MonthlyRevenue:
-    """The last 24 months of revenue (the current one up to today), one query on the sales view."""
+    """The last 24 months of revenue (the current one up to today), one query on the sales views."""
     first = add_months(month_start(today), -23)
-    rows = _query(
-        """
-        SELECT company_id, currency, date_trunc('month', day)::date AS month,
-               SUM(invoiced_net - credited_net) AS revenue
-        FROM dashboard_sales_day
-        WHERE company_id = ANY(%s) AND day BETWEEN %s AND %s
-        GROUP BY company_id, currency, date_trunc('month', day)
-        """,
-        [company_ids, first, today],
-    )
-    return MonthlyRevenue(rows)
+    return MonthlyRevenue(_query(SALES_BY_MONTH, _by_month_params(company_ids, first, today)))
 
 
 def _monthly_costs(*, company_ids: list[int], today: date) -> dict[date, dict[str, Decimal]]:
-    rows = _query(
-        """
-        SELECT currency, date_trunc('month', day)::date AS month, SUM(cost_net) AS cost
-        FROM dashboard_purchase_day
-        WHERE company_id = ANY(%s) AND day BETWEEN %s AND %s
-        GROUP BY currency, date_trunc('month', day)
-        """,
-        [company_ids, add_months(month_start(today), -23), today],
-    )
-    costs: dict[date, dict[str, Decimal]] = defaultdict(dict)
-    for row in rows:
-        costs[row["month"]][row["currency"]] = row["cost"]
+    first = add_months(month_start(today), -23)
+    costs: dict[date, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    for row in _query(COSTS_BY_MONTH, _by_month_params(company_ids, first, today)):
+        costs[row["month"]][row["currency"]] += row["amount"]
     return costs
 
 
@@ -277,29 +281,18 @@ def _last_year_to_date(*, company_ids: list[int], today: date) -> dict[str, dict
     """Last year's month-to-date and year-to-date revenue and year-to-date costs, up to the same day."""
     same_day = year_ago(today)
     rows = _query(
-        """
-        SELECT 'revenue' AS figure, currency,
-               SUM(invoiced_net - credited_net) FILTER (WHERE day >= %(month_from)s) AS month_to_date,
-               SUM(invoiced_net - credited_net) AS year_to_date
-        FROM dashboard_sales_day
-        WHERE company_id = ANY(%(companies)s) AND day BETWEEN %(year_from)s AND %(until)s
-        GROUP BY currency
-        UNION ALL
-        SELECT 'cost', currency, NULL, SUM(cost_net)
-        FROM dashboard_purchase_day
-        WHERE company_id = ANY(%(companies)s) AND day BETWEEN %(year_from)s AND %(until)s
-        GROUP BY currency
-        """,
-        {"companies": company_ids, "month_from": month_start(same_day), "year_from": same_day.replace(month=1, day=1),
-         "until": same_day},
-    )  # fmt: skip
-    figures: dict[str, dict[str, Decimal]] = defaultdict(dict)
+        f"SELECT 'revenue' AS figure, * FROM ({SALES_BY_MONTH}) AS sales "  # noqa: S608 - constant SQL
+        f"UNION ALL SELECT 'cost', * FROM ({COSTS_BY_MONTH}) AS costs",
+        _by_month_params(company_ids, same_day.replace(month=1, day=1), same_day),
+    )
+    figures: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
     for row in rows:
+        currency = row["currency"]
         if row["figure"] == "revenue":
-            figures["month_to_date"][row["currency"]] = row["month_to_date"] or ZERO
-            figures["revenue_year_to_date"][row["currency"]] = row["year_to_date"] or ZERO
+            figures["revenue_year_to_date"][currency] += row["amount"]
+            figures["month_to_date"][currency] += row["amount"] if row["month"] == month_start(same_day) else ZERO
         else:
-            figures["cost_year_to_date"][row["currency"]] = row["year_to_date"] or ZERO
+            figures["cost_year_to_date"][currency] += row["amount"]
     return figures
 
 
@@ -371,8 +364,10 @@ def _swiss(amount: Decimal) -> str:
 
 # The invoices still owing money and how much, as the triggers of dashboard.models.OpenInvoice keep them
 # (the invoice list's rules): reading a balance costs one index entry, however many payments made it.
+# NOT MATERIALIZED: each reader's conditions (due before today, a deposit) then reach the table's indexes,
+# rather than every open invoice being copied first and filtered after (13 ms instead of 5 at L).
 OPEN_INVOICES = """
-WITH open_invoice AS (
+WITH open_invoice AS NOT MATERIALIZED (
     SELECT invoice_id AS id, company_id, currency, kind, due_date, balance_due
     FROM dashboard_openinvoice WHERE company_id = ANY(%(companies)s)
 )
@@ -647,7 +642,8 @@ def cash_overview(
     changes = _query(
         """
         SELECT currency, day, SUM(net_change) AS net_change, SUM(outflow) AS outflow,
-               (SELECT MIN(day) FROM dashboard_bank_day WHERE account_id = ANY(%(accounts)s)) AS first_day
+               EXISTS (SELECT FROM dashboard_bank_day WHERE account_id = ANY(%(accounts)s) AND day <= %(since)s)
+                   AS reaches_a_year_back
         FROM dashboard_bank_day WHERE account_id = ANY(%(accounts)s) AND day > %(since)s
         GROUP BY currency, day
         """,
@@ -676,7 +672,7 @@ def cash_overview(
     history = [Point(_month_label(day), money.chf(balance_at(day))) for day in days[:-1]]
     history.append(Point(_day_label(today), total))
     # Without a movement on or before that day, the bank's history does not reach back a year.
-    reaches_a_year_back = bool(changes) and changes[0]["first_day"] is not None and changes[0]["first_day"] <= same_day
+    reaches_a_year_back = bool(changes) and changes[0]["reaches_a_year_back"]
     kpi = Kpi(
         "cash", _("Cash"), total, "CHF", reverse("finance:bank-accounts"), history,
         money.chf(balance_at(same_day)) if reaches_a_year_back else None,

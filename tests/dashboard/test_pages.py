@@ -58,8 +58,7 @@ def test_full_page_reads_what_its_partials_share_once(dataset, browser):
         assert browser.get("/").status_code == 200
     statements = [query["sql"] for query in page.captured_queries]
     assert sum('FROM "finance_fxrate"' in sql for sql in statements) == 1
-    assert sum("date_trunc('month', day)::date AS month" in sql and "dashboard_sales_day" in sql
-               for sql in statements) == 1  # fmt: skip
+    assert sum("dashboard_sales_month" in sql and "dashboard_purchase_month" not in sql for sql in statements) == 1
     assert sum("SUM(balance_due) AS balance," in sql for sql in statements) == 1
 
 
