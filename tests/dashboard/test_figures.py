@@ -205,6 +205,27 @@ def test_revenue_cards_net_of_credit_notes_with_last_year(dataset, scope):
 
 
 @pytest.mark.django_db
+def test_revenue_counts_the_days_up_to_today_though_a_month_view_holds_whole_months(dataset, scope, company_a):
+    """The month views sum whole months: the month of today, and of the same day a year ago, is read by day."""
+    alpha = Invoice.objects.get(number="QA-2").client
+    make_invoice(company_a, alpha, dataset["user"], number="QA-6", issued="2026-11-25", due="2026-12-25", net="600.00")
+    make_invoice(company_a, alpha, dataset["user"], number="QA-7", issued="2025-11-28", due="2025-12-28", net="700.00",
+                 status="paid")  # fmt: skip
+    figures.figures_refresh()
+
+    on_21st = values(selectors.revenue_kpis(scope=scope, today=TODAY))
+    on_28th = values(selectors.revenue_kpis(scope=scope, today=day("2026-11-28")))
+
+    # Up to the 21st neither counts: QA-6 is dated the 25th, QA-7 the 28th of last November.
+    assert (on_21st["revenue_month"].value, on_21st["revenue_month"].year_ago) == (D("3250.00"), D("4000.00"))
+    assert (on_21st["revenue_year"].value, on_21st["revenue_year"].year_ago) == (D("3750.00"), D("4000.00"))
+    assert on_21st["revenue_year"].history[0].value == D("4700.00")  # December 2025: the whole of 2025, QA-7 in it
+    # Up to the 28th both do.
+    assert (on_28th["revenue_month"].value, on_28th["revenue_month"].year_ago) == (D("3850.00"), D("4700.00"))
+    assert (on_28th["revenue_year"].value, on_28th["revenue_year"].year_ago) == (D("4350.00"), D("4700.00"))
+
+
+@pytest.mark.django_db
 def test_receivable_cards_equal_the_lists_and_the_history_views(dataset, scope, client, ceo, lists_on_today):
     with translation.override("en"):
         kpis = values(selectors.receivable_kpis(scope=scope, today=TODAY))
