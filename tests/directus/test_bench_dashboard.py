@@ -32,4 +32,10 @@ def test_the_bench_compares_the_hub_with_directus_on_the_same_figures(directus, 
             assert int(rows[name][3]) <= 10, name  # every partial in at most 10 queries
         assert rows["page"][6] == str(sum(CALLS.values()))
         assert rows["status"][4:7] == ("—", "—", "—")  # Directus cannot compute the status bar
+        # Each Hub time split into its wait on PostgreSQL and the rest, Python's.
+        split = dict(re.findall(r"^    ([a-z-]+) +([\d.]+ \+ +[\d.]+)$", table, re.M))
+        assert list(split) == list(rows)
+        for name, text in split.items():
+            waiting, python = (float(part) for part in text.split(" + "))
+            assert (waiting > 0, python > 0) == (True, True), name
     assert "Directus cannot compute (status): provider health lives in the Hub's probes" in printed

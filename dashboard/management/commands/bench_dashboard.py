@@ -49,6 +49,7 @@ class Target:
     def __init__(self, name: str, url: str, headers: dict, calls: list[benchmark.DirectusCall]) -> None:
         self.name, self.url, self.headers, self.calls = name, url, headers, calls
         self.hub, self.directus, self.floor = benchmark.Samples(), benchmark.Samples(), benchmark.Samples()
+        self.waiting = benchmark.Samples()  # of each Hub request, the milliseconds it waited on PostgreSQL
         self.queries = 0
         self.statements: list[benchmark.Statement] = []
 
@@ -158,9 +159,12 @@ class Command(BaseCommand):
             target.queries, target.statements = queries.count, recorder.statements
         for _round in range(repeat):
             for target in targets:
-                started = time.perf_counter()
-                client.get(target.url, **target.headers)
-                target.hub.values.append((time.perf_counter() - started) * 1000)
+                waiting = benchmark.StatementTimer()
+                with connection.execute_wrapper(waiting):
+                    started = time.perf_counter()
+                    client.get(target.url, **target.headers)
+                    target.hub.values.append((time.perf_counter() - started) * 1000)
+                target.waiting.values.append(waiting.ms)
                 if directus and target.calls:
                     started = time.perf_counter()
                     directus.get_all(target.calls)
@@ -200,6 +204,12 @@ class Command(BaseCommand):
                 failures.append(f"{label} {target.name} only {ratio:.1f}× faster than Directus")
             if with_directus and floor_ratio is not None and floor_ratio > FLOOR_RATIO_TARGET:
                 failures.append(f"{label} {target.name} {floor_ratio:.1f}× the SQL floor")
+        self.stdout.write("  where the Hub's time goes (medians, ms): waiting on PostgreSQL (statements sent, results "
+                          "received) + Python (middleware, session, rows read, figures, templates)")  # fmt: skip
+        for target in targets:
+            python = benchmark.Samples([hub - waiting for hub, waiting in zip(target.hub.values, target.waiting.values,
+                                                                              strict=True)])  # fmt: skip
+            self.stdout.write(f"    {target.name:<15}{target.waiting.median:>7.1f} + {python.median:>5.1f}")
         if with_directus:
             for name, reason in benchmark.DIRECTUS_CANNOT.items():
                 self.stdout.write(f"  Directus cannot compute ({name}): {reason}")
