@@ -92,7 +92,8 @@ def delivery_accept(
     """Store a verified delivery and enqueue it; the same event again only counts as a duplicate.
 
     Returns the delivery's id and whether it is new. One statement either way: every webhook request runs it,
-    so its cost bounds the intake rate (bench_webhooks); the new row is durable when the statement returns.
+    so its cost bounds the intake rate (bench_webhooks). Outside a transaction, as in the webhook views, the row is
+    committed when the statement returns, and the processing task is sent then.
     """
     event_key = storable(event_key)[:EVENT_KEY_LENGTH]
     event_type = storable(str(event_type))[:EVENT_TYPE_LENGTH]
