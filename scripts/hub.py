@@ -370,10 +370,10 @@ def bench_database(database_url: str, name: str) -> str:
 
 
 def bench_vacuum(database_url: str) -> None:
-    """Clear what the previous measurements left behind before the next one: each rolls its writes back, and the
-    rows it wrote stay on disk as dead tuples until a VACUUM, which every later read then steps over. Autovacuum
-    does that on a production server; this machine's PostgreSQL runs without it (240,000 dead rows among the
-    23,000 open invoices after two runs at L, the urgent counts twice as slow)."""
+    """Clear what the previous measurements left behind before the next one: each undoes its writes (a rollback, a
+    delete), and the rows it wrote stay on disk as dead tuples until a VACUUM, which every later read steps over.
+    Autovacuum does that on a production server; this machine's PostgreSQL runs without it (240,000 dead rows among
+    the 23,000 open invoices after two runs at L, the urgent counts twice as slow)."""
     import psycopg
 
     started = time.monotonic()
