@@ -285,12 +285,13 @@ def _last_year_to_date(*, company_ids: list[int], today: date) -> dict[str, dict
         f"UNION ALL SELECT 'cost', * FROM ({COSTS_BY_MONTH}) AS costs",
         _by_month_params(company_ids, same_day.replace(month=1, day=1), same_day),
     )
+    same_month = month_start(same_day)
     figures: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
     for row in rows:
         currency = row["currency"]
         if row["figure"] == "revenue":
             figures["revenue_year_to_date"][currency] += row["amount"]
-            figures["month_to_date"][currency] += row["amount"] if row["month"] == month_start(same_day) else ZERO
+            figures["month_to_date"][currency] += row["amount"] if row["month"] == same_month else ZERO
         else:
             figures["cost_year_to_date"][currency] += row["amount"]
     return figures

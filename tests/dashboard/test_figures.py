@@ -14,7 +14,7 @@ from django.utils import timezone, translation
 
 from dashboard import figures, selectors
 from dashboard.models import FigureSnapshot
-from finance.models import FxRate, Invoice, Milestone, Project, Quote, SupplierInvoice
+from finance.models import BankAccount, FxRate, Invoice, Milestone, Project, Quote, SupplierInvoice
 from finance.scope import CompanyScope
 from integrations.models import ActionRun, WebhookDelivery
 from tests.factories import (
@@ -328,6 +328,25 @@ def test_cash_balances_history_forecast_and_runway(dataset, scope):
         (60, D("3853.75"), D("540.50"), D("15213.25")),
         (90, D("3853.75"), D("540.50"), D("15213.25")),
     ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("moved_on", "year_ago"), [("2025-11-21", D("11114.00")), ("2025-11-22", None)])
+def test_cash_compares_with_a_year_ago_only_when_the_bank_history_reaches_that_day(
+    dataset, scope, company_a, moved_on, year_ago
+):  # fmt: skip
+    account = BankAccount.objects.get(company=company_a, currency="CHF")
+    BankTransactionFactory(
+        company=company_a, account=account, currency="CHF", amount=D("50.00"), match_status="n/a",
+        created_on_bank=timezone.make_aware(dt.datetime.fromisoformat(f"{moved_on}T10:00")),
+    )  # fmt: skip
+    figures.figures_refresh()
+
+    cash = selectors.cash_overview(scope=scope, today=TODAY)
+
+    # At the end of 21.11.2025: today's balances less what moved after (CHF 881.00 in, EUR 100.00 out):
+    # CHF 9119.00 + EUR 2100.00 × 0.95. A first movement on the 22nd leaves that day out of the bank's history.
+    assert cash.kpi.year_ago == year_ago
 
 
 @pytest.mark.django_db
