@@ -11,6 +11,7 @@ import pytest
 import responses
 from django.core.cache import cache
 
+from hypervisual.database_url import database_url
 from tests.factories import CompanyFactory, MembershipFactory, UserFactory
 
 PASSWORD = "correct horse battery"
@@ -55,12 +56,7 @@ def database_url_of_test_database() -> str:
     """DATABASE_URL of the database this test run uses (test_<name>), for child processes."""
     from django.db import connection
 
-    db = connection.settings_dict
-    host = db["HOST"]
-    if host.startswith("/"):
-        return f"postgres://{db['USER']}@/{host}/{db['NAME']}"
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{db['USER']}@{host}{port}/{db['NAME']}"
+    return database_url(connection.settings_dict)
 
 
 def start_celery_worker(

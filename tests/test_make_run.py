@@ -19,6 +19,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from hypervisual.database_url import database_url
 from tests.settings import redis_url_with_database
 
 # A cold start migrates and seeds a new database before the web server answers.
@@ -163,11 +164,9 @@ def test_make_run_with_configured_servers_starts_nothing_embedded():
     with psycopg.connect(**server_connection_kwargs(), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
         admin.execute(f'CREATE DATABASE "{database}"')
-    db = connection.settings_dict
-    host = f"/{db['HOST']}" if db["HOST"].startswith("/") else f"{db['HOST']}:{db['PORT'] or 5432}"
     env = {
         **base_env(),
-        "DATABASE_URL": f"postgres://{db['USER']}@{host}/{database}",
+        "DATABASE_URL": database_url({**connection.settings_dict, "NAME": database}),
         "REDIS_URL": redis_url_with_database(settings.REDIS_URL, 10),
         # Switched off even where installed: no Directus is started.
         "HV_DIRECTUS": "0",

@@ -27,13 +27,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connection as db_connection
 
 from finance.models import Company
+from hypervisual.database_url import database_url
 from integrations.clients.revolut import sign_webhook
 from integrations.models import Connection, Provider, WebhookDelivery
 from integrations.webhooks.inbox import process_webhook_delivery
@@ -55,15 +55,6 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _database_url() -> str:
-    """This process's database as a URL for the server (under pytest: the test database, not DATABASE_URL)."""
-    db = db_connection.settings_dict
-    credentials = quote(db["USER"], safe="") + (f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else "")
-    host = quote(db["HOST"], safe="") if db["HOST"].startswith("/") else db["HOST"]
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{credentials}@{host}{port}/{db['NAME']}"
-
-
 def _answers(port: int) -> bool:
     try:
         probe = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
@@ -79,8 +70,10 @@ def _answers(port: int) -> bool:
 def gunicorn_serving() -> Iterator[int]:
     """The Hub on gunicorn with two workers, as the Procfile runs it, on a free loopback port; yields the port."""
     port = _free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE, "DATABASE_URL": _database_url(),
-           "REDIS_URL": settings.REDIS_URL, "DJANGO_ALLOWED_HOSTS": "127.0.0.1"}  # fmt: skip
+    # This process's database (under pytest: the test database, not DATABASE_URL).
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE,
+           "DATABASE_URL": database_url(db_connection.settings_dict), "REDIS_URL": settings.REDIS_URL,
+           "DJANGO_ALLOWED_HOSTS": "127.0.0.1"}  # fmt: skip
     # The server's output (a warning per refused delivery among it) goes to a file, shown if it fails to start.
     with tempfile.TemporaryFile(mode="w+") as log:
         server = subprocess.Popen(  # noqa: S603 - our own arguments
