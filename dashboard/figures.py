@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import uuid4
 
 import redis
 from django.core.cache import cache
@@ -15,6 +16,8 @@ VIEWS = (
     "dashboard_purchase_month", "dashboard_bank_day",
 )  # fmt: skip
 REFRESHED_AT_KEY = "hv:dashboard:figures-refreshed-at"
+# Names one refresh: what was read from the views is valid until it changes (see history_version).
+VERSION_KEY = "hv:dashboard:figures-version"
 
 
 def figures_refresh() -> datetime:
@@ -29,7 +32,7 @@ def figures_refresh() -> datetime:
             # and sorts thousands where it would hash them.
             cursor.execute(f"ANALYZE {view}")
     refreshed_at = timezone.now()
-    cache.set(REFRESHED_AT_KEY, refreshed_at.isoformat(), timeout=None)
+    cache.set_many({REFRESHED_AT_KEY: refreshed_at.isoformat(), VERSION_KEY: uuid4().hex}, timeout=None)
     return refreshed_at
 
 
@@ -40,3 +43,12 @@ def figures_refreshed_at() -> datetime | None:
     except redis.RedisError:
         return None
     return datetime.fromisoformat(stamp) if stamp else None
+
+
+def history_version() -> str | None:
+    """What names the views' current content, new at each refresh; None while the cache (Redis) does not answer
+    or no refresh was recorded, when nothing read from the views may be reused."""
+    try:
+        return cache.get(VERSION_KEY)
+    except redis.RedisError:
+        return None

@@ -8,7 +8,8 @@ Amounts are added per currency and converted to CHF once, at the latest stored r
 from __future__ import annotations
 
 import bisect
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -28,6 +29,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from dashboard import figures
 from dashboard.models import FigureSnapshot, UrgentSnooze
 from finance import selectors as finance
 from finance import vat
@@ -202,10 +204,7 @@ def _as_of_rows(view: str, columns: list[str], company_ids: list[int], days: lis
             ORDER BY v.day DESC LIMIT 1
         ) AS found
     """  # noqa: S608 - view and column names are constants of this module
-    with db.cursor() as cursor:
-        cursor.execute(sql, [company_ids, ["CHF", "EUR"], days])
-        names = [column.name for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return history_rows.read(sql, [company_ids, ["CHF", "EUR"], days])
 
 
 def _history_by_day(rows: list[dict], column: str, money: Conversion) -> dict[date, Decimal]:
@@ -220,6 +219,55 @@ def _query(sql: str, params: list) -> list[dict]:
         cursor.execute(sql, params)
         names = [column.name for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+class HistoryRows:
+    """What the history views answered, kept per process until their next refresh.
+
+    The materialized views change only when figures.figures_refresh recomputes them, so the same statement
+    answers the same rows until then: each process asks PostgreSQL once per refresh, scope and day, then reuses
+    the rows (read-only). The refresh's version (in Redis) is part of the key; without one (Redis down, never
+    refreshed) every read goes to the database. A request asks Redis for the version once (see request_started).
+    """
+
+    SIZE = 256  # statements kept: about 6 per scope and day
+
+    def __init__(self) -> None:
+        self._rows: OrderedDict[tuple, list[dict]] = OrderedDict()
+        self._lock = threading.Lock()  # gunicorn's threads share the process
+        self._request = threading.local()  # the version this thread's request read, once it did
+
+    def request_started(self, **_kwargs) -> None:
+        self._request.version, self._request.during = None, True
+
+    def request_finished(self, **_kwargs) -> None:
+        self._request.__dict__.clear()
+
+    def _version(self) -> str | None:
+        if not getattr(self._request, "during", False):
+            return figures.history_version()  # outside a request (a command, a task): asked at each read
+        if self._request.version is None:
+            self._request.version = figures.history_version()
+        return self._request.version
+
+    def read(self, sql: str, params: list | dict) -> list[dict]:
+        version = self._version()
+        if version is None:
+            return _query(sql, params)
+        key = (version, sql, repr(params))  # the parameters are lists and dicts of ints, dates and text
+        with self._lock:
+            if key in self._rows:
+                self._rows.move_to_end(key)
+                return self._rows[key]
+        rows = _query(sql, params)
+        with self._lock:
+            self._rows[key] = rows
+            while len(self._rows) > self.SIZE:
+                self._rows.popitem(last=False)
+        return rows
+
+
+history_rows = HistoryRows()
 
 
 def _list_url(name: str, **params) -> str:
@@ -266,13 +314,13 @@ class MonthlyRevenue:
 def monthly_revenue(*, company_ids: list[int], today: date) -> MonthlyRevenue:
     """The last 24 months of revenue (the current one up to today), one query on the sales views."""
     first = add_months(month_start(today), -23)
-    return MonthlyRevenue(_query(SALES_BY_MONTH, _by_month_params(company_ids, first, today)))
+    return MonthlyRevenue(history_rows.read(SALES_BY_MONTH, _by_month_params(company_ids, first, today)))
 
 
 def _monthly_costs(*, company_ids: list[int], today: date) -> dict[date, dict[str, Decimal]]:
     first = add_months(month_start(today), -23)
     costs: dict[date, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
-    for row in _query(COSTS_BY_MONTH, _by_month_params(company_ids, first, today)):
+    for row in history_rows.read(COSTS_BY_MONTH, _by_month_params(company_ids, first, today)):
         costs[row["month"]][row["currency"]] += row["amount"]
     return costs
 
@@ -280,7 +328,7 @@ def _monthly_costs(*, company_ids: list[int], today: date) -> dict[date, dict[st
 def _last_year_to_date(*, company_ids: list[int], today: date) -> dict[str, dict[str, Decimal]]:
     """Last year's month-to-date and year-to-date revenue and year-to-date costs, up to the same day."""
     same_day = year_ago(today)
-    rows = _query(
+    rows = history_rows.read(
         f"SELECT 'revenue' AS figure, * FROM ({SALES_BY_MONTH}) AS sales "  # noqa: S608 - constant SQL
         f"UNION ALL SELECT 'cost', * FROM ({COSTS_BY_MONTH}) AS costs",
         _by_month_params(company_ids, same_day.replace(month=1, day=1), same_day),
@@ -640,7 +688,7 @@ def cash_overview(
     )  # fmt: skip
     balances = _per_currency([{"currency": a.currency, "balance": a.balance} for a in accounts], "balance")
     same_day = year_ago(today)
-    changes = _query(
+    changes = history_rows.read(
         """
         SELECT currency, day, SUM(net_change) AS net_change, SUM(outflow) AS outflow,
                EXISTS (SELECT FROM dashboard_bank_day WHERE account_id = ANY(%(accounts)s) AND day <= %(since)s)

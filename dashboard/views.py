@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import TypeVar
@@ -18,6 +19,7 @@ from django_htmx.http import trigger_client_event
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from dashboard import charts, figures, selectors, services, tasks
+from dashboard.concurrent import concurrent_reads
 from finance.models import Role
 from finance.permissions import can_bill
 
@@ -121,11 +123,27 @@ PARTIALS: dict[str, Callable[[HttpRequest], dict]] = {
 
 
 def _page_context(request: HttpRequest) -> dict:
-    context = {"companies": request.company_scope.companies, **_refresh_context()}
-    if context["companies"]:
-        for name, build in PARTIALS.items():
-            if name != "cash-chart":
-                context.update(build(request))
+    """Every partial, read side by side (dashboard.concurrent): first what several of them share (_read_once)
+    with the two that need none of it, then the others."""
+    scope = request.company_scope
+    context = {"companies": scope.companies, **_refresh_context()}
+    if not context["companies"]:
+        return context
+    scope.roles  # noqa: B018 - the scope's own reads done here, not by several threads at once
+    today, _now = selectors.now_local()
+    request.dashboard_reads = {}  # each shared read below stores under a name of its own
+    shared = {
+        "open_invoices": functools.partial(_open_invoices, request, today),
+        "monthly_revenue": functools.partial(_monthly_revenue, request, today),
+        "money": functools.partial(_money, request),
+        "status": functools.partial(_status, request),
+        "urgent": functools.partial(_urgent, request),
+    }
+    built = concurrent_reads.run(shared)
+    others = [name for name in PARTIALS if name not in built and name != "cash-chart"]  # cash-chart: cash's figures
+    built |= concurrent_reads.run({name: functools.partial(PARTIALS[name], request) for name in others})
+    for name in PARTIALS:
+        context.update(built.get(name, {}))
     return context
 
 

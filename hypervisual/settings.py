@@ -96,6 +96,9 @@ VAR_DIR = Path(env.str("HV_VAR_DIR", default=str(BASE_DIR / "var")))
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"postgres://postgres@/{VAR_DIR}/pgdata/hypervisual")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Threads per process reading the dashboard's partials side by side, each with a connection of its own
+# (dashboard.concurrent); below 2, one after the other.
+HV_DASHBOARD_READ_THREADS = env.int("HV_DASHBOARD_READ_THREADS", default=4)
 # PostgreSQL's JIT compiles every larger query for hundreds of milliseconds: a loss for short web queries.
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 # The Hub's connections name themselves: PostgreSQL triggers note every write to a shared table made by

@@ -23,6 +23,17 @@ def _clear_cache():
     cache.clear()
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, and before it is dropped the connections the dashboard's read threads keep
+    to it (dashboard.concurrent) closed: PostgreSQL drops no database others are connected to."""
+    yield
+    from dashboard.concurrent import concurrent_reads
+
+    with django_db_blocker.unblock():
+        concurrent_reads.close()
+
+
 @pytest.fixture
 def company_a(db):
     return CompanyFactory(code="QA", name="Alpha")

@@ -1,2 +1,2 @@
 # The hand-built dataset of test_figures, shared with the page tests.
-from tests.dashboard.test_figures import dataset  # noqa: F401
+from tests.dashboard.test_figures import dataset, scope  # noqa: F401

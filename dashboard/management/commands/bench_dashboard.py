@@ -8,9 +8,11 @@ after the other, so the three see the same machine and the same caches.
 
 import time
 from decimal import Decimal
+from uuid import uuid4
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.test import Client, override_settings
@@ -44,10 +46,18 @@ class QueryCounter:
 
 
 class Target:
-    """One row of the table: the page or a partial, measured the three ways."""
+    """One row of the table: the page or a partial, measured the three ways.
 
-    def __init__(self, name: str, url: str, headers: dict, calls: list[benchmark.DirectusCall]) -> None:
+    `threads` is how many connections the page reads on (settings.HV_DASHBOARD_READ_THREADS); `after_refresh`
+    gives each request a new history version, as the first one after the views were refreshed, so that it reads
+    the views rather than what the process kept of them (dashboard.selectors.HistoryRows).
+    """
+
+    def __init__(self, name: str, url: str, headers: dict, calls: list[benchmark.DirectusCall], *,
+                 threads: int | None = None, after_refresh: bool = False) -> None:  # fmt: skip
         self.name, self.url, self.headers, self.calls = name, url, headers, calls
+        self.threads = settings.HV_DASHBOARD_READ_THREADS if threads is None else threads
+        self.after_refresh = after_refresh
         self.hub, self.directus, self.floor = benchmark.Samples(), benchmark.Samples(), benchmark.Samples()
         self.waiting = benchmark.Samples()  # of each Hub request, the milliseconds it waited on PostgreSQL
         self.queries = 0
@@ -115,7 +125,12 @@ class Command(BaseCommand):
         calls = benchmark.directus_calls(company_ids, today) if directus else {}
         partials = [name for name in PARTIALS if name != "cash-chart"]  # the same figures as "cash"
         page_calls = [call for name in partials for call in calls.get(name, [])]
-        targets = [Target("page", reverse("dashboard:home"), {}, page_calls)]
+        home = reverse("dashboard:home")
+        targets = [
+            Target("page", home, {}, page_calls),
+            Target("page-refreshed", home, {}, [], after_refresh=True),
+            Target("page-one-thread", home, {}, [], threads=1),
+        ]
         for name in partials:
             url = reverse("dashboard:partial", args=[name])
             targets.append(Target(name, url, {"HTTP_HX_REQUEST": "true"}, calls.get(name, [])))
@@ -151,16 +166,20 @@ class Command(BaseCommand):
         targets = self._targets(scope, directus)
         for target in targets:
             client.get(target.url, **target.headers)  # warm the caches every later request also finds warm
-            queries, recorder = QueryCounter(), benchmark.StatementRecorder()
-            with connection.execute_wrapper(queries), connection.execute_wrapper(recorder):
-                response = client.get(target.url, **target.headers)
+            # On this thread's connection, where the statements can be counted and kept: the same ones as side by side.
+            with override_settings(HV_DASHBOARD_READ_THREADS=1):
+                self._before(target)
+                queries, recorder = QueryCounter(), benchmark.StatementRecorder()
+                with connection.execute_wrapper(queries), connection.execute_wrapper(recorder):
+                    response = client.get(target.url, **target.headers)
             if response.status_code != 200:
                 raise CommandError(f"{target.url} answered {response.status_code}")
             target.queries, target.statements = queries.count, recorder.statements
         for _round in range(repeat):
             for target in targets:
+                self._before(target)
                 waiting = benchmark.StatementTimer()
-                with connection.execute_wrapper(waiting):
+                with override_settings(HV_DASHBOARD_READ_THREADS=target.threads), connection.execute_wrapper(waiting):
                     started = time.perf_counter()
                     client.get(target.url, **target.headers)
                     target.hub.values.append((time.perf_counter() - started) * 1000)
@@ -172,6 +191,12 @@ class Command(BaseCommand):
                 target.floor.values.append(benchmark.floor_ms(target.statements))
         return self._report(label, scope, targets, directus is not None)
 
+    @staticmethod
+    def _before(target: Target) -> None:
+        if target.after_refresh:
+            # What figures_refresh sets after recomputing the views (their content is the same here).
+            cache.set(figures.VERSION_KEY, uuid4().hex, timeout=None)
+
     def _report(self, label: str, scope: Company | None, targets: list[Target], with_directus: bool) -> list[str]:
         self.stdout.write(
             f"  {'':<15}{'Hub':>8}{'':>7}{'':>8} {'Directus':>9}{'':>8}{'':>6} {'floor':>7}{'':>7}"
@@ -182,6 +207,7 @@ class Command(BaseCommand):
             f"{'p95':>7} {'/Hub':>9} {'/floor':>6}"
         )
         failures = []
+        page = reverse("dashboard:home")
         for target in targets:
             hub, floor = target.hub, target.floor
             line = f"  {target.name:<15}{hub.median:>8.1f}{hub.p95:>7.1f}{target.queries:>8} "
@@ -196,9 +222,9 @@ class Command(BaseCommand):
             floor_ratio = hub.median / floor.median if floor.median else None
             line += f" {floor_ratio:>5.1f}×" if floor_ratio is not None else f" {'—':>6}"
             self.stdout.write(line)
-            if target.name == "page" and scope is None and hub.p95 > PAGE_P95_TARGET_MS:
-                failures.append(f"{label} page p95 {hub.p95:.0f} ms")
-            if target.name != "page" and target.queries > PARTIAL_QUERY_TARGET:
+            if target.url == page and target.threads > 1 and scope is None and hub.p95 > PAGE_P95_TARGET_MS:
+                failures.append(f"{label} {target.name} p95 {hub.p95:.0f} ms")
+            if target.url != page and target.queries > PARTIAL_QUERY_TARGET:
                 failures.append(f"{label} {target.name} {target.queries} queries")
             if ratio is not None and ratio < DIRECTUS_RATIO_TARGET:
                 failures.append(f"{label} {target.name} only {ratio:.1f}× faster than Directus")
@@ -207,6 +233,10 @@ class Command(BaseCommand):
         self.stdout.write("  where the Hub's time goes (medians, ms): waiting on PostgreSQL (statements sent, results "
                           "received) + Python (middleware, session, rows read, figures, templates)")  # fmt: skip
         for target in targets:
+            if target.url == page and target.threads > 1:
+                self.stdout.write(f"    {target.name:<15}reads on {target.threads} connections at once: their waits "
+                                  "overlap Python's work")  # fmt: skip
+                continue
             python = benchmark.Samples([hub - waiting for hub, waiting in zip(target.hub.values, target.waiting.values,
                                                                               strict=True)])  # fmt: skip
             self.stdout.write(f"    {target.name:<15}{target.waiting.median:>7.1f} + {python.median:>5.1f}")

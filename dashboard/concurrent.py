@@ -1,0 +1,81 @@
+"""Reads of one page sent to PostgreSQL at the same time, each on a database connection of its own.
+
+The dashboard's page builds nine partials whose reads do not depend on one another. One after the other,
+the request waits on each statement in turn; side by side, PostgreSQL works on some while Python builds
+the figures of others. Each statement already sees the database as it is when it starts (the Hub reads in
+autocommit), so reading side by side shows what reading in turn would.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from django.conf import settings
+from django.db import close_old_connections, connection, connections
+from django.utils import timezone, translation
+
+T = TypeVar("T")
+
+
+class ConcurrentReads:
+    """A few threads per process, each keeping its database connection between requests as a request thread
+    does (CONN_MAX_AGE, health checks)."""
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid: int | None = None
+        self._pool_size = 0
+        self._lock = threading.Lock()
+
+    def _executor(self, workers: int) -> ThreadPoolExecutor:
+        # Created on first use in each process: a pool made before gunicorn forks has no threads in the child.
+        with self._lock:
+            if self._pool is None or self._pool_pid != os.getpid():
+                self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dashboard-read")
+                self._pool_pid, self._pool_size = os.getpid(), workers
+            return self._pool
+
+    def run(self, reads: dict[str, Callable[[], T]]) -> dict[str, T]:
+        """Each read's result by name; the first read that fails raises its error here."""
+        workers = settings.HV_DASHBOARD_READ_THREADS
+        # Inside a transaction the reads must see its writes, which no other connection can: one after the other.
+        if workers < 2 or len(reads) < 2 or connection.in_atomic_block:
+            return {name: read() for name, read in reads.items()}
+        executor = self._executor(workers)
+        language, zone = translation.get_language(), timezone.get_current_timezone()
+        futures = {name: executor.submit(_read_as_the_request, read, language, zone) for name, read in reads.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+    def close(self) -> None:
+        """Stop the threads after closing their database connections (a test database cannot be dropped while
+        connections to it are open)."""
+        with self._lock:
+            pool, size, self._pool = self._pool, self._pool_size, None
+        if pool is None:
+            return
+        # Each thread takes one of these: each waits at the barrier until all are taken.
+        barrier = threading.Barrier(size)
+        closing = [pool.submit(_close_connections, barrier) for _ in range(size)]
+        for done in closing:
+            done.result()
+        pool.shutdown()
+
+
+def _close_connections(barrier: threading.Barrier) -> None:
+    barrier.wait(timeout=10)
+    connections.close_all()
+
+
+def _read_as_the_request(read: Callable[[], T], language: str | None, zone) -> T:
+    # As at the start of a request: a connection that broke (PostgreSQL restarted) or outlived CONN_MAX_AGE is
+    # replaced, and the next statement checks the connection first (CONN_HEALTH_CHECKS).
+    close_old_connections()
+    with translation.override(language), timezone.override(zone):
+        return read()
+
+
+concurrent_reads = ConcurrentReads()

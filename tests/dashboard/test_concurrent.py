@@ -1,0 +1,101 @@
+"""The page's reads side by side on connections of their own (dashboard.concurrent)."""
+
+import re
+import threading
+import time
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone, translation
+
+from dashboard.concurrent import concurrent_reads
+
+
+def where_and_how() -> tuple[str, str, str]:
+    return threading.current_thread().name, translation.get_language(), timezone.get_current_timezone_name()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reads_run_on_the_threads_in_the_request_language_and_time_zone():
+    with translation.override("de"), timezone.override("America/New_York"):
+        results = concurrent_reads.run({"one": where_and_how, "two": where_and_how})
+    for thread, language, zone in results.values():
+        assert thread.startswith("dashboard-read")
+        assert (language, zone) == ("de", "America/New_York")
+
+
+@pytest.mark.django_db
+def test_inside_a_transaction_the_reads_stay_on_its_connection():
+    """Another connection would not see what the transaction wrote (a test's data, for one)."""
+    assert connection.in_atomic_block
+    results = concurrent_reads.run({"one": where_and_how, "two": where_and_how})
+    assert {thread for thread, _language, _zone in results.values()} == {threading.current_thread().name}
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(HV_DASHBOARD_READ_THREADS=1)
+def test_one_thread_reads_one_after_the_other_on_the_request_connection():
+    results = concurrent_reads.run({"one": where_and_how, "two": where_and_how})
+    assert {thread for thread, _language, _zone in results.values()} == {threading.current_thread().name}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_read_raises_its_error():
+    with pytest.raises(ZeroDivisionError):
+        concurrent_reads.run({"fine": where_and_how, "broken": lambda: 1 / 0})
+
+
+def backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def backends_alive(pids: set[int]) -> set[int]:
+    """Which of these PostgreSQL backends still run, once those closed have had a moment to exit."""
+    for _attempt in range(50):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s)", [list(pids)])
+            alive = {row[0] for row in cursor.fetchall()}
+        if not alive:
+            break
+        time.sleep(0.1)
+    return alive
+
+
+@pytest.mark.django_db(transaction=True)
+def test_close_closes_the_connection_of_every_thread():
+    every_thread = threading.Barrier(4)  # each read waits until the four threads hold one
+
+    def connection_of_a_thread():
+        every_thread.wait(timeout=10)
+        return backend_pid()
+
+    pids = set(concurrent_reads.run({str(n): connection_of_a_thread for n in range(4)}).values())
+    assert len(pids) == 4
+    assert backend_pid() not in pids
+    concurrent_reads.close()
+    assert backends_alive(pids) == set()
+    assert backend_pid() not in pids  # the request's own connection stays
+
+
+def without_csrf_tokens(html: str) -> str:
+    """Each rendering masks the token anew."""
+    return re.sub(r'(csrfmiddlewaretoken" value="|x-csrftoken": ")[A-Za-z0-9]{64}', r"\1", html)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_page_read_side_by_side_is_the_page_read_one_after_the_other(dataset, client, ceo):
+    client.force_login(ceo)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "de"  # not the default language: the threads must take the request's
+    with override_settings(HV_DASHBOARD_READ_THREADS=1), CaptureQueriesContext(connection) as one_by_one:
+        serial = client.get("/")
+    with CaptureQueriesContext(connection) as side_by_side:
+        parallel = client.get("/")
+    assert (serial.status_code, parallel.status_code) == (200, 200)
+    assert "Offene Debitoren" in serial.content.decode()
+    assert without_csrf_tokens(parallel.content.decode()) == without_csrf_tokens(serial.content.decode())
+    # The request's own connection sent only the session's, the user's and the scope's statements.
+    assert len(side_by_side.captured_queries) < len(one_by_one.captured_queries) - 10
