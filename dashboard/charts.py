@@ -6,14 +6,13 @@ also has the same figures as a table under it, for reading without JavaScript.
 
 from __future__ import annotations
 
-from django.utils import formats
 from django.utils.translation import gettext as _
 
 from dashboard import selectors
 
 
 def _month(day) -> str:
-    return formats.date_format(day, "M Y")
+    return selectors.date_label(day, "M Y")
 
 
 def revenue_by_month(charts: selectors.RevenueCharts) -> dict:
@@ -54,7 +53,7 @@ def cash_flow(cash: selectors.Cash) -> dict:
     """The last 30 days of balances, then the forecast points at 30, 60 and 90 days."""
     return {
         "kind": "cash",
-        "categories": [formats.date_format(day.day, "d.m.") for day in cash.last_30_days]
+        "categories": [selectors.date_label(day.day, "d.m.") for day in cash.last_30_days]
         + [_("+%(days)s d") % {"days": point.days} for point in cash.forecast],
         "series": [
             {

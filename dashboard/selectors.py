@@ -8,6 +8,7 @@ Amounts are added per currency and converted to CHF once, at the latest stored r
 from __future__ import annotations
 
 import bisect
+import functools
 import threading
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -93,12 +94,24 @@ def history_dates(today: date) -> list[date]:
     return [month_end(add_months(this_month, -back)) for back in range(11, 0, -1)] + [today]
 
 
+def date_label(day: date, form: str) -> str:
+    """A date written in the reader's language; the page writes the same few dozen dates many times (labels of
+    every card's twelve points, of the charts), so each is formatted once per process and language."""
+    return _date_label(day, form, translation.get_language())
+
+
+@functools.lru_cache(maxsize=4096)
+def _date_label(day: date, form: str, language: str | None) -> str:
+    with translation.override(language):
+        return formats.date_format(day, form)
+
+
 def _month_label(first_of_month: date) -> str:
-    return formats.date_format(first_of_month, "YEAR_MONTH_FORMAT")
+    return date_label(first_of_month, "YEAR_MONTH_FORMAT")
 
 
 def _day_label(day: date) -> str:
-    return formats.date_format(day, "SHORT_DATE_FORMAT")
+    return date_label(day, "SHORT_DATE_FORMAT")
 
 
 # --- Currencies ---------------------------------------------------------------------------------
@@ -156,7 +169,7 @@ class Kpi:
     higher_is_better: bool = True
     missing_currencies: list[str] = field(default_factory=list)
 
-    @property
+    @functools.cached_property
     def delta(self) -> Decimal | None:
         """Change against a year ago: percentage points for a percentage, otherwise per cent."""
         if self.year_ago is None:
@@ -167,13 +180,13 @@ class Kpi:
             return None
         return ((self.value - self.year_ago) / abs(self.year_ago) * HUNDRED).quantize(Decimal("0.1"))
 
-    @property
+    @functools.cached_property
     def delta_tone(self) -> str:
         if not self.delta:
             return "secondary"
         return "green" if (self.delta > 0) == self.higher_is_better else "red"
 
-    @property
+    @functools.cached_property
     def sparkline(self) -> str:
         """The history as SVG polyline points in a 100 × 30 box, drawn by the server (no script needed)."""
         values = [point.value for point in self.history]
@@ -368,10 +381,10 @@ def revenue_kpis(
 
     same_day = year_ago(today)
     month_label = _("vs %(start)s–%(end)s") % {
-        "start": formats.date_format(month_start(same_day), "d.m."), "end": _day_label(same_day)
+        "start": date_label(month_start(same_day), "d.m."), "end": _day_label(same_day)
     }  # fmt: skip
     year_label = _("vs %(start)s–%(end)s") % {
-        "start": formats.date_format(same_day.replace(month=1, day=1), "d.m."), "end": _day_label(same_day)
+        "start": date_label(same_day.replace(month=1, day=1), "d.m."), "end": _day_label(same_day)
     }  # fmt: skip
     revenue_ytd = year_to_date(revenue, this_month)
     cost_ytd = year_to_date(cost, this_month)
