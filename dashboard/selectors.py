@@ -239,14 +239,16 @@ class HistoryRows:
 
     The materialized views change only when figures.figures_refresh recomputes them, so the same statement
     answers the same rows until then: each process asks PostgreSQL once per refresh, scope and day, then reuses
-    the rows (read-only). The refresh's version (in Redis) is part of the key; without one (Redis down, never
-    refreshed) every read goes to the database. A request asks Redis for the version once (see request_started).
+    the rows (read-only). Rows are kept under the refresh's version (in Redis) and dropped when a newer one is
+    seen; without a version (Redis down, never refreshed) every read goes to the database. A request asks Redis
+    for the version once (see request_started).
     """
 
-    SIZE = 256  # statements kept: about 6 per scope and day
+    SIZE = 64  # statements kept: six per scope (group, a company, a member's companies) and day
 
     def __init__(self) -> None:
         self._rows: OrderedDict[tuple, list[dict]] = OrderedDict()
+        self._rows_version: str | None = None
         self._lock = threading.Lock()  # gunicorn's threads share the process
         self._request = threading.local()  # the version this thread's request read, once it did
 
@@ -267,13 +269,16 @@ class HistoryRows:
         version = self._version()
         if version is None:
             return _query(sql, params)
-        key = (version, sql, repr(params))  # the parameters are lists and dicts of ints, dates and text
+        key = (sql, repr(params))  # the parameters are lists and dicts of ints, dates and text
         with self._lock:
-            if key in self._rows:
+            if self._rows_version == version and key in self._rows:
                 self._rows.move_to_end(key)
                 return self._rows[key]
         rows = _query(sql, params)
         with self._lock:
+            if self._rows_version != version:
+                self._rows.clear()
+                self._rows_version = version
             self._rows[key] = rows
             while len(self._rows) > self.SIZE:
                 self._rows.popitem(last=False)
@@ -744,7 +749,8 @@ def cash_overview(
     )  # fmt: skip
     last_30_days = [CashDay(today - timedelta(days=back), money.chf(balance_at(today - timedelta(days=back))))
                     for back in range(29, -1, -1)]  # fmt: skip
-    outflow_90 = _per_currency([r for r in changes if r["day"] > today - timedelta(days=90)], "outflow")
+    since_90_days = today - timedelta(days=90)
+    outflow_90 = _per_currency([r for r in changes if r["day"] > since_90_days], "outflow")
     monthly_outflow = -money.chf(outflow_90) / 3
     monthly_outflow = vat.quantize_chf(monthly_outflow)
     return Cash(

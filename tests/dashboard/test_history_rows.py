@@ -69,3 +69,14 @@ def test_the_oldest_statement_kept_makes_room(dataset, monkeypatch):
         rows.read(*statements[2])
         rows.read(*statements[0])
     assert len(sent.captured_queries) == 1  # the first was dropped, the third kept
+
+
+@pytest.mark.django_db
+def test_a_new_refresh_drops_what_the_previous_one_answered(dataset):
+    rows = selectors.HistoryRows()
+    for month in (1, 2):
+        rows.read(selectors.SALES_BY_MONTH, selectors._by_month_params([1], TODAY.replace(month=month), TODAY))
+    assert len(rows._rows) == 2
+    figures.figures_refresh()
+    rows.read(selectors.SALES_BY_MONTH, selectors._by_month_params([1], TODAY.replace(month=3), TODAY))
+    assert len(rows._rows) == 1
