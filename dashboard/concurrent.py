@@ -8,6 +8,7 @@ autocommit), so reading side by side shows what reading in turn would.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 from collections.abc import Callable
@@ -47,7 +48,11 @@ class ConcurrentReads:
             return {name: read() for name, read in reads.items()}
         executor = self._executor(workers)
         language, zone = translation.get_language(), timezone.get_current_timezone()
-        futures = {name: executor.submit(_read_as_the_request, read, language, zone) for name, read in reads.items()}
+        # Each read in a copy of the request's context (what it keeps in context variables: HistoryRows).
+        futures = {
+            name: executor.submit(contextvars.copy_context().run, _read_as_the_request, read, language, zone)
+            for name, read in reads.items()
+        }
         return {name: future.result() for name, future in futures.items()}
 
     def close(self) -> None:

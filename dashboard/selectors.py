@@ -11,6 +11,7 @@ import bisect
 import functools
 import threading
 from collections import OrderedDict, defaultdict
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -250,20 +251,23 @@ class HistoryRows:
         self._rows: OrderedDict[tuple, list[dict]] = OrderedDict()
         self._rows_version: str | None = None
         self._lock = threading.Lock()  # gunicorn's threads share the process
-        self._request = threading.local()  # the version this thread's request read, once it did
+        # During a request, what it read of the version: a context variable, so that the threads reading the page's
+        # partials (dashboard.concurrent, which runs each read in a copy of the request's context) share it.
+        self._request: ContextVar[dict | None] = ContextVar("dashboard_history_request", default=None)
 
     def request_started(self, **_kwargs) -> None:
-        self._request.version, self._request.during = None, True
+        self._request.set({})
 
     def request_finished(self, **_kwargs) -> None:
-        self._request.__dict__.clear()
+        self._request.set(None)
 
     def _version(self) -> str | None:
-        if not getattr(self._request, "during", False):
+        request = self._request.get()
+        if request is None:
             return figures.history_version()  # outside a request (a command, a task): asked at each read
-        if self._request.version is None:
-            self._request.version = figures.history_version()
-        return self._request.version
+        if "version" not in request:
+            request["version"] = figures.history_version()
+        return request["version"]
 
     def read(self, sql: str, params: list | dict) -> list[dict]:
         version = self._version()

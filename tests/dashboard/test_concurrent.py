@@ -3,6 +3,7 @@
 import re
 import threading
 import time
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -10,6 +11,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
+from dashboard import figures
 from dashboard.concurrent import concurrent_reads
 
 
@@ -92,8 +94,12 @@ def test_the_page_read_side_by_side_is_the_page_read_one_after_the_other(dataset
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "de"  # not the default language: the threads must take the request's
     with override_settings(HV_DASHBOARD_READ_THREADS=1), CaptureQueriesContext(connection) as one_by_one:
         serial = client.get("/")
-    with CaptureQueriesContext(connection) as side_by_side:
+    with (
+        CaptureQueriesContext(connection) as side_by_side,
+        mock.patch.object(figures, "history_version", wraps=figures.history_version) as asked,
+    ):
         parallel = client.get("/")
+    assert asked.call_count == 1  # the threads share what the request read of the history's version
     assert (serial.status_code, parallel.status_code) == (200, 200)
     assert "Offene Debitoren" in serial.content.decode()
     assert without_csrf_tokens(parallel.content.decode()) == without_csrf_tokens(serial.content.decode())
