@@ -67,15 +67,32 @@ def backends_alive(pids: set[int]) -> set[int]:
     return alive
 
 
-@pytest.mark.django_db(transaction=True)
-def test_close_closes_the_connection_of_every_thread():
-    every_thread = threading.Barrier(4)  # each read waits until the four threads hold one
+def connections_of_the_threads() -> set[int]:
+    """The backend of each of the four threads: each read waits until the four threads hold one."""
+    every_thread = threading.Barrier(4)
 
     def connection_of_a_thread():
         every_thread.wait(timeout=10)
         return backend_pid()
 
-    pids = set(concurrent_reads.run({str(n): connection_of_a_thread for n in range(4)}).values())
+    return set(concurrent_reads.run({str(n): connection_of_a_thread for n in range(4)}).values())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_thread_whose_connection_was_cut_reads_on_a_new_one():
+    """As a request thread after PostgreSQL restarted: the connection is checked and replaced, no error."""
+    cut = connections_of_the_threads()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", [list(cut)])
+    assert backends_alive(cut) == set()
+    again = connections_of_the_threads()
+    assert len(again) == 4
+    assert again.isdisjoint(cut)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_close_closes_the_connection_of_every_thread():
+    pids = connections_of_the_threads()
     assert len(pids) == 4
     assert backend_pid() not in pids
     concurrent_reads.close()
