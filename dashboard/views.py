@@ -129,7 +129,6 @@ def _page_context(request: HttpRequest) -> dict:
     context = {"companies": scope.companies, **_refresh_context()}
     if not context["companies"]:
         return context
-    scope.roles  # noqa: B018 - the scope's own reads done here, not by several threads at once
     today, _now = selectors.now_local()
     request.dashboard_reads = {}  # each shared read below stores under a name of its own
     shared = {
