@@ -12,7 +12,7 @@ import contextvars
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from django.conf import settings
@@ -40,20 +40,27 @@ class ConcurrentReads:
                 self._pool_pid, self._pool_size = os.getpid(), workers
             return self._pool
 
-    def run(self, reads: dict[str, Callable[[], T]]) -> dict[str, T]:
-        """Each read's result by name; the first read that fails raises its error here."""
+    def start(self, reads: dict[str, Callable[[], T]]) -> dict[str, Future[T]]:
+        """Each read started in the given order, its future by name.
+
+        A read may wait for the result of one started before it (the pool takes reads in the order they come, so
+        every earlier read already has a thread), never for a later one.
+        """
         workers = settings.HV_DASHBOARD_READ_THREADS
         # Inside a transaction the reads must see its writes, which no other connection can: one after the other.
         if workers < 2 or len(reads) < 2 or connection.in_atomic_block:
-            return {name: read() for name, read in reads.items()}
+            return {name: _done(read) for name, read in reads.items()}
         executor = self._executor(workers)
         language, zone = translation.get_language(), timezone.get_current_timezone()
         # Each read in a copy of the request's context (what it keeps in context variables: HistoryRows).
-        futures = {
+        return {
             name: executor.submit(contextvars.copy_context().run, _read_as_the_request, read, language, zone)
             for name, read in reads.items()
         }
-        return {name: future.result() for name, future in futures.items()}
+
+    def run(self, reads: dict[str, Callable[[], T]]) -> dict[str, T]:
+        """Each read's result by name; the first read that fails raises its error here."""
+        return {name: future.result() for name, future in self.start(reads).items()}
 
     def close(self) -> None:
         """Stop the threads after closing their database connections (a test database cannot be dropped while
@@ -68,6 +75,16 @@ class ConcurrentReads:
         for done in closing:
             done.result()
         pool.shutdown()
+
+
+def _done(read: Callable[[], T]) -> Future[T]:
+    """A read run now, on this thread, as a future that holds its result or its error."""
+    future: Future[T] = Future()
+    try:
+        future.set_result(read())
+    except Exception as error:  # noqa: BLE001 - handed over whole: future.result() raises it
+        future.set_exception(error)
+    return future
 
 
 def _close_connections(barrier: threading.Barrier) -> None:

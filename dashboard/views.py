@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import date, datetime
-from typing import TypeVar
 
 import redis
 from django.contrib import messages
@@ -26,32 +26,37 @@ from finance.permissions import can_bill
 TEMPLATE = "dashboard/home.html"
 # Sent after the figures were recomputed: every figure partial listens and fetches itself again.
 FIGURES_REFRESHED = "hv:figures-refreshed"
-T = TypeVar("T")
 
 
-def _read_once(request: HttpRequest, name: str, read: Callable[[], T]) -> T:
-    """What several partials of the page read (open invoices, monthly revenue, exchange rates): once per request."""
+# What several partials of the page read (open invoices, monthly revenue, exchange rates): once per request.
+SHARED_READS: dict[str, Callable[[HttpRequest, date | None], object]] = {
+    "open_invoices": lambda request, today: selectors.open_invoices(request.company_scope.company_ids, today),
+    "monthly_revenue": lambda request, today: selectors.monthly_revenue(
+        company_ids=request.company_scope.company_ids, today=today
+    ),
+    "money": lambda _request, _today: selectors.conversion(),
+}
+
+
+def _shared(request: HttpRequest, name: str, today: date | None):
+    """A shared read, made on first use; the page starts them all first (_page_context): a future until done."""
     reads = request.__dict__.setdefault("dashboard_reads", {})
     if name not in reads:
-        reads[name] = read()
-    return reads[name]
+        reads[name] = SHARED_READS[name](request, today)
+    found = reads[name]
+    return found.result() if isinstance(found, Future) else found
 
 
 def _open_invoices(request: HttpRequest, today: date) -> selectors.OpenInvoices:
-    return _read_once(
-        request, "open_invoices", lambda: selectors.open_invoices(request.company_scope.company_ids, today)
-    )
+    return _shared(request, "open_invoices", today)
 
 
 def _monthly_revenue(request: HttpRequest, today: date) -> selectors.MonthlyRevenue:
-    return _read_once(
-        request, "monthly_revenue",
-        lambda: selectors.monthly_revenue(company_ids=request.company_scope.company_ids, today=today),
-    )  # fmt: skip
+    return _shared(request, "monthly_revenue", today)
 
 
 def _money(request: HttpRequest) -> selectors.Conversion:
-    return _read_once(request, "money", selectors.conversion)
+    return _shared(request, "money", today=None)
 
 
 def _revenue(request: HttpRequest) -> dict:
@@ -122,27 +127,25 @@ PARTIALS: dict[str, Callable[[HttpRequest], dict]] = {
 }
 
 
+# Started first on the page: the partials whose own statements take longest.
+STARTED_FIRST = ("urgent", "activity")
+
+
 def _page_context(request: HttpRequest) -> dict:
-    """Every partial, read side by side (dashboard.concurrent): first what several of them share (_read_once)
-    with the two that need none of it, then the others."""
+    """Every partial, read side by side (dashboard.concurrent): the shared reads are started first, and each
+    partial waits only for those it uses."""
     scope = request.company_scope
     context = {"companies": scope.companies, **_refresh_context()}
     if not context["companies"]:
         return context
     today, _now = selectors.now_local()
-    request.dashboard_reads = {}  # each shared read below stores under a name of its own
-    shared = {
-        "open_invoices": functools.partial(_open_invoices, request, today),
-        "monthly_revenue": functools.partial(_monthly_revenue, request, today),
-        "money": functools.partial(_money, request),
-        "status": functools.partial(_status, request),
-        "urgent": functools.partial(_urgent, request),
-    }
-    built = concurrent_reads.run(shared)
-    others = [name for name in PARTIALS if name not in built and name != "cash-chart"]  # cash-chart: cash's figures
-    built |= concurrent_reads.run({name: functools.partial(PARTIALS[name], request) for name in others})
-    for name in PARTIALS:
-        context.update(built.get(name, {}))
+    request.dashboard_reads = concurrent_reads.start(
+        {name: functools.partial(read, request, today) for name, read in SHARED_READS.items()}
+    )
+    # cash-chart shows the figures of cash: read once.
+    order = [*STARTED_FIRST, *(name for name in PARTIALS if name not in STARTED_FIRST and name != "cash-chart")]
+    for built in concurrent_reads.run({name: functools.partial(PARTIALS[name], request) for name in order}).values():
+        context.update(built)
     return context
 
 

@@ -30,7 +30,7 @@ from integrations.models import (
     WebhookDelivery,
     week_of,
 )
-from integrations.resilience import CircuitBreaker
+from integrations.resilience import CircuitBreaker, CircuitState, circuit_states
 
 if TYPE_CHECKING:
     from finance.selectors import DocumentFilters
@@ -82,6 +82,21 @@ class ConnectionStatus:
 
 def connection_status(connection: Connection | None) -> ConnectionStatus:
     """What the pages say about a connection: from its last real probe and calls, never from settings alone."""
+    return connection_statuses([connection])[0]
+
+
+def connection_statuses(connections: list[Connection | None]) -> list[ConnectionStatus]:
+    """connection_status of each connection, the circuits of those that call their provider read from Redis in one
+    round trip (the dashboard's status bar shows thirty)."""
+    settled = [_status_before_any_call(connection) for connection in connections]
+    calling = [connection for connection, status in zip(connections, settled, strict=True) if status is None]
+    circuits = iter(circuit_states([CircuitBreaker(c.provider, c.company.code) for c in calling]))
+    return [status or _status_of_calls(connection, next(circuits))
+            for connection, status in zip(connections, settled, strict=True)]  # fmt: skip
+
+
+def _status_before_any_call(connection: Connection | None) -> ConnectionStatus | None:
+    """The status that no call to the provider decides (not configured, a web form, a consent to give), or None."""
     if connection is None or not connection.secrets_encrypted:
         return ConnectionStatus("not_configured", _("Not configured"), _("Enter the credentials and test them."))
     if connection.provider == Provider.WEB_FORM:
@@ -93,7 +108,11 @@ def connection_status(connection: Connection | None) -> ConnectionStatus:
         return ConnectionStatus(
             "consent_required", _("Consent required"), _("Authorise the Hub at Revolut to use this account.")
         )
-    circuit = CircuitBreaker(connection.provider, connection.company.code).state()
+    return None
+
+
+def _status_of_calls(connection: Connection, circuit: CircuitState) -> ConnectionStatus:
+    """From its circuit, its last probe and its last calls."""
     if circuit.is_open:
         return ConnectionStatus(
             "degraded", _("Degraded"), _("Calls paused until %(time)s after repeated failures.")
@@ -228,8 +247,9 @@ def erpnext_overview(*, companies: list[Company], today: dt.date, now: dt.dateti
     links = {c.company_id: c for c in Connection.objects.filter(company_id__in=ids, provider=Provider.ERPNEXT)
              .select_related("company")}  # fmt: skip
     snapshots = {s.company_id: s for s in ErpnextSnapshot.objects.filter(company_id__in=ids)}
-    ages = [SnapshotAge(c, links.get(c.pk), snapshots.get(c.pk), connection_status(links.get(c.pk)), now)
-            for c in companies]  # fmt: skip
+    statuses = connection_statuses([links.get(c.pk) for c in companies])
+    ages = [SnapshotAge(c, links.get(c.pk), snapshots.get(c.pk), status, now)
+            for c, status in zip(companies, statuses, strict=True)]  # fmt: skip
     shown = [c for c in ids if c in links]  # a removed link's rows are not shown
     monday, sunday = week_of(today)
 

@@ -205,14 +205,14 @@ def _require_admin(request: HttpRequest, company: Company) -> None:
 def connection_list(request: HttpRequest) -> HttpResponse:
     scope = request.company_scope
     found = selectors.connections_by_company(scope=scope)
-    rows = []
-    for company in scope.companies:
-        for provider in CONFIGURABLE_PROVIDERS:
-            connection = found.get(company.pk, {}).get(provider)
-            rows.append({
-                "company": company, "provider": Provider(provider), "connection": connection,
-                "status": selectors.connection_status(connection), "can_manage": can_bill(scope, company),
-            })  # fmt: skip
+    shown = [(company, provider, found.get(company.pk, {}).get(provider))
+             for company in scope.companies for provider in CONFIGURABLE_PROVIDERS]  # fmt: skip
+    statuses = selectors.connection_statuses([connection for _company, _provider, connection in shown])
+    rows = [
+        {"company": company, "provider": Provider(provider), "connection": connection, "status": status,
+         "can_manage": can_bill(scope, company)}
+        for (company, provider, connection), status in zip(shown, statuses, strict=True)
+    ]  # fmt: skip
     context = {"rows": rows, "directus_status": selectors.directus_status(), "directus_url": settings.HV_DIRECTUS_URL}
     return render(request, "integrations/connection_list.html", context)
 

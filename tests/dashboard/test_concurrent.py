@@ -49,6 +49,34 @@ def test_a_failing_read_raises_its_error():
         concurrent_reads.run({"fine": where_and_how, "broken": lambda: 1 / 0})
 
 
+@pytest.mark.django_db(transaction=True)
+def test_reads_wait_for_one_started_before_them_even_with_every_thread_busy():
+    """The page's partials wait for the shared reads started first: eight waiting reads on four threads."""
+    release = threading.Event()
+
+    def shared() -> str:
+        release.wait(timeout=10)
+        return threading.current_thread().name
+
+    started = concurrent_reads.start({"shared": shared, "other": where_and_how})
+    waiting = concurrent_reads.start({str(n): lambda n=n: (n, started["shared"].result()) for n in range(8)})
+    release.set()
+    results = {name: future.result(timeout=10) for name, future in waiting.items()}
+    shared_thread = started["shared"].result()
+    assert shared_thread.startswith("dashboard-read")
+    assert results == {str(n): (n, shared_thread) for n in range(8)}
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(HV_DASHBOARD_READ_THREADS=1)
+def test_one_thread_starts_each_read_at_once_and_keeps_its_error_for_the_result():
+    started = concurrent_reads.start({"fine": where_and_how, "broken": lambda: 1 / 0})
+    assert all(future.done() for future in started.values())
+    assert started["fine"].result()[0] == threading.current_thread().name
+    with pytest.raises(ZeroDivisionError):
+        started["broken"].result()
+
+
 def backend_pid() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")

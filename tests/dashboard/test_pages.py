@@ -3,6 +3,7 @@
 import datetime as dt
 import re
 import time
+from unittest import mock
 from urllib.parse import quote, unquote
 
 import pytest
@@ -12,6 +13,7 @@ from dashboard import figures
 from dashboard.models import UrgentSnooze
 from dashboard.views import PARTIALS
 from finance.models import FxRate
+from integrations.health import redis_client
 from integrations.models import Connection, Provider
 from integrations.resilience import FAILURE_THRESHOLD, CircuitBreaker
 from tests.factories import MembershipFactory, UserFactory
@@ -158,7 +160,13 @@ def test_status_bar_states_come_from_probes_and_calls(browser, company_a, compan
                consent_expires_at=now + dt.timedelta(days=5))  # fmt: skip
     connection(company_b, Provider.REVOLUT, consent_required=True, last_success_at=now)
 
-    page = html_of(browser.get("/dashboard/parts/status/", HTTP_HX_REQUEST="true"))
+    redis = redis_client()
+    with mock.patch.object(redis, "mget", wraps=redis.mget) as circuits_read:
+        page = html_of(browser.get("/dashboard/parts/status/", HTTP_HX_REQUEST="true"))
+    # The five connections that call their provider (not QB's Revolut, whose consent is to renew): their circuits,
+    # two keys each, in one round trip to Redis.
+    assert circuits_read.call_count == 1
+    assert len(circuits_read.call_args.args[0]) == 5 * 2
     states = pills(page)
     assert states[("QA", "invoice_ninja")] == "connected"
     assert states[("QA", "mautic")] == "down"

@@ -362,6 +362,8 @@ def test_a_draft_or_cancelled_invoice_has_no_pdf(user, nothing_rendered):
 def test_amounts_and_quantities_are_swiss_in_every_language(language):
     with translation.override(language):
         assert [chf(D("1234.5")), chf(D("-0.02")), chf(D("1234567.00"))] == ["1'234.50", "-0.02", "1'234'567.00"]
+        assert [chf(D("-1234567.891")), chf(D("-0.001")), chf(D("999.995"))] == ["-1'234'567.89", "0.00", "1'000.00"]
+        assert [number(D("-0.00")), number(D("12345.6780")), number(D("1E+3"))] == ["0", "12'345.678", "1'000"]
         assert [number(D("1.500")), number(D("8.10")), number(D("1000.000")), number(D("0.00"))] == [
             "1.5",
             "8.1",
