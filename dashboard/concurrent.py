@@ -13,10 +13,13 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import tzinfo
 from typing import TypeVar
 
 from django.conf import settings
 from django.db import close_old_connections, connection, connections
+from django.urls import get_script_prefix, set_script_prefix
 from django.utils import timezone, translation
 
 T = TypeVar("T")
@@ -51,10 +54,10 @@ class ConcurrentReads:
         if workers < 2 or len(reads) < 2 or connection.in_atomic_block:
             return {name: _done(read) for name, read in reads.items()}
         executor = self._executor(workers)
-        language, zone = translation.get_language(), timezone.get_current_timezone()
+        request = _RequestSettings(translation.get_language(), timezone.get_current_timezone(), get_script_prefix())
         # Each read in a copy of the request's context (what it keeps in context variables: HistoryRows).
         return {
-            name: executor.submit(contextvars.copy_context().run, _read_as_the_request, read, language, zone)
+            name: executor.submit(contextvars.copy_context().run, _read_as_the_request, read, request)
             for name, read in reads.items()
         }
 
@@ -92,11 +95,21 @@ def _close_connections(barrier: threading.Barrier) -> None:
     connections.close_all()
 
 
-def _read_as_the_request(read: Callable[[], T], language: str | None, zone) -> T:
+@dataclass(frozen=True)
+class _RequestSettings:
+    """What Django keeps per thread for a request, and a read on another thread must take over."""
+
+    language: str | None
+    zone: tzinfo
+    script_prefix: str  # where the Hub is served (links built by reverse)
+
+
+def _read_as_the_request(read: Callable[[], T], request: _RequestSettings) -> T:
     # As at the start of a request: a connection that broke (PostgreSQL restarted) or outlived CONN_MAX_AGE is
     # replaced, and the next statement checks the connection first (CONN_HEALTH_CHECKS).
     close_old_connections()
-    with translation.override(language), timezone.override(zone):
+    set_script_prefix(request.script_prefix)
+    with translation.override(request.language), timezone.override(request.zone):
         return read()
 
 

@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse, set_script_prefix
 from django.utils import timezone, translation
 
 from dashboard import figures
@@ -19,13 +20,24 @@ def where_and_how() -> tuple[str, str, str]:
     return threading.current_thread().name, translation.get_language(), timezone.get_current_timezone_name()
 
 
+@pytest.fixture
+def served_under_hub():
+    """The Hub served under /hub/ (a reverse proxy's sub-path): what the request handler sets per thread."""
+    set_script_prefix("/hub/")
+    yield
+    set_script_prefix("/")
+
+
 @pytest.mark.django_db(transaction=True)
-def test_reads_run_on_the_threads_in_the_request_language_and_time_zone():
+def test_reads_run_on_the_threads_in_the_request_language_time_zone_and_path(served_under_hub):
+    def where_and_how_with_a_link():
+        return (*where_and_how(), reverse("dashboard:home"))
+
     with translation.override("de"), timezone.override("America/New_York"):
-        results = concurrent_reads.run({"one": where_and_how, "two": where_and_how})
-    for thread, language, zone in results.values():
+        results = concurrent_reads.run({"one": where_and_how_with_a_link, "two": where_and_how_with_a_link})
+    for thread, language, zone, link in results.values():
         assert thread.startswith("dashboard-read")
-        assert (language, zone) == ("de", "America/New_York")
+        assert (language, zone, link) == ("de", "America/New_York", "/hub/")
 
 
 @pytest.mark.django_db
