@@ -11,9 +11,7 @@ import redis
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -134,29 +132,21 @@ STARTED_FIRST = ("urgent", "activity")
 
 
 def _page_context(request: HttpRequest) -> dict:
-    """Every partial's HTML, read and drawn side by side (dashboard.concurrent): the shared reads are started first,
-    and each partial waits only for those it uses, then draws itself while the others still wait on PostgreSQL."""
+    """Every partial, read side by side (dashboard.concurrent): the shared reads are started first, and each
+    partial waits only for those it uses."""
     scope = request.company_scope
     context = {"companies": scope.companies, **_refresh_context()}
     if not context["companies"]:
         return context
     today, _now = selectors.now_local()
-    # The CSRF secret made here, once: partials drawn on several threads would each make one when there is none.
-    get_token(request)
     request.dashboard_reads = concurrent_reads.start(
         {name: functools.partial(read, request, today) for name, read in SHARED_READS.items()}
     )
+    # cash-chart shows the figures of cash: read once.
     order = [*STARTED_FIRST, *(name for name in PARTIALS if name not in STARTED_FIRST and name != "cash-chart")]
-    drawn = concurrent_reads.run({name: functools.partial(_fragments, request, name) for name in order})
-    context["fragments"] = {part: html for fragments in drawn.values() for part, html in fragments.items()}
+    for built in concurrent_reads.run({name: functools.partial(PARTIALS[name], request) for name in order}).values():
+        context.update(built)
     return context
-
-
-def _fragments(request: HttpRequest, name: str) -> dict[str, str]:
-    """A partial's HTML by its name in the template (cash draws the cash chart too: the same figures)."""
-    partial_context = PARTIALS[name](request)
-    parts = (name, "cash-chart") if name == "cash" else (name,)
-    return {part.replace("-", "_"): render_to_string(f"{TEMPLATE}#{part}", partial_context, request) for part in parts}
 
 
 @require_GET
