@@ -43,6 +43,7 @@ from finance.models import (
     Quote,
     SupplierInvoice,
 )
+from finance.project_overview import OPEN_MILESTONE
 from finance.scope import CompanyScope
 from finance.templatetags import money as money_format
 from integrations import selectors as integration_selectors
@@ -596,9 +597,7 @@ def receivable_kpis(
 def _with_late_milestone(today: date) -> Q:
     """Projects with a milestone past its date and not done: one set read in the milestones' index, not a lookup
     per project."""
-    late = Milestone.objects.filter(
-        due_date__lt=today, status__in=[Milestone.Status.PLANNED, Milestone.Status.IN_PROGRESS]
-    )
+    late = Milestone.objects.filter(due_date__lt=today, status__in=OPEN_MILESTONE)
     return Q(pk__in=late.values("project_id"))
 
 
