@@ -8,3 +8,10 @@ lines add the address and the number of worker processes.
 # threads a worker serves other requests meanwhile, and keeps its connections alive between a sender's requests.
 # Each thread holds its own database connection (CONN_MAX_AGE): 4 per process.
 threads = 4
+
+# Connections a worker holds at once: those its threads serve and as many kept alive between requests. A worker
+# keeps the connections it accepted, so with gunicorn's default (1000) one worker could take nearly all of a burst
+# of keep-alive clients (a webhook provider, the proxy) while the other worker's core idled: 12 of 16 senders in
+# bench_webhooks, 255 deliveries/s instead of 350. Beyond this, new connections wait in the listening socket's
+# queue, which every worker takes from (tests/server/test_server_process.py).
+worker_connections = 2 * threads

@@ -1,9 +1,11 @@
+import time
 from collections.abc import Callable
 
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.utils.functional import SimpleLazyObject
 from django.utils.http import urlencode
 
@@ -41,17 +43,36 @@ class CompanyScopeMiddleware:
 
 
 class IdleSessionMiddleware(SessionMiddleware):
-    """Django's session middleware, except that background refreshes do not count as the user's activity.
+    """Django's session middleware, except that background refreshes do not count as the user's activity, and that
+    a session is renewed at most once a minute.
 
-    Sessions end after an idle time because every request renews them (SESSION_SAVE_EVERY_REQUEST);
-    a dashboard left open refreshes itself every minute and would otherwise never log out.
+    Sessions end after an idle time because the user's requests renew them (SESSION_SAVE_EVERY_REQUEST);
+    a dashboard left open refreshes itself every minute and would otherwise never log out. Renewing means writing
+    the session's row and waiting for its commit: once a minute is enough for a two-hour idle time, and a page's
+    requests after the first skip that write.
     """
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        session = getattr(request, "session", None)
+        if session is None or session.modified or session.is_empty():
+            return super().process_response(request, response)
         # Views set `is_background_refresh` on requests the page makes by itself (dashboard partials).
-        if getattr(request, "is_background_refresh", False) and not request.session.modified:
+        if getattr(request, "is_background_refresh", False) or not _renewal_due(session):
+            if session.accessed:
+                patch_vary_headers(response, ("Cookie",))
             return response
+        session[SESSION_RENEWED_AT_KEY] = int(time.time())
         return super().process_response(request, response)
+
+
+# When the session was last renewed (Unix seconds), and how often it is renewed at most.
+SESSION_RENEWED_AT_KEY = "hv_renewed_at"
+SESSION_RENEWAL_SECONDS = 60
+
+
+def _renewal_due(session) -> bool:
+    renewed_at = session.get(SESSION_RENEWED_AT_KEY)
+    return not isinstance(renewed_at, int) or not 0 <= time.time() - renewed_at < SESSION_RENEWAL_SECONDS
 
 
 class SecondFactorMiddleware:

@@ -3,8 +3,10 @@ import logging
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.contrib.sessions.models import Session
 from django.urls import reverse
 
+from finance.middleware import SESSION_RENEWAL_SECONDS, SESSION_RENEWED_AT_KEY
 from tests.conftest import PASSWORD
 from tests.factories import UserFactory
 
@@ -121,3 +123,27 @@ def test_session_cookie_is_renewed_on_each_request_with_the_idle_timeout(client)
     assert settings.SESSION_COOKIE_AGE == 120 * 60
     assert cookie["httponly"] is True
     assert cookie["samesite"] == "Lax"
+
+
+def test_session_is_renewed_at_most_once_a_minute(client):
+    client.force_login(UserFactory())
+    key = client.session.session_key
+
+    first = client.get("/")
+    renewed_until = Session.objects.get(pk=key).expire_date
+    second = client.get("/")
+
+    assert settings.SESSION_COOKIE_NAME in first.cookies
+    assert settings.SESSION_COOKIE_NAME not in second.cookies
+    assert Session.objects.get(pk=key).expire_date == renewed_until
+    assert "Cookie" in second["Vary"]
+    # A minute after the last renewal, the user's next request renews the session again.
+    session = client.session
+    session[SESSION_RENEWED_AT_KEY] -= SESSION_RENEWAL_SECONDS
+    session.save()
+    Session.objects.filter(pk=key).update(expire_date=renewed_until)
+
+    third = client.get("/")
+
+    assert settings.SESSION_COOKIE_NAME in third.cookies
+    assert Session.objects.get(pk=key).expire_date > renewed_until
