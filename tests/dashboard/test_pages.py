@@ -78,6 +78,7 @@ def test_each_partial_renders_alone_for_htmx_in_few_queries(
     assert f'id="{PARTIAL_IDS[name]}"' in fragment
     # A background refresh does not renew the session: a dashboard left open still logs out when idle.
     assert "sessionid" not in response.cookies
+    assert "Cookie" in response["Vary"]  # it depends on the session all the same
 
 
 @pytest.mark.django_db
