@@ -8,11 +8,11 @@ autocommit), so reading side by side shows what reading in turn would.
 
 from __future__ import annotations
 
-import contextvars
 import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import TypeVar
@@ -34,6 +34,18 @@ class ConcurrentReads:
         self._pool_pid: int | None = None
         self._pool_size = 0
         self._lock = threading.Lock()
+        self._carried: list[ContextVar] = []
+
+    def carry(self, variable: ContextVar) -> None:
+        """Have every read take over the request's value of this context variable (HistoryRows' per-request
+        state).
+
+        Only these: a read runs in its thread's own context, not in a copy of the request's. Django keeps its
+        per-thread objects in asgiref Locals, which hold nothing for another thread; in a copy, what a read made
+        there was dropped with the copy: the cache's Redis client and its connection pool, so a page opened a new
+        connection to Redis.
+        """
+        self._carried.append(variable)
 
     def _executor(self, workers: int) -> ThreadPoolExecutor:
         # Created on first use in each process: a pool made before gunicorn forks has no threads in the child.
@@ -54,12 +66,11 @@ class ConcurrentReads:
         if workers < 2 or len(reads) < 2 or connection.in_atomic_block:
             return {name: _done(read) for name, read in reads.items()}
         executor = self._executor(workers)
-        request = _RequestSettings(translation.get_language(), timezone.get_current_timezone(), get_script_prefix())
-        # Each read in a copy of the request's context (what it keeps in context variables: HistoryRows).
-        return {
-            name: executor.submit(contextvars.copy_context().run, _read_as_the_request, read, request)
-            for name, read in reads.items()
-        }
+        carried = {variable: variable.get() for variable in self._carried}
+        request = _RequestSettings(
+            translation.get_language(), timezone.get_current_timezone(), get_script_prefix(), carried
+        )
+        return {name: executor.submit(_read_as_the_request, read, request) for name, read in reads.items()}
 
     def run(self, reads: dict[str, Callable[[], T]]) -> dict[str, T]:
         """Each read's result by name; the first read that fails raises its error here."""
@@ -95,22 +106,35 @@ def _close_connections(barrier: threading.Barrier) -> None:
     connections.close_all()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _RequestSettings:
     """What Django keeps per thread for a request, and a read on another thread must take over."""
 
     language: str | None
     zone: tzinfo
     script_prefix: str  # where the Hub is served (links built by reverse)
+    carried: dict[ContextVar, object]  # ConcurrentReads.carry
+
+
+# The request whose read a pool thread ran last.
+_thread_state = threading.local()
 
 
 def _read_as_the_request(read: Callable[[], T], request: _RequestSettings) -> T:
-    # As at the start of a request: a connection that broke (PostgreSQL restarted) or outlived CONN_MAX_AGE is
-    # replaced, and the next statement checks the connection first (CONN_HEALTH_CHECKS).
-    close_old_connections()
+    if getattr(_thread_state, "request", None) is not request:
+        # Once per request on each thread, as at the start of a request: a connection that broke (PostgreSQL
+        # restarted) or outlived CONN_MAX_AGE is replaced, and the next statement checks the connection first
+        # (CONN_HEALTH_CHECKS), a round trip of its own.
+        close_old_connections()
+        _thread_state.request = request
     set_script_prefix(request.script_prefix)
-    with translation.override(request.language), timezone.override(request.zone):
-        return read()
+    tokens = [(variable, variable.set(value)) for variable, value in request.carried.items()]
+    try:
+        with translation.override(request.language), timezone.override(request.zone):
+            return read()
+    finally:
+        for variable, token in reversed(tokens):
+            variable.reset(token)
 
 
 concurrent_reads = ConcurrentReads()

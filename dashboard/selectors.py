@@ -250,18 +250,18 @@ class HistoryRows:
         self._rows: OrderedDict[tuple, list[dict]] = OrderedDict()
         self._rows_version: str | None = None
         self._lock = threading.Lock()  # gunicorn's threads share the process
-        # During a request, what it read of the version: a context variable, so that the threads reading the page's
-        # partials (dashboard.concurrent, which runs each read in a copy of the request's context) share it.
-        self._request: ContextVar[dict | None] = ContextVar("dashboard_history_request", default=None)
+        # During a request, what it read of the version: a context variable, which the threads reading the page's
+        # partials take over from the request (dashboard.concurrent.ConcurrentReads.carry, in DashboardConfig).
+        self.request_state: ContextVar[dict | None] = ContextVar("dashboard_history_request", default=None)
 
     def request_started(self, **_kwargs) -> None:
-        self._request.set({})
+        self.request_state.set({})
 
     def request_finished(self, **_kwargs) -> None:
-        self._request.set(None)
+        self.request_state.set(None)
 
     def _version(self) -> str | None:
-        request = self._request.get()
+        request = self.request_state.get()
         if request is None:
             return figures.history_version()  # outside a request (a command, a task): asked at each read
         if "version" not in request:

@@ -3,10 +3,12 @@
 import re
 import threading
 import time
+from collections import defaultdict
 from unittest import mock
 
 import pytest
-from django.db import connection
+from django.core.cache import caches
+from django.db import close_old_connections, connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse, set_script_prefix
@@ -128,6 +130,38 @@ def test_a_thread_whose_connection_was_cut_reads_on_a_new_one():
     again = connections_of_the_threads()
     assert len(again) == 4
     assert again.isdisjoint(cut)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_thread_checks_its_connection_once_per_request():
+    """As a request thread does at its start; each further read of the same request on that thread goes straight to
+    its statements (a health check is a round trip of its own)."""
+    with mock.patch("dashboard.concurrent.close_old_connections", wraps=close_old_connections) as checked:
+        threads_of_each_request = [
+            {thread for thread, _language, _zone in concurrent_reads.run({str(n): where_and_how for n in range(8)})
+             .values()}
+            for _request in range(2)
+        ]  # fmt: skip
+    assert checked.call_count == sum(len(threads) for threads in threads_of_each_request)
+    assert checked.call_count <= 8
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_thread_keeps_what_django_made_for_it_from_one_request_to_the_next():
+    """The cache's Redis client and its connection pool, made on a read thread, serve that thread's later reads. Run
+    in a copy of the request's context, a read dropped them with the copy: each page opened a connection to Redis."""
+
+    def cache_of_the_thread():
+        time.sleep(0.01)  # long enough for the reads to spread over the threads
+        return threading.current_thread().name, caches["default"]
+
+    caches_of_each_thread = defaultdict(list)  # the caches kept alive, so that no two share an id
+    for _request in range(3):
+        for thread, cache in concurrent_reads.run({str(n): cache_of_the_thread for n in range(8)}).values():
+            caches_of_each_thread[thread].append(cache)
+    assert len(caches_of_each_thread) > 1
+    assert all(thread.startswith("dashboard-read") for thread in caches_of_each_thread)
+    assert all(len({id(cache) for cache in kept}) == 1 for kept in caches_of_each_thread.values())
 
 
 @pytest.mark.django_db(transaction=True)
