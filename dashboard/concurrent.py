@@ -40,12 +40,13 @@ class ConcurrentReads:
         """Have every read take over the request's value of this context variable (HistoryRows' per-request
         state).
 
-        Only these: a read runs in its thread's own context, not in a copy of the request's. Django keeps its
-        per-thread objects in asgiref Locals, which hold nothing for another thread; in a copy, what a read made
-        there was dropped with the copy: the cache's Redis client and its connection pool, so a page opened a new
-        connection to Redis.
+        Only the variables registered here: a read runs in its thread's own context, not in a copy of the
+        request's. Django keeps its per-thread objects in asgiref Locals, which hold nothing for another thread, so
+        in a copy each read made them anew and lost them with the copy: the cache's Redis client and its
+        connection pool, a new connection to Redis per page.
         """
-        self._carried.append(variable)
+        if variable not in self._carried:
+            self._carried.append(variable)
 
     def _executor(self, workers: int) -> ThreadPoolExecutor:
         # Created on first use in each process: a pool made before gunicorn forks has no threads in the child.

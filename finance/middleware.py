@@ -42,6 +42,16 @@ class CompanyScopeMiddleware:
         return self.get_response(request)
 
 
+# When the session was last renewed (Unix seconds), and how often it is renewed at most.
+SESSION_RENEWED_AT_KEY = "hv_renewed_at"
+SESSION_RENEWAL_SECONDS = 60
+
+
+def _renewal_due(session) -> bool:
+    renewed_at = session.get(SESSION_RENEWED_AT_KEY)
+    return not isinstance(renewed_at, int) or not 0 <= time.time() - renewed_at < SESSION_RENEWAL_SECONDS
+
+
 class IdleSessionMiddleware(SessionMiddleware):
     """Django's session middleware, except that background refreshes do not count as the user's activity, and that
     a session is renewed at most once a minute.
@@ -63,16 +73,6 @@ class IdleSessionMiddleware(SessionMiddleware):
             return response
         session[SESSION_RENEWED_AT_KEY] = int(time.time())
         return super().process_response(request, response)
-
-
-# When the session was last renewed (Unix seconds), and how often it is renewed at most.
-SESSION_RENEWED_AT_KEY = "hv_renewed_at"
-SESSION_RENEWAL_SECONDS = 60
-
-
-def _renewal_due(session) -> bool:
-    renewed_at = session.get(SESSION_RENEWED_AT_KEY)
-    return not isinstance(renewed_at, int) or not 0 <= time.time() - renewed_at < SESSION_RENEWAL_SECONDS
 
 
 class SecondFactorMiddleware:
