@@ -64,14 +64,14 @@ class IdleSessionMiddleware(SessionMiddleware):
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         session = getattr(request, "session", None)
-        if session is None or session.modified or session.is_empty():
-            return super().process_response(request, response)
-        # Views set `is_background_refresh` on requests the page makes by itself (dashboard partials).
-        if getattr(request, "is_background_refresh", False) or not _renewal_due(session):
-            if session.accessed:
-                patch_vary_headers(response, ("Cookie",))
-            return response
-        session[SESSION_RENEWED_AT_KEY] = int(time.time())
+        if session is not None and not session.is_empty():
+            accessed = session.accessed  # by the request, before the renewal's own look below
+            # Views set `is_background_refresh` on requests the page makes by itself (dashboard partials).
+            if not session.modified and (getattr(request, "is_background_refresh", False) or not _renewal_due(session)):
+                if accessed:
+                    patch_vary_headers(response, ("Cookie",))
+                return response
+            session[SESSION_RENEWED_AT_KEY] = int(time.time())  # saved below, with whatever else changed
         return super().process_response(request, response)
 
 

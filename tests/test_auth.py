@@ -147,3 +147,14 @@ def test_session_is_renewed_at_most_once_a_minute(client):
 
     assert settings.SESSION_COOKIE_NAME in third.cookies
     assert Session.objects.get(pk=key).expire_date > renewed_until
+
+
+def test_signing_in_counts_as_the_session_s_renewal(client):
+    UserFactory(username="lea")
+
+    signed_in = login(client, "lea", PASSWORD)
+    next_page = client.get("/")
+
+    assert settings.SESSION_COOKIE_NAME in signed_in.cookies
+    assert next_page.status_code == 200
+    assert settings.SESSION_COOKIE_NAME not in next_page.cookies  # renewed by the sign-in a moment ago
