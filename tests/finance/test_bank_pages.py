@@ -280,4 +280,5 @@ def test_the_page_costs_the_same_queries_however_many_transfers(client, finance_
             web.get(reverse("finance:reconciliation"))
         return len(queries)
 
+    web.get(reverse("finance:reconciliation"))  # the first request renews the session, a write the next skip
     assert queries_with(2) == queries_with(10)

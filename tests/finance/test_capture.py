@@ -556,6 +556,7 @@ def test_the_inbox_reads_the_runs_of_a_page_in_one_query(
 ):
     client.force_login(finance_user)
     receive(company_a, finance_user, bill_pdf, django_capture_on_commit_callbacks)
+    client.get(reverse("finance:capture-list"))  # the first request renews the session, a write the next skip
     with CaptureQueriesContext(connection) as one:
         client.get(reverse("finance:capture-list"))
     for copy in (b"1", b"2"):
