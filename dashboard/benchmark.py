@@ -33,12 +33,12 @@ from dashboard.selectors import (
     year_ago,
 )
 from finance import selectors as finance
-from finance.models import Invoice, Milestone, SupplierInvoice
+from finance.models import Invoice, SupplierInvoice
+from finance.project_overview import OPEN_MILESTONE
 
 # A browser opens at most six connections to one host: the old dashboard's calls ran six at a time.
 BROWSER_CONNECTIONS = 6
 OPEN_STATUSES = [Invoice.Status.ISSUED, Invoice.Status.PARTIALLY_PAID]
-UNFINISHED_MILESTONES = [Milestone.Status.PLANNED, Milestone.Status.IN_PROGRESS]
 
 # Figures of a partial Directus cannot produce, whatever the number of calls.
 DIRECTUS_CANNOT = {
@@ -185,7 +185,7 @@ def directus_calls(company_ids: list[int], today: date) -> dict[str, list[Direct
                    {"valid_until": {"_gte": today}}),
             _count("finance_project", companies, {"status": {"_in": finance.OPEN_PROJECT_STATUSES}}),
             DirectusCall("finance_milestone", {"aggregate[countDistinct]": "project_id", "filter": _and(
-                {"due_date": {"_lt": today}}, {"status": {"_in": UNFINISHED_MILESTONES}},
+                {"due_date": {"_lt": today}}, {"status": {"_in": list(OPEN_MILESTONE)}},
                 {"project_id": _and(companies, {"status": {"_in": finance.OPEN_PROJECT_STATUSES}})})}),
             DirectusCall("dashboard_figuresnapshot", {"fields": "metric,day,currency,value", "filter": _and(
                 companies, {"day": {"_in": [*history_dates(today)[:-1], same_day]}})}),
