@@ -4,11 +4,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import transaction
 from django.test import override_settings
-from django.utils import timezone
+from django.utils import timezone, translation
 from stdnum import iso11649
 from stdnum.ch import esr
 
@@ -66,7 +67,8 @@ def demo_group(django_db_setup, django_db_blocker):
     It is seeded with a password other than the default, to show that the seed takes the configured one.
     """
     output = io.StringIO()
-    with django_db_blocker.unblock(), transaction.atomic():
+    # In the language a shell runs it in: a page requested by an earlier test leaves its own active on this thread.
+    with django_db_blocker.unblock(), transaction.atomic(), translation.override(settings.LANGUAGE_CODE):
         with override_settings(HV_DEMO_PASSWORD=CONFIGURED_PASSWORD):
             call_command("seed_demo", stdout=output)
         yield output.getvalue()
