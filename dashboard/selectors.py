@@ -17,13 +17,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection as db
-from django.db.models import (
-    Count,
-    DecimalField,
-    Q,
-    Sum,
-)
-from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
@@ -33,16 +26,7 @@ from dashboard import figures
 from dashboard.models import FigureSnapshot, UrgentSnooze
 from finance import selectors as finance
 from finance import vat
-from finance.models import (
-    BankAccount,
-    Company,
-    FxRate,
-    Invoice,
-    Milestone,
-    Project,
-    Quote,
-    SupplierInvoice,
-)
+from finance.models import Company, FxRate, Invoice, Quote, SupplierInvoice
 from finance.project_overview import OPEN_MILESTONE
 from finance.scope import CompanyScope
 from finance.templatetags import money as money_format
@@ -50,7 +34,6 @@ from integrations import selectors as integration_selectors
 from integrations.models import AWAITING_GOODS_STATUSES, ActionRun, Connection, Provider, SyncDrift
 
 ZERO = Decimal("0.00")
-MONEY = DecimalField(max_digits=14, decimal_places=2)
 HUNDRED = Decimal(100)
 
 # Quotes still waiting for the client's answer: the pipeline.
@@ -530,10 +513,15 @@ def _open_receivables(owed: OpenInvoices, today: date) -> list[dict]:
 
 
 def _payables_due(company_ids: list[int], today: date) -> list[dict]:
-    invoices = SupplierInvoice.objects.filter(
-        company_id__in=company_ids, status__in=finance.PAYABLE_STATUSES, due_date__lte=today + timedelta(days=30)
+    """Supplier invoices still to pay (the payables list's statuses) due within 30 days, per currency."""
+    return _query(
+        """
+        SELECT currency, SUM(gross_total) AS total, COUNT(*) AS count FROM finance_supplierinvoice
+        WHERE company_id = ANY(%(companies)s) AND status = ANY(%(payable)s) AND due_date <= %(until)s
+        GROUP BY currency ORDER BY currency
+        """,
+        {"companies": company_ids, "payable": list(finance.PAYABLE_STATUSES), "until": today + timedelta(days=30)},
     )
-    return list(invoices.values("currency").annotate(total=Sum("gross_total"), count=Count("pk")).order_by("currency"))
 
 
 def receivable_kpis(
@@ -594,24 +582,31 @@ def receivable_kpis(
     ]  # fmt: skip
 
 
-def _with_late_milestone(today: date) -> Q:
-    """Projects with a milestone past its date and not done: one set read in the milestones' index, not a lookup
-    per project."""
-    late = Milestone.objects.filter(due_date__lt=today, status__in=OPEN_MILESTONE)
-    return Q(pk__in=late.values("project_id"))
-
-
 def pipeline_now(company_ids: list[int], today: date) -> list[dict]:
-    quotes = Quote.objects.filter(company_id__in=company_ids, status__in=OPEN_QUOTE_STATUSES, valid_until__gte=today)
-    return list(quotes.values("company_id", "currency").annotate(total=Sum("net_total"), count=Count("pk")))
+    """Quotes awaiting an answer and still valid, per company and currency (the quote list's "open" filter)."""
+    return _query(
+        """
+        SELECT company_id, currency, SUM(net_total) AS total, COUNT(*) AS count FROM finance_quote
+        WHERE company_id = ANY(%(companies)s) AND status = ANY(%(open)s) AND valid_until >= %(today)s
+        GROUP BY company_id, currency
+        """,
+        {"companies": company_ids, "open": list(OPEN_QUOTE_STATUSES), "today": today},
+    )
 
 
 def projects_now(company_ids: list[int], today: date) -> list[dict]:
-    projects = Project.objects.filter(company_id__in=company_ids, status__in=finance.OPEN_PROJECT_STATUSES)
-    return list(
-        projects.values("company_id").annotate(
-            active=Count("pk"), late=Count("pk", filter=_with_late_milestone(today))
-        ).order_by("company_id")
+    """Open projects per company, and how many have a milestone past its date and not done. The late ones are one
+    set read from the milestones' partial index (milestone_unfinished_due), not a lookup per project."""
+    return _query(
+        """
+        SELECT company_id, COUNT(*) AS active,
+               COUNT(*) FILTER (WHERE id IN (SELECT project_id FROM finance_milestone
+                                             WHERE due_date < %(today)s AND status = ANY(%(unfinished)s))) AS late
+        FROM finance_project WHERE company_id = ANY(%(companies)s) AND status = ANY(%(open)s)
+        GROUP BY company_id ORDER BY company_id
+        """,
+        {"companies": company_ids, "open": list(finance.OPEN_PROJECT_STATUSES), "today": today,
+         "unfinished": list(OPEN_MILESTONE)},
     )  # fmt: skip
 
 
@@ -623,9 +618,13 @@ def activity_kpis(*, scope: CompanyScope, today: date, money: Conversion | None 
     projects = projects_now(company_ids, today)
     days = history_dates(today)
     same_day = year_ago(today)
-    snapshots = FigureSnapshot.objects.filter(company_id__in=company_ids, day__in=[*days[:-1], same_day])
+    snapshots = _query(
+        "SELECT metric, day, currency, value FROM dashboard_figuresnapshot "
+        "WHERE company_id = ANY(%(companies)s) AND day = ANY(%(days)s)",
+        {"companies": company_ids, "days": [*days[:-1], same_day]},
+    )
     recorded: dict[tuple[str, date], dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
-    for snapshot in snapshots.values("metric", "day", "currency", "value"):
+    for snapshot in snapshots:
         recorded[(snapshot["metric"], snapshot["day"])][snapshot["currency"]] += snapshot["value"]
     labels = [_month_label(day) for day in days[:-1]] + [_day_label(today)]
     compared = _("vs %(date)s") % {"date": _day_label(same_day)}
@@ -685,7 +684,6 @@ class Forecast:
 @dataclass(frozen=True)
 class Cash:
     kpi: Kpi
-    accounts: list[BankAccount]
     balances: dict[str, Decimal]  # per currency, never added before conversion
     money: Conversion
     last_30_days: list[CashDay]
@@ -701,11 +699,12 @@ def cash_overview(
     """Revolut balances now, day by day over 30 days and at month ends, the 30/60/90-day forecast, the runway."""
     company_ids = scope.company_ids
     money = money or conversion()
-    accounts = list(
-        BankAccount.objects.filter(company_id__in=company_ids, is_active=True).select_related("company")
-        .order_by("company__code", "currency")
-    )  # fmt: skip
-    balances = _per_currency([{"currency": a.currency, "balance": a.balance} for a in accounts], "balance")
+    accounts = _query(
+        "SELECT id, currency, balance, balance_updated_at FROM finance_bankaccount "
+        "WHERE company_id = ANY(%(companies)s) AND is_active ORDER BY id",
+        {"companies": company_ids},
+    )
+    balances = _per_currency(accounts, "balance")
     same_day = year_ago(today)
     changes = history_rows.read(
         """
@@ -715,52 +714,55 @@ def cash_overview(
         FROM dashboard_bank_day WHERE account_id = ANY(%(accounts)s) AND day > %(since)s
         GROUP BY currency, day
         """,
-        {"accounts": [a.pk for a in accounts], "since": same_day},
+        {"accounts": [account["id"] for account in accounts], "since": same_day},
     )
 
-    # What moved after each day, newest first, so that each past balance is one lookup.
-    moved_days: list[date] = sorted({row["day"] for row in changes})
-    per_day: dict[date, dict[str, Decimal]] = defaultdict(dict)
-    for row in changes:
-        per_day[row["day"]][row["currency"]] = row["net_change"]
-    moved_after: list[dict[str, Decimal]] = [{}] * (len(moved_days) + 1)
-    running: dict[str, Decimal] = {}
-    for index in range(len(moved_days) - 1, -1, -1):
-        for currency, change in per_day[moved_days[index]].items():
-            running[currency] = running.get(currency, ZERO) + change
-        moved_after[index] = dict(running)
-
-    def balance_at(day: date) -> dict[str, Decimal]:
-        """A balance at the end of a past day: today's balance less what moved after that day."""
-        later = moved_after[bisect.bisect_right(moved_days, day)]
-        return {currency: amount - later.get(currency, ZERO) for currency, amount in balances.items()}
+    days = history_dates(today)
+    last_30 = [today - timedelta(days=back) for back in range(29, -1, -1)]
+    balance_at = _balances_at_end_of(balances, changes, [*days, same_day, *last_30])
 
     total = money.chf(balances)
-    days = history_dates(today)
-    history = [Point(_month_label(day), money.chf(balance_at(day))) for day in days[:-1]]
+    history = [Point(_month_label(day), money.chf(balance_at[day])) for day in days[:-1]]
     history.append(Point(_day_label(today), total))
     # Without a movement on or before that day, the bank's history does not reach back a year.
     reaches_a_year_back = bool(changes) and changes[0]["reaches_a_year_back"]
     kpi = Kpi(
         "cash", _("Cash"), total, "CHF", reverse("finance:bank-accounts"), history,
-        money.chf(balance_at(same_day)) if reaches_a_year_back else None,
+        money.chf(balance_at[same_day]) if reaches_a_year_back else None,
         _("vs %(date)s") % {"date": _day_label(same_day)},
         note=ngettext("%(count)s Revolut account", "%(count)s Revolut accounts", len(accounts))
         % {"count": len(accounts)}, missing_currencies=money.missing(balances),
     )  # fmt: skip
-    last_30_days = [CashDay(today - timedelta(days=back), money.chf(balance_at(today - timedelta(days=back))))
-                    for back in range(29, -1, -1)]  # fmt: skip
+    last_30_days = [CashDay(day, money.chf(balance_at[day])) for day in last_30]
     since_90_days = today - timedelta(days=90)
     outflow_90 = _per_currency([r for r in changes if r["day"] > since_90_days], "outflow")
     monthly_outflow = -money.chf(outflow_90) / 3
     monthly_outflow = vat.quantize_chf(monthly_outflow)
     return Cash(
-        kpi=kpi, accounts=accounts, balances=balances, money=money, last_30_days=last_30_days,
+        kpi=kpi, balances=balances, money=money, last_30_days=last_30_days,
         forecast=_forecast(company_ids, owed or open_invoices(company_ids, today), today, total, money),
         monthly_outflow=monthly_outflow,
         runway_months=(total / monthly_outflow).quantize(Decimal("0.1")) if monthly_outflow > 0 else None,
-        balances_as_of=max((a.balance_updated_at for a in accounts), default=None),
+        balances_as_of=max((account["balance_updated_at"] for account in accounts), default=None),
     )  # fmt: skip
+
+
+def _balances_at_end_of(
+    balances: dict[str, Decimal], changes: list[dict], days: list[date]
+) -> dict[date, dict[str, Decimal]]:
+    """Each day's closing balance: today's balance less what moved after that day, from one walk through the
+    movements, newest first."""
+    newest_first = sorted(changes, key=lambda row: row["day"], reverse=True)
+    moved_later: dict[str, Decimal] = {}
+    position = 0
+    closing = {}
+    for day in sorted(set(days), reverse=True):
+        while position < len(newest_first) and newest_first[position]["day"] > day:
+            row = newest_first[position]
+            moved_later[row["currency"]] = moved_later.get(row["currency"], ZERO) + row["net_change"]
+            position += 1
+        closing[day] = {currency: amount - moved_later.get(currency, ZERO) for currency, amount in balances.items()}
+    return closing
 
 
 def _forecast(
@@ -773,12 +775,13 @@ def _forecast(
         days: {currency: total["amount"] for currency, total in owed.between(last=until).items()}
         for days, until in horizons.items()
     }
-    payable = SupplierInvoice.objects.filter(company_id__in=company_ids, status__in=APPROVED_PAYABLE_STATUSES)
-    payable_rows = payable.values("currency").annotate(**{
-        f"due_{days}": Coalesce(Sum("gross_total", filter=Q(due_date__lte=until)), ZERO, output_field=MONEY)
-        for days, until in horizons.items()
-    }).order_by("currency")  # fmt: skip
-    payable_rows = list(payable_rows)
+    due_by = ", ".join(f"SUM(gross_total) FILTER (WHERE due_date <= %(until_{d})s) AS due_{d}" for d in horizons)
+    payable_rows = _query(
+        f"SELECT currency, {due_by} FROM finance_supplierinvoice "  # noqa: S608 - the horizons are constants
+        "WHERE company_id = ANY(%(companies)s) AND status = ANY(%(approved)s) GROUP BY currency ORDER BY currency",
+        {"companies": company_ids, "approved": list(APPROVED_PAYABLE_STATUSES),
+         **{f"until_{days}": until for days, until in horizons.items()}},
+    )  # fmt: skip
     forecast = []
     for days in FORECAST_HORIZONS:
         incoming = money.chf(receivable[days])
