@@ -1169,10 +1169,11 @@ STATUS_PROVIDERS = (
 
 def integration_status(*, scope: CompanyScope) -> list[tuple[Company, list[StatusPill]]]:
     """One pill per provider and company, from the last real probe and call (one query, Redis for circuits)."""
-    found: dict[tuple[int, str], Connection] = {
-        (c.company_id, c.provider): c
-        for c in Connection.objects.filter(company_id__in=scope.company_ids).select_related("company")
-    }
+    companies = {company.pk: company for company in scope.companies}
+    found: dict[tuple[int, str], Connection] = {}
+    for connection in Connection.objects.filter(company_id__in=scope.company_ids):
+        connection.company = companies[connection.company_id]  # the scope's own rows: no join to read them again
+        found[(connection.company_id, connection.provider)] = connection
     # Directus is one for the group: its pill says how it last answered /server/health, on every row.
     directus = integration_selectors.directus_status()
     directus_link = reverse("integrations:connection-list")

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
+from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
@@ -971,6 +972,8 @@ def dunning_summary(*, scope: CompanyScope, today: date) -> list[dict]:
 
 # A lead nobody answered this long after it arrived is an urgent item on the dashboard.
 LEAD_ANSWER_WITHIN = timedelta(hours=24)
+# The leads still awaiting the company's first answer.
+LEAD_AWAITING_ANSWER = [Lead.Status.NEW, Lead.Status.QUALIFIED]
 
 
 @dataclass(frozen=True)
@@ -1013,14 +1016,26 @@ def lead_get(*, scope: CompanyScope, pk: int) -> Lead:
 
 def lead_unanswered_condition(*, now) -> Q:
     """Open leads nobody answered, received at least LEAD_ANSWER_WITHIN ago."""
-    return Q(status__in=[Lead.Status.NEW, Lead.Status.QUALIFIED], first_response_at__isnull=True,
-             received_at__lte=now - LEAD_ANSWER_WITHIN)  # fmt: skip
+    return Q(status__in=LEAD_AWAITING_ANSWER, first_response_at__isnull=True, received_at__lte=now - LEAD_ANSWER_WITHIN)
 
 
 def lead_unanswered_by_company(*, company_ids: list[int], now) -> list[dict]:
-    """Per company: how many leads wait for an answer beyond LEAD_ANSWER_WITHIN, and since when the oldest."""
-    rows = Lead.objects.filter(lead_unanswered_condition(now=now), company_id__in=company_ids)
-    return list(rows.values("company_id").annotate(count=Count("pk"), oldest=Min("received_at")).order_by())
+    """Per company: how many leads wait for an answer beyond LEAD_ANSWER_WITHIN, and since when the oldest.
+
+    lead_unanswered_condition in SQL: the dashboard asks on every page, where the ORM took longer to write the
+    statement than PostgreSQL to answer it. Tested against the condition.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT company_id, COUNT(*), MIN(received_at) FROM finance_lead
+            WHERE company_id = ANY(%(companies)s) AND status = ANY(%(awaiting)s) AND first_response_at IS NULL
+              AND received_at <= %(answer_by)s
+            GROUP BY company_id
+            """,
+            {"companies": company_ids, "awaiting": LEAD_AWAITING_ANSWER, "answer_by": now - LEAD_ANSWER_WITHIN},
+        )
+        return [{"company_id": company, "count": count, "oldest": oldest} for company, count, oldest in cursor]
 
 
 def lead_owner_choices(*, company: Company):

@@ -88,17 +88,19 @@ def connection_status(connection: Connection | None) -> ConnectionStatus:
 def connection_statuses(connections: list[Connection | None]) -> list[ConnectionStatus]:
     """connection_status of each connection, the circuits of those that call their provider read from Redis in one
     round trip (the dashboard's status bar shows thirty)."""
-    settled = [_status_before_any_call(connection) for connection in connections]
+    # One translated status for every connection not set up (the status bar has dozens of them).
+    not_configured = ConnectionStatus("not_configured", _("Not configured"), _("Enter the credentials and test them."))
+    settled = [_status_before_any_call(connection, not_configured) for connection in connections]
     calling = [connection for connection, status in zip(connections, settled, strict=True) if status is None]
     circuits = iter(circuit_states([CircuitBreaker(c.provider, c.company.code) for c in calling]))
     return [status or _status_of_calls(connection, next(circuits))
             for connection, status in zip(connections, settled, strict=True)]  # fmt: skip
 
 
-def _status_before_any_call(connection: Connection | None) -> ConnectionStatus | None:
+def _status_before_any_call(connection: Connection | None, not_configured: ConnectionStatus) -> ConnectionStatus | None:
     """The status that no call to the provider decides (not configured, a web form, a consent to give), or None."""
     if connection is None or not connection.secrets_encrypted:
-        return ConnectionStatus("not_configured", _("Not configured"), _("Enter the credentials and test them."))
+        return not_configured
     if connection.provider == Provider.WEB_FORM:
         # Nothing to call: the websites call the Hub. A secret is all it takes.
         return ConnectionStatus("connected", _("Ready"), _("Websites sign their posts with this company's secret."))

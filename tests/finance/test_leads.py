@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from dashboard import selectors as dashboard_selectors
+from finance import selectors
 from finance.models import AuditEvent, Client, Lead, Quote, QuoteLine, Role
 from finance.scope import CompanyScope
 from finance.services import documents, leads
@@ -393,6 +394,35 @@ def test_the_dashboard_link_lists_exactly_the_unanswered_leads(seller_web, compa
     page = seller_web.get(reverse("finance:lead-list"), {"company": "QA", "unanswered": "1"}).content.decode()
     assert "Anna Meier" in page
     assert "Nina Neu" not in page
+
+
+def test_the_unanswered_count_per_company_is_the_lists_condition(company_a, company_b):
+    """The dashboard's count (SQL of its own, for speed) equals what the list's filter finds, lead by lead."""
+    day = dt.timedelta(days=1)
+    for number, (company, status, received, answered) in enumerate([
+        (company_a, Lead.Status.NEW, NOW - 3 * day, False),  # counted, the oldest of QA
+        (company_a, Lead.Status.QUALIFIED, NOW - 2 * day, False),  # counted
+        (company_a, Lead.Status.NEW, NOW - dt.timedelta(hours=24), False),  # counted: exactly 24 hours
+        (company_a, Lead.Status.NEW, NOW - dt.timedelta(hours=23), False),  # not yet
+        (company_a, Lead.Status.NEW, NOW - 5 * day, True),  # answered
+        (company_a, Lead.Status.LOST, NOW - 7 * day, False),  # closed
+        (company_b, Lead.Status.QUALIFIED, NOW - 4 * day, False),  # counted, QB's only one
+        (company_b, Lead.Status.LOST, NOW - 8 * day, False),
+    ]):  # fmt: skip
+        lead, _ = receive(company, at=received, email=f"lead{number}@example.ch", phone="")
+        Lead.objects.filter(pk=lead.pk).update(
+            status=status, first_response_at=NOW - day if answered else None,
+            lost_reason="Budget" if status == Lead.Status.LOST else "",
+        )  # fmt: skip
+    found = selectors.lead_unanswered_by_company(company_ids=[company_a.pk, company_b.pk], now=NOW)
+    listed = Lead.objects.filter(selectors.lead_unanswered_condition(now=NOW))
+    expected = [
+        {"company_id": company.pk, "count": listed.filter(company=company).count(),
+         "oldest": min(lead.received_at for lead in listed.filter(company=company))}
+        for company in (company_a, company_b)
+    ]  # fmt: skip
+    assert sorted(found, key=lambda row: row["company_id"]) == expected
+    assert [(row["count"], row["oldest"]) for row in expected] == [(3, NOW - 3 * day), (1, NOW - 4 * day)]
 
 
 def test_the_edit_form_changes_the_lead_and_its_score(seller_web, company_a):
