@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import threading
 from collections import OrderedDict, defaultdict
 from contextvars import ContextVar
@@ -723,10 +724,11 @@ def cash_overview(
     changes = history_rows.read(
         """
         SELECT currency, day, SUM(net_change) AS net_change, SUM(outflow) AS outflow,
+               SUM(SUM(net_change)) OVER (PARTITION BY currency ORDER BY day DESC) AS moved_since,
                EXISTS (SELECT FROM dashboard_bank_day WHERE account_id = ANY(%(accounts)s) AND day <= %(since)s)
                    AS reaches_a_year_back
         FROM dashboard_bank_day WHERE account_id = ANY(%(accounts)s) AND day > %(since)s
-        GROUP BY currency, day
+        GROUP BY currency, day ORDER BY currency, day
         """,
         {"accounts": [account["id"] for account in accounts], "since": same_day},
     )
@@ -764,19 +766,22 @@ def cash_overview(
 def _balances_at_end_of(
     balances: dict[str, Decimal], changes: list[dict], days: list[date]
 ) -> dict[date, dict[str, Decimal]]:
-    """Each day's closing balance: today's balance less what moved after that day, from one walk through the
-    movements, newest first."""
-    newest_first = sorted(changes, key=lambda row: row["day"], reverse=True)
-    moved_later: dict[str, Decimal] = {}
-    position = 0
-    closing = {}
-    for day in sorted(set(days), reverse=True):
-        while position < len(newest_first) and newest_first[position]["day"] > day:
-            row = newest_first[position]
-            moved_later[row["currency"]] = moved_later.get(row["currency"], ZERO) + row["net_change"]
-            position += 1
-        closing[day] = {currency: amount - moved_later.get(currency, ZERO) for currency, amount in balances.items()}
-    return closing
+    """Each day's closing balance: today's balance less what moved after that day. `changes` come by currency and
+    day with `moved_since`, what moved on that day and after (summed by PostgreSQL, kept with the history)."""
+    moved: dict[str, tuple[list[date], list[Decimal]]] = {}
+    for currency, rows in itertools.groupby(changes, key=lambda row: row["currency"]):
+        rows = list(rows)
+        moved[currency] = ([row["day"] for row in rows], [row["moved_since"] for row in rows])
+
+    def moved_after(currency: str, day: date) -> Decimal:
+        moved_days, moved_since = moved.get(currency, ((), ()))
+        later = bisect.bisect_right(moved_days, day)
+        return moved_since[later] if later < len(moved_since) else ZERO
+
+    return {
+        day: {currency: amount - moved_after(currency, day) for currency, amount in balances.items()}
+        for day in set(days)
+    }
 
 
 def _forecast(
