@@ -9,7 +9,9 @@ from dashboard import selectors
 register = template.Library()
 
 
-@register.filter
-def date_label(day: date, form: str) -> str:
-    """Django's `date` filter for a date (not a datetime: no time zone to apply), cached per language."""
+@register.filter(expects_localtime=True)
+def date_label(day: date | None, form: str) -> str:
+    """Django's `date` filter, cached per language: nothing for no date, a datetime in the reader's time zone."""
+    if day in (None, ""):
+        return ""
     return selectors.date_label(day, form)

@@ -1,6 +1,6 @@
 """The dashboard's cached date filter writes what Django's `date` filter writes, in each of the Hub's languages."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from django.template import engines
@@ -28,3 +28,11 @@ def test_each_language_gets_its_own_month_names():
         with translation.override(language):
             written[language] = template.render({"day": date(2026, 3, 9)})
     assert written == {"fr": "mars 2026", "de": "März 2026", "en": "March 2026"}
+
+
+def test_no_date_writes_nothing_and_a_moment_is_written_in_the_readers_time_zone():
+    engine = engines["django"]
+    template = engine.from_string('{% load dashboard_dates %}[{{ day|date_label:"d.m.Y H:i" }}]')
+    late_evening_utc = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)  # 1 January 00:30 in Zurich
+    assert template.render({"day": None}) == "[]"
+    assert template.render({"day": late_evening_utc}) == "[01.01.2027 00:30]"
