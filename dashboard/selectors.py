@@ -714,6 +714,7 @@ def cash_overview(
     """Revolut balances now, day by day over 30 days and at month ends, the 30/60/90-day forecast, the runway."""
     company_ids = scope.company_ids
     money = money or conversion()
+    # By id: the history statement below is kept per process by its parameters, these ids in this order.
     accounts = _query(
         "SELECT id, currency, balance, balance_updated_at FROM finance_bankaccount "
         "WHERE company_id = ANY(%(companies)s) AND is_active ORDER BY id",
