@@ -84,6 +84,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "finance.context_processors.company_scope",
             ],
+            # `{% url %}` as Django's, its addresses kept per process (hypervisual.links): every template has it.
+            "builtins": ["hypervisual.links"],
         },
     },
 ]

@@ -7,6 +7,7 @@ from unittest import mock
 from urllib.parse import quote, unquote
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from dashboard import figures
@@ -59,7 +60,7 @@ def test_full_page_reads_what_its_partials_share_once(dataset, browser):
     with CaptureQueriesContext(connection) as page:
         assert browser.get("/").status_code == 200
     statements = [query["sql"] for query in page.captured_queries]
-    assert sum('FROM "finance_fxrate"' in sql for sql in statements) == 1
+    assert sum("FROM finance_fxrate" in sql for sql in statements) == 1
     assert sum("dashboard_sales_month" in sql and "dashboard_purchase_month" not in sql for sql in statements) == 1
     assert sum("SUM(balance_due) AS balance," in sql for sql in statements) == 1
 
@@ -119,6 +120,26 @@ def test_snoozed_item_stays_hidden_on_refresh_for_this_user_only(dataset, browse
     browser.force_login(ceo)
     UrgentSnooze.objects.filter(pk=snooze.pk).update(until=timezone.now() - dt.timedelta(seconds=1))
     assert 'data-urgent="overdue:QA"' in html_of(browser.get("/dashboard/parts/urgent/", HTTP_HX_REQUEST="true"))
+
+
+@pytest.mark.django_db
+def test_an_urgent_item_s_form_carries_the_page_s_csrf_token_and_snoozes_without_javascript(dataset, ceo):
+    client = Client(enforce_csrf_checks=True, HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(ceo)
+    page = html_of(client.get("/"))
+    urgent = page[page.index('id="dashboard-urgent"') : page.index('id="dashboard-revenue"')]
+    tokens = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    in_urgent = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', urgent)
+    assert len(in_urgent) == urgent.count('action="/dashboard/urgent/snooze/"') >= 2
+    assert set(in_urgent) == set(tokens)  # the navbar's forms (language, sign out) and the items' forms: one token
+    assert [len(token) for token in set(tokens)] == [64]
+
+    assert client.post("/dashboard/urgent/snooze/", {"key": "overdue:QA", "for": "1h"}).status_code == 403
+    response = client.post(
+        "/dashboard/urgent/snooze/", {"csrfmiddlewaretoken": tokens[0], "key": "overdue:QA", "for": "1h"}
+    )
+    assert (response.status_code, response["Location"]) == (302, "/")
+    assert list(UrgentSnooze.objects.filter(user=ceo).values_list("key", flat=True)) == ["overdue:QA"]
 
 
 @pytest.mark.django_db

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from finance import selectors
 from finance.models import BankTransaction, FxRate, InvoiceLine, Role
 from finance.services import documents, reconciliation
 from tests.factories import (
@@ -77,6 +78,25 @@ def test_the_accounts_page_shows_balances_and_the_group_total_at_the_latest_rate
     # The other company of the group has no bank yet: its card says so and links to the connections.
     assert "Beta" in page
     assert "Not connected to Revolut: its balances cannot be shown." in page
+
+
+def test_the_latest_rate_is_the_newest_day_then_the_newest_fetch_in_chf_of_the_currencies_asked():
+    day, earlier = datetime.date(2026, 11, 19), datetime.date(2026, 11, 18)
+    create = FxRate.objects.create
+    create(currency="EUR", rate=D("0.9400"), rate_date=earlier, source="revolut", fetched_at=AS_OF)
+    an_hour_earlier = AS_OF - datetime.timedelta(hours=1)
+    create(currency="EUR", rate=D("0.9310"), rate_date=day, source="ecb", fetched_at=an_hour_earlier)
+    newest = create(currency="EUR", rate=D("0.9312"), rate_date=day, source="revolut", fetched_at=AS_OF)
+    create(currency="EUR", quote_currency="USD", rate=D("1.0800"), rate_date=day, source="revolut")
+    usd = create(currency="USD", rate=D("0.8800"), rate_date=earlier, source="revolut")
+    create(currency="GBP", rate=D("1.1200"), rate_date=day, source="revolut")
+
+    latest = selectors.fx_rate_latest(currencies=["EUR", "USD"])
+
+    assert {currency: (rate.pk, rate.rate) for currency, rate in latest.items()} == {
+        "EUR": (newest.pk, D("0.93120000")),
+        "USD": (usd.pk, D("0.88000000")),
+    }
 
 
 def test_without_any_revolut_connection_the_page_says_what_to_connect(client, finance_user):
