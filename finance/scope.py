@@ -28,12 +28,20 @@ class CompanyScope:
 
     @cached_property
     def visible(self) -> list[Company]:
-        """Every company the user may open, whatever the switcher says."""
+        """Every company the user may open, whatever the switcher says.
+
+        Written out: every request reads it, and the ORM took longer to build the statement than PostgreSQL to
+        answer it (a few rows)."""
         if not self.user.is_authenticated:
             return []
+        companies = Company._meta.db_table
         if self.is_group_wide:
-            return list(Company.objects.order_by("code"))
-        return list(Company.objects.filter(memberships__user=self.user).order_by("code").distinct())
+            return list(Company.objects.raw(f"SELECT * FROM {companies} ORDER BY code"))  # noqa: S608 - the model's table
+        return list(Company.objects.raw(
+            f"SELECT * FROM {companies} WHERE id IN (SELECT company_id FROM {Membership._meta.db_table} "  # noqa: S608
+            "WHERE user_id = %s) ORDER BY code",
+            [self.user.pk],
+        ))  # fmt: skip
 
     @cached_property
     def visible_ids(self) -> list[int]:
