@@ -3,7 +3,8 @@
 Every page of the Hub links to the same few dozen pages: the sidebar alone to 18, the dashboard's status bar to 35,
 and each reverse() walks the URL patterns again (15–30 µs). For the same arguments, reverse() answers the same
 address as long as the URLconf, the script prefix the Hub is served under and the current application are the same,
-so those are the cache's key with the arguments. A failed reverse() raises as before and is not kept. Only text and
+so those are the cache's key with the arguments, and the active language (which an address under
+i18n_patterns() would start with). A failed reverse() raises as before and is not kept. Only text and
 whole numbers are kept as arguments: an object (a lazy translation, a model) is reversed each time.
 """
 
@@ -14,6 +15,7 @@ from django.conf import settings
 from django.template import defaulttags
 from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils.html import conditional_escape
+from django.utils.translation import get_language
 
 register = template.Library()
 
@@ -28,12 +30,13 @@ def cached_reverse(viewname: str, args: tuple = (), kwargs: dict | None = None, 
     kwargs = kwargs or {}
     if not all(isinstance(value, _KEPT_TYPES) for value in (viewname, current_app or "", *args, *kwargs.values())):
         return reverse(viewname, urlconf=urlconf, args=args, kwargs=kwargs, current_app=current_app)
-    return _reversed(urlconf, get_script_prefix(), current_app, viewname, tuple(args), tuple(sorted(kwargs.items())))
+    return _reversed(urlconf, get_script_prefix(), get_language(), current_app, viewname, tuple(args),
+                     tuple(sorted(kwargs.items())))  # fmt: skip
 
 
 @functools.lru_cache(maxsize=2048)
-def _reversed(urlconf: str, _script_prefix: str, current_app: str | None, viewname: str, args: tuple,
-              kwargs: tuple) -> str:  # fmt: skip
+def _reversed(urlconf: str, _script_prefix: str, _language: str | None, current_app: str | None, viewname: str,
+              args: tuple, kwargs: tuple) -> str:  # fmt: skip
     return reverse(viewname, urlconf=urlconf, args=args, kwargs=dict(kwargs), current_app=current_app)
 
 

@@ -2,8 +2,9 @@
 
 import pytest
 from django.template import Context, Engine, engines
-from django.test import RequestFactory
+from django.test import RequestFactory, override_settings
 from django.urls import NoReverseMatch, resolve, reverse, set_script_prefix
+from django.utils import translation
 from django.utils.translation import gettext_lazy
 
 from dashboard import selectors
@@ -31,6 +32,13 @@ def test_a_link_follows_the_script_prefix():
         set_script_prefix("/")
     assert under_hub == "/hub/bank/reconciliation/"
     assert selectors._link("finance:reconciliation") == reverse("finance:reconciliation") == "/bank/reconciliation/"
+
+
+@override_settings(ROOT_URLCONF="tests.links_urls")
+def test_an_address_that_starts_with_the_language_is_kept_per_language():
+    for language in ("fr", "de", "en", "fr"):
+        with translation.override(language):
+            assert links.cached_reverse("invoices") == f"/{language}/invoices/"
 
 
 def test_an_address_that_does_not_exist_raises_each_time_and_is_not_kept():
