@@ -1166,11 +1166,14 @@ class StatusPill:
     company: Company
     status: integration_selectors.ConnectionStatus
     link: str
+    # Set once here rather than looked up by the template: the group's bar draws 35 pills.
+    state: str = field(init=False)
+    title: str = field(init=False)
 
-    @property
-    def state(self) -> str:
-        """The bar's four states; a Revolut consent to renew is a connection that cannot work: down."""
-        return "down" if self.status.code == "consent_required" else self.status.code
+    def __post_init__(self) -> None:
+        # The bar's four states; a Revolut consent to renew is a connection that cannot work: down.
+        object.__setattr__(self, "state", "down" if self.status.code == "consent_required" else self.status.code)
+        object.__setattr__(self, "title", f"{self.label}: {self.status.label} — {self.status.detail}")
 
 
 # Every provider the group works with, in the bar's order.

@@ -173,7 +173,7 @@ def test_status_bar_states_come_from_probes_and_calls(browser, company_a, compan
     now = timezone.now()
     connection(company_a, Provider.INVOICE_NINJA, last_probe_at=now, last_probe_ok=True)
     connection(company_a, Provider.MAUTIC, last_probe_at=now - dt.timedelta(hours=1), last_probe_ok=True,
-               last_failure_at=now, last_failure_detail="HTTP 503")  # fmt: skip
+               last_failure_at=now, last_failure_detail='HTTP 503 "Service <Unavailable>"')  # fmt: skip
     connection(company_b, Provider.INVOICE_NINJA, last_success_at=now)
     for _ in range(FAILURE_THRESHOLD):
         CircuitBreaker(Provider.INVOICE_NINJA, company_b.code).record_failure()
@@ -201,7 +201,7 @@ def test_status_bar_states_come_from_probes_and_calls(browser, company_a, compan
     assert states[("QA", "directus")] == states[("QB", "directus")] == "down"  # no health answer kept
     assert len(states) == 14
     assert 'href="/integrations/mautic/QA/"' in page
-    assert "Mautic: Down — HTTP 503" in page
+    assert 'title="Mautic: Down — HTTP 503 &quot;Service &lt;Unavailable&gt;&quot;"' in page  # escaped once, whole
 
 
 def test_refresh_hands_the_recompute_to_the_worker_and_reloads_the_partials_when_done(
