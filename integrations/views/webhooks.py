@@ -44,18 +44,26 @@ def webhook_endpoint(provider: str) -> Callable[[Callable[..., HttpResponse]], C
     return decorate
 
 
+# What the intake reads: the provider's settings and secrets, and the company's key and code. Written out: every
+# webhook request runs it, so its cost bounds the intake rate (bench_webhooks), and the ORM took 0.9 ms of CPU to
+# build this join (a third of a delivery's time in the view), raw() 0.3 ms. One connection per company and provider.
+_RECEIVING_CONNECTION_SQL = (
+    "SELECT connection.id, connection.provider, connection.config, connection.secrets_encrypted, "  # noqa: S608 - the models' tables
+    "connection.company_id, company.code AS company_code "
+    f"FROM {Connection._meta.db_table} AS connection JOIN {Company._meta.db_table} AS company "
+    "ON company.id = connection.company_id WHERE connection.provider = %s AND company.code = %s"
+)
+
+
 def _receiving_connection(provider: str, company_code: str) -> Connection | None:
-    # What the intake reads: the provider's settings and secrets, and the company by key and code (any other field
-    # loads if a provider needs it). get(), not first(): one connection per company and provider, no sort needed.
-    # Every webhook request runs this query, so its cost bounds the intake rate (bench_webhooks).
-    try:
-        return (
-            Connection.objects.select_related("company")
-            .only("provider", "config", "secrets_encrypted", "company__code")
-            .get(provider=provider, company__code=company_code)
-        )
-    except Connection.DoesNotExist:
+    connection = next(iter(Connection.objects.raw(_RECEIVING_CONNECTION_SQL, [provider, company_code])), None)
+    if connection is None:
         return None
+    # The company as `only("code")` loads it: any other field is read from the database if a provider needs it.
+    connection.company = Company.from_db(
+        connection._state.db, ["id", "code"], [connection.company_id, connection.company_code]
+    )
+    return connection
 
 
 @webhook_endpoint(Provider.REVOLUT)

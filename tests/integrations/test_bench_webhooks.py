@@ -7,9 +7,11 @@ import pytest
 
 from finance.models import Company
 from integrations.management.commands import bench_webhooks
-from integrations.models import Connection, WebhookDelivery
+from integrations.models import Connection, Provider, WebhookDelivery
+from integrations.revolut import revolut_signing_secrets
+from integrations.views.webhooks import _receiving_connection
 from integrations.webhooks.inbox import process_webhook_delivery
-from tests.integrations.test_connections import revolut_connection
+from tests.integrations.test_connections import CLIENT_ID, SIGNING_SECRET, revolut_connection
 from tests.integrations.test_webhooks import created_event, post
 
 
@@ -53,8 +55,27 @@ def test_a_verified_delivery_reads_its_connection_and_company_in_one_query(
         response = post(body, company_code=company_a.code)
 
     assert response.json() == {"status": "accepted"}
-    assert captured.captured_queries[0]["sql"].startswith('SELECT "integrations_connection"."id"')
+    assert captured.captured_queries[0]["sql"].startswith("SELECT connection.id")
     assert "ORDER BY" not in captured.captured_queries[0]["sql"]
     assert captured.captured_queries[1]["sql"].split()[:3] == ["INSERT", "INTO", "integrations_webhookdelivery"]
     assert "ON CONFLICT (provider, event_key)" in captured.captured_queries[1]["sql"]
     assert [task.args for task in enqueued] == [(WebhookDelivery.objects.get().pk,)]
+
+
+@pytest.mark.django_db
+def test_the_receiving_connection_comes_with_its_company_whose_other_fields_load_on_first_use(
+    django_assert_num_queries, company_a, company_b
+):
+    revolut_connection(company_a)
+    revolut_connection(company_b)
+
+    with django_assert_num_queries(1):
+        connection = _receiving_connection(Provider.REVOLUT, company_b.code)
+        assert (connection.company.pk, connection.company.code) == (company_b.pk, company_b.code)
+        assert revolut_signing_secrets(connection) == [SIGNING_SECRET]
+        assert connection.config["client_id"] == CLIENT_ID
+    assert connection.company.get_deferred_fields() >= {"name", "iban"}
+    with django_assert_num_queries(1):
+        assert connection.company.name == company_b.name
+    assert _receiving_connection(Provider.MAUTIC, company_b.code) is None
+    assert _receiving_connection(Provider.REVOLUT, "ZZ") is None
