@@ -42,8 +42,10 @@ def dunning_run_company(company_id: int) -> int:
         if company.dunning_policy.last_run_on == today:
             return 0
         result = dunning.dunning_run(company=company, today=today, actor=system_user())
-    logger.info("dunning run %s: %d reminder(s) started, %d left", company.code, len(result.sent), result.skipped)
-    return len(result.sent)
+    logger.info(
+        "dunning run %s: %d reminder(s) started, %d left", company.code, len(result.reminder_ids), result.skipped
+    )
+    return len(result.reminder_ids)
 
 
 # --- Provider syncs: what webhooks missed -------------------------------------------------------------

@@ -2,14 +2,14 @@
 
 import gc
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, time
 from decimal import Decimal
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.db.models.expressions import DatabaseDefault
 from django.utils import timezone
 
@@ -64,8 +64,7 @@ def rows_insert(objs: Sequence[Model]) -> None:
     if not objs:
         return
     meta = objs[0]._meta
-    if any(getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False) for field in meta.fields):
-        raise ValueError(f"{meta.label} has a field set on save (auto_now): rows_insert would leave it empty.")
+    _refuse_set_on_save(meta)
     relations = [field for field in meta.concrete_fields if field.is_relation]
     for obj in objs:
         if any(field.is_cached(obj) for field in relations):  # given as an object, which must have been saved
@@ -75,23 +74,69 @@ def rows_insert(objs: Sequence[Model]) -> None:
         if (field.primary_key or field.has_db_default()) and _left_to_database(objs, field)
     ]  # fmt: skip
     sent = [field for field in meta.concrete_fields if field not in returned]
-    names = [
-        (field.column, field.attname, _plain_date if field.get_internal_type() == "DateField" else _plain)
-        for field in sent
-    ]
-    rows = [{column: plain(getattr(obj, attname)) for column, attname, plain in names} for obj in objs]
+    values = ([getattr(obj, field.attname) for field in sent] for obj in objs)
+    alias = connection.alias  # read once: each read goes through the connection handler
+    for obj, returned_values in zip(objs, _insert(meta, sent, values, returned), strict=True):
+        for field, value in zip(returned, returned_values, strict=False):
+            setattr(obj, field.attname, value)
+        obj._state.adding, obj._state.db = False, alias
+
+
+def values_insert(model: type[Model], rows: Sequence[Mapping[str, object]]) -> list[int]:
+    """`rows_insert` for rows given as {field attname: value} instead of model instances; their primary keys, in
+    order.
+
+    For the largest writes: an instance costs more to build than its share of the INSERT (30–45 µs, where the
+    dict is under 1 µs), and a dunning run writes 50,000 rows. Every row gives the same fields; a field none gives
+    is left to PostgreSQL if it is the primary key or has a database default, takes its Python default if that is a
+    constant, and is NULL if it is nullable without a default. Any other field left out is refused, as is a name
+    the model does not have: neither would store what the model says.
+    """
+    if not rows:
+        return []
+    meta = model._meta
+    _refuse_set_on_save(meta)
+    fields = {field.attname: field for field in meta.concrete_fields}
+    given = rows[0].keys()
+    if unknown := sorted(set(given) - fields.keys()):
+        raise ValueError(f"{meta.label} has no field {', '.join(unknown)} (give each field by its attname).")
+    constants, required = {}, []
+    for attname, field in fields.items():
+        if attname in given or field.primary_key or field.has_db_default():
+            continue
+        if field.has_default() and not callable(field.default):
+            constants[attname] = field.default
+        elif field.has_default() or not field.null:
+            required.append(field.name)
+    if required:
+        raise ValueError(f"{meta.label}: give {', '.join(required)} in every row (no database or constant default).")
+    if any(row.keys() != given for row in rows):
+        raise ValueError(f"Every {meta.label} row must give the same fields.")
+    sent = [fields[attname] for attname in given] + [fields[attname] for attname in constants]
+    defaults = list(constants.values())
+    values = ([row[attname] for attname in given] + defaults for row in rows)
+    return [pk for (pk,) in _insert(meta, sent, values, [meta.pk])]
+
+
+def _refuse_set_on_save(meta) -> None:
+    if any(getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False) for field in meta.fields):
+        raise ValueError(f"{meta.label} has a field set on save (auto_now): rows_insert would leave it empty.")
+
+
+def _insert(meta, sent: list[Field], values: Iterable[list], returned: list[Field]) -> list[tuple]:
+    """One INSERT of the rows (each the values of `sent`, in order); the `returned` columns of each row inserted."""
+    plain = [
+        (field.column, _plain_date if field.get_internal_type() == "DateField" else _plain) for field in sent
+    ]  # fmt: skip
+    rows = [{column: to_plain(value) for (column, to_plain), value in zip(plain, row, strict=True)} for row in values]
     quote = connection.ops.quote_name
     table, columns = quote(meta.db_table), ", ".join(quote(field.column) for field in sent)
     returning = ", ".join(quote(field.column) for field in returned) or "NULL"
     # The names are the model's own, quoted; the rows are one parameter.
     insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM json_populate_recordset(NULL::{table}, %s) "  # noqa: S608
-    alias = connection.alias  # read once: each read goes through the connection handler
     with connection.cursor() as cursor:
         cursor.execute(f"{insert}RETURNING {returning}", [json.dumps(rows, ensure_ascii=False, allow_nan=False)])
-        for obj, values in zip(objs, cursor.fetchall(), strict=True):
-            for field, value in zip(returned, values, strict=False):
-                setattr(obj, field.attname, value)
-            obj._state.adding, obj._state.db = False, alias
+        return cursor.fetchall()
 
 
 @contextmanager

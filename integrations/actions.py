@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from finance.services.audit import audit_record
-from hypervisual.bulk import rows_insert
+from hypervisual.bulk import values_insert
 from hypervisual.lookups import AnyOf
 from integrations import health
 from integrations.clients.base import ProviderError
@@ -56,8 +56,8 @@ def action_handler(name: str) -> Callable[[ActionHandler], ActionHandler]:
     return register
 
 
-def _enqueue(run: ActionRun, *, countdown: float = 0) -> None:
-    transaction.on_commit(lambda: _send(run.pk, countdown))
+def _enqueue(run_id: int, *, countdown: float = 0) -> None:
+    transaction.on_commit(lambda: _send(run_id, countdown))
 
 
 def _send(run_id: int, countdown: float) -> None:
@@ -95,35 +95,36 @@ def action_run_start(
         },
     )  # fmt: skip
     if created:
-        _enqueue(run)
+        _enqueue(run.pk)
     return run
 
 
 @transaction.atomic
 def action_runs_start(
-    *, action: str, targets: Sequence[models.Model], company, actor: AbstractBaseUser | None,
-    idempotency_key: Callable[[models.Model], str],
-) -> list[ActionRun]:  # fmt: skip
-    """`action_run_start` for many targets of one company in a fixed number of queries, one run per target.
+    *, action: str, target_type: type[models.Model], target_ids: Sequence[int], company,
+    actor: AbstractBaseUser | None, idempotency_key: Callable[[int], str],
+) -> list[int]:  # fmt: skip
+    """`action_run_start` for many targets of one company in a fixed number of queries, one run per target; the
+    runs' ids, in the targets' order. The targets are given by model and id, and the runs written as rows
+    (`values_insert`): a dunning run starts 15,000 at once.
 
     Each run is still its own task (own attempts, own retries); a key already used returns its run, unsent again.
     """
-    if not targets:
+    if not target_ids:
         return []
     _require_queue()
-    keys = [idempotency_key(target) for target in targets]
-    existing = {run.idempotency_key: run for run in ActionRun.objects.filter(AnyOf(F("idempotency_key"), keys))}
-    target_type = ContentType.objects.get_for_model(targets[0])
-    created = [
-        ActionRun(action=action, company_id=company.pk, actor_id=actor.pk if actor else None,
-                  target_type_id=target_type.pk, target_id=target.pk, idempotency_key=key)
-        for target, key in zip(targets, keys, strict=True)
-        if key not in existing
-    ]  # fmt: skip
-    rows_insert(created)
-    for run in created:
-        _enqueue(run)
-    created_by_key = {run.idempotency_key: run for run in created}
+    keys = [idempotency_key(target_id) for target_id in target_ids]
+    existing = dict(ActionRun.objects.filter(AnyOf(F("idempotency_key"), keys)).values_list("idempotency_key", "pk"))
+    target_type_id = ContentType.objects.get_for_model(target_type).pk
+    new = [(target_id, key) for target_id, key in zip(target_ids, keys, strict=True) if key not in existing]
+    created = values_insert(ActionRun, [
+        {"action": action, "company_id": company.pk, "actor_id": actor.pk if actor else None,
+         "target_type_id": target_type_id, "target_id": target_id, "idempotency_key": key}
+        for target_id, key in new
+    ])  # fmt: skip
+    for run_id in created:
+        _enqueue(run_id)
+    created_by_key = {key: run_id for (_target_id, key), run_id in zip(new, created, strict=True)}
     return [existing.get(key) or created_by_key[key] for key in keys]
 
 
@@ -139,7 +140,7 @@ def action_run_retry(*, run: ActionRun, actor: AbstractBaseUser) -> ActionRun:
     run.save(update_fields=["status", "attempts", "finished_at", "worker", "actor"])
     audit_record(actor=actor, company=run.company, action="action_run.retried", target=run,
                  changes={"action": run.action, "last_error": run.last_error})  # fmt: skip
-    _enqueue(run)
+    _enqueue(run.pk)
     return run
 
 

@@ -1,16 +1,18 @@
-"""`rows_insert`: many rows in one statement, exactly as they were given, refused as a whole by PostgreSQL's rules;
-`cycle_collection_paused` around the services that build them."""
+"""`rows_insert` and `values_insert`: many rows in one statement, exactly as they were given, refused as a whole by
+PostgreSQL's rules; `cycle_collection_paused` around the services that build them."""
 
 import datetime as dt
 import gc
 from decimal import Decimal as D
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from finance.models import AuditEvent, Payment
-from hypervisual.bulk import cycle_collection_paused, rows_insert
+from hypervisual.bulk import cycle_collection_paused, rows_insert, values_insert
+from integrations.models import ActionRun
 from tests.factories import ClientFactory, UserFactory
 
 TRICKY = 'Crème "brûlée" \\ 100 %s \u2014 \U0001f4b6'
@@ -131,6 +133,58 @@ def test_a_relation_to_an_unsaved_row_is_refused_as_bulk_create_refuses_it(compa
         rows_insert([event])
 
     assert AuditEvent.objects.filter(object_id="7").count() == 0
+
+
+def run_row(company, n: int, **fields) -> dict:
+    row = {"action": "mautic.reminder", "company_id": company.pk, "actor_id": None,
+           "target_type_id": ContentType.objects.get_for_model(AuditEvent).pk, "target_id": n,
+           "idempotency_key": f"{TRICKY}:{n}"}  # fmt: skip
+    return {**row, **fields}
+
+
+@pytest.mark.django_db
+def test_rows_given_as_values_are_stored_in_one_statement_with_the_defaults_the_model_says(company_a):
+    user = UserFactory()
+    rows = [run_row(company_a, 1), run_row(company_a, 2, actor_id=user.pk), run_row(company_a, 3)]
+
+    with CaptureQueriesContext(connection) as queries:
+        ids = values_insert(ActionRun, rows)
+
+    assert len(queries) == 1
+    assert ids == sorted(ids)
+    stored = ActionRun.objects.in_bulk(ids)
+    # Given; the constant Python default (status); the database defaults (attempts, result, created_at); NULL.
+    assert [
+        (stored[pk].target_id, stored[pk].actor_id, stored[pk].idempotency_key, stored[pk].status,
+         stored[pk].attempts, stored[pk].result, stored[pk].started_at)
+        for pk in ids
+    ] == [
+        (1, None, f"{TRICKY}:1", "queued", 0, {}, None),
+        (2, user.pk, f"{TRICKY}:2", "queued", 0, {}, None),
+        (3, None, f"{TRICKY}:3", "queued", 0, {}, None),
+    ]  # fmt: skip
+    assert len({stored[pk].created_at for pk in ids}) == 1
+    assert values_insert(ActionRun, []) == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("rows", "refusal"),
+    [
+        (lambda company: [{**run_row(company, 1), "target": 1}], "ActionRun has no field target "),
+        (lambda company: [{k: v for k, v in run_row(company, 1).items() if k != "action"}], "give action in every"),
+        (lambda company: [run_row(company, 1), run_row(company, 2, status="running")], "must give the same fields"),
+    ],
+    ids=["a name the model does not have", "a field without any default left out", "rows giving other fields"],
+)
+def test_rows_that_would_not_store_what_the_model_says_are_refused_before_any_query(company_a, rows, refusal):
+    rows = rows(company_a)
+    ContentType.objects.get_for_model(AuditEvent)
+
+    with CaptureQueriesContext(connection) as queries, pytest.raises(ValueError, match=refusal):
+        values_insert(ActionRun, rows)
+
+    assert (len(queries), ActionRun.objects.count()) == (0, 0)
 
 
 def test_the_cycle_collector_is_paused_inside_and_resumes_after_even_on_an_error():

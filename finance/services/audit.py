@@ -5,7 +5,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Model
 
 from finance.models import AuditEvent, Company
-from hypervisual.bulk import rows_insert
+from hypervisual.bulk import values_insert
 
 # The username of the account the Hub's own automatic writes are recorded by (see `system_user`).
 SYSTEM_USERNAME = "system"
@@ -22,21 +22,25 @@ def audit_record(
 
 def audit_event(
     *, actor: AbstractBaseUser | None, company: Company | None, action: str, target: Model, changes: dict | None = None,
-    **fields,
 ) -> AuditEvent:  # fmt: skip
-    """The event `audit_record` appends, unsaved: a service writing many rows appends their events in one INSERT."""
-    # Ids rather than the objects: setting a relation through its descriptor costs more than the rest of the row.
-    return AuditEvent(
-        actor_id=actor.pk if actor else None, company_id=company.pk if company else None, action=action,
-        object_type=target._meta.label_lower, object_id=str(target.pk), changes=changes or {}, **fields,
-    )  # fmt: skip
+    """The event `audit_record` appends, unsaved."""
+    return AuditEvent(**audit_row(actor=actor, company=company, action=action, target=target, changes=changes))
 
 
-def audit_records(events: Iterable[AuditEvent]) -> list[AuditEvent]:
-    """Append many events (from `audit_event`) in one INSERT, dated by the database as `audit_record` dates one."""
-    events = list(events)
-    rows_insert(events)
-    return events
+def audit_row(
+    *, actor: AbstractBaseUser | None, company: Company | None, action: str, target: Model, changes: dict | None = None,
+) -> dict:  # fmt: skip
+    """An event's fields as `audit_records` appends them: a service writing many rows appends their events in one
+    INSERT, without a model instance per event."""
+    return {
+        "actor_id": actor.pk if actor else None, "company_id": company.pk if company else None, "action": action,
+        "object_type": target._meta.label_lower, "object_id": str(target.pk), "changes": changes or {},
+    }  # fmt: skip
+
+
+def audit_records(rows: Iterable[dict]) -> None:
+    """Append many events (from `audit_row`) in one INSERT, dated by the database as `audit_record` dates one."""
+    values_insert(AuditEvent, list(rows))
 
 
 def field_changes(before: dict, after: dict) -> dict:

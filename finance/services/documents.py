@@ -17,7 +17,6 @@ from django.utils.translation import gettext as _
 
 from finance import events, qrbill, selectors, vat
 from finance.models import (
-    AuditEvent,
     Client,
     DepositRule,
     DocumentSequence,
@@ -28,7 +27,7 @@ from finance.models import (
 )
 from finance.models.sales import DocumentStateError
 from finance.services import vat_returns
-from finance.services.audit import audit_event, audit_records
+from finance.services.audit import audit_records, audit_row
 from finance.services.numbering import document_number_take
 from finance.services.projects import projects_follow_deposit, projects_follow_quote
 from finance.vat import document_lines_totals
@@ -85,12 +84,12 @@ def _require_status(document: Quote | Invoice, *allowed: str, action: str) -> No
 
 
 def _log(document: Quote | Invoice, *, actor: AbstractBaseUser | None, action: str, **changes) -> None:
-    _event(document, actor=actor, action=action, **changes).save()
+    audit_records([_event(document, actor=actor, action=action, **changes)])
 
 
-def _event(document: Quote | Invoice, *, actor: AbstractBaseUser | None, action: str, **changes) -> AuditEvent:
-    return audit_event(actor=actor, company=document.company, action=action, target=document,
-                       changes={k: str(v) for k, v in changes.items()})  # fmt: skip
+def _event(document: Quote | Invoice, *, actor: AbstractBaseUser | None, action: str, **changes) -> dict:
+    return audit_row(actor=actor, company=document.company, action=action, target=document,
+                     changes={k: str(v) for k, v in changes.items()})  # fmt: skip
 
 
 # --- Quotes -------------------------------------------------------------------------------------

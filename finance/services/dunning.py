@@ -36,9 +36,9 @@ from finance.models import (
 )
 from finance.models.actions import REMINDER_ACTION
 from finance.models.dunning import DEFAULT_LEVELS
-from finance.services.audit import audit_event, audit_record, audit_records, field_changes
+from finance.services.audit import audit_record, audit_records, audit_row, field_changes
 from finance.services.documents import invoice_balance_from
-from hypervisual.bulk import cycle_collection_paused, rows_insert
+from hypervisual.bulk import cycle_collection_paused, values_insert
 from hypervisual.lookups import AnyOf
 from integrations.actions import action_run_start, action_runs_start
 from integrations.models import ActionRun, Connection, Provider
@@ -375,22 +375,29 @@ def reminder_blocker(situation: Situation) -> str:
     return _blocker(situation, by_hand=True)
 
 
-def _reminder(situation: Situation, *, trigger: str, requested_by: AbstractBaseUser | None, **fields) -> Reminder:
-    """The reminder of the situation's next level, unsaved, with the amounts it claims today."""
+def _reminder_values(situation: Situation, *, trigger: str, requested_by: AbstractBaseUser | None) -> dict:
+    """The fields of the reminder of the situation's next level, with the amounts it claims today."""
     invoice, rule, terms = situation.invoice, situation.next_rule, situation.terms
-    return Reminder(
-        company_id=invoice.company_id, invoice=invoice, level=rule.level, level_name=rule.name,
-        dunning_date=situation.today, days_late=situation.days_late, balance_due=situation.balance_due,
-        fee=rule.fee if terms.policy.terms_allow_fees else ZERO, fees_total=situation.fees_total,
-        interest=situation.interest, amount_due=situation.amount_due, currency=invoice.currency,
-        recipient=invoice.client.email, language=invoice.client.language, trigger=trigger,
-        requested_by_id=requested_by.pk if requested_by else None,
-        mautic_email_id=terms.text_for(invoice, rule.level).mautic_email_id, **fields,
-    )  # fmt: skip
+    return {
+        "company_id": invoice.company_id, "invoice_id": invoice.pk, "level": rule.level, "level_name": rule.name,
+        "dunning_date": situation.today, "days_late": situation.days_late, "balance_due": situation.balance_due,
+        "fee": rule.fee if terms.policy.terms_allow_fees else ZERO, "fees_total": situation.fees_total,
+        "interest": situation.interest, "amount_due": situation.amount_due, "currency": invoice.currency,
+        "recipient": invoice.client.email, "language": invoice.client.language, "trigger": trigger,
+        "requested_by_id": requested_by.pk if requested_by else None,
+        "mautic_email_id": terms.text_for(invoice, rule.level).mautic_email_id,
+    }  # fmt: skip
 
 
-def _run_key(reminder: Reminder) -> str:
-    return f"{REMINDER_ACTION}:{reminder.pk}"
+def _reminder(situation: Situation, *, trigger: str, requested_by: AbstractBaseUser | None) -> Reminder:
+    """The reminder of the situation's next level, unsaved, holding the invoice object the caller has."""
+    reminder = Reminder(**_reminder_values(situation, trigger=trigger, requested_by=requested_by))
+    reminder.invoice = situation.invoice
+    return reminder
+
+
+def _run_key(reminder_id: int) -> str:
+    return f"{REMINDER_ACTION}:{reminder_id}"
 
 
 def reminder_send_start(
@@ -418,7 +425,7 @@ def reminder_send_start(
             ) from None
         invoice_dunning_refresh(invoice=invoice, today=today, actor=requested_by)
         action_run_start(action=REMINDER_ACTION, target=reminder, company=invoice.company, actor=requested_by,
-                         idempotency_key=_run_key(reminder))  # fmt: skip
+                         idempotency_key=_run_key(reminder.pk))  # fmt: skip
     return reminder
 
 
@@ -461,7 +468,7 @@ def _plan(
 
 @dataclass(frozen=True)
 class RunResult:
-    sent: list[Reminder]
+    reminder_ids: list[int]  # the reminders started
     skipped: int
 
 
@@ -486,16 +493,16 @@ def dunning_run(*, company: Company, today: date, actor: AbstractBaseUser | None
             for entry in entries
         }
         sent = _reminders_start([entry.situation for entry in entries if not entry.blocker], actor=actor)
-        for situation, _reminder_sent in sent:
+        for situation, _reminder_id in sent:
             events[situation.invoice.pk] += _state_update(states[situation.invoice.pk], _after_sending(situation))
         _states_save([state for invoice_id, state in states.items() if _state_values(state) != before[invoice_id]])
         audit_records(
-            audit_event(actor=actor, company=company, action=action, target=entry.situation.invoice, changes=changes)
+            audit_row(actor=actor, company=company, action=action, target=entry.situation.invoice, changes=changes)
             for entry in entries
             for action, changes in events[entry.situation.invoice.pk]
         )
         DunningPolicy.objects.filter(company=company).update(last_run_on=today)
-    return RunResult(sent=[reminder for _situation, reminder in sent], skipped=len(entries) - len(sent))
+    return RunResult(reminder_ids=[reminder_id for _situation, reminder_id in sent], skipped=len(entries) - len(sent))
 
 
 def _states_locked(invoices: list[Invoice]) -> None:
@@ -551,10 +558,9 @@ def _states_save(states: list[InvoiceDunning]) -> None:
         )
 
 
-def _reminders_start(
-    situations: list[Situation], *, actor: AbstractBaseUser | None
-) -> list[tuple[Situation, Reminder]]:
+def _reminders_start(situations: list[Situation], *, actor: AbstractBaseUser | None) -> list[tuple[Situation, int]]:
     """Create the reminders of these situations and their action runs in bulk; those that could not start are left.
+    Each situation that started comes back with its reminder's id.
 
     The task queue down leaves them all for the next run. A level taken meanwhile outside the state lock (Mautic
     reopening a failed reminder) makes the batch fail: each is then tried alone, and only the one concerned is left.
@@ -564,13 +570,14 @@ def _reminders_start(
     company = situations[0].invoice.company
     try:
         with transaction.atomic():
-            reminders = [
-                _reminder(situation, trigger=Reminder.Trigger.DAILY_RUN, requested_by=actor) for situation in situations
-            ]
-            rows_insert(reminders)
-            action_runs_start(action=REMINDER_ACTION, targets=reminders, company=company, actor=actor,
-                              idempotency_key=_run_key)  # fmt: skip
-        return list(zip(situations, reminders, strict=True))
+            reminder_ids = values_insert(
+                Reminder,
+                [_reminder_values(situation, trigger=Reminder.Trigger.DAILY_RUN, requested_by=actor)
+                 for situation in situations],
+            )  # fmt: skip
+            action_runs_start(action=REMINDER_ACTION, target_type=Reminder, target_ids=reminder_ids, company=company,
+                              actor=actor, idempotency_key=_run_key)  # fmt: skip
+        return list(zip(situations, reminder_ids, strict=True))
     except ValidationError as error:
         logger.info("dunning run %s: %d reminder(s) not started: %s", company.code, len(situations), error.messages)
         return []
@@ -578,19 +585,19 @@ def _reminders_start(
         return [pair for situation in situations if (pair := _reminder_start_alone(situation, actor=actor))]
 
 
-def _reminder_start_alone(situation: Situation, *, actor: AbstractBaseUser | None) -> tuple[Situation, Reminder] | None:
+def _reminder_start_alone(situation: Situation, *, actor: AbstractBaseUser | None) -> tuple[Situation, int] | None:
     invoice = situation.invoice
     try:
         with transaction.atomic():
             reminder = _reminder(situation, trigger=Reminder.Trigger.DAILY_RUN, requested_by=actor)
             reminder.save()
             action_run_start(action=REMINDER_ACTION, target=reminder, company=invoice.company, actor=actor,
-                             idempotency_key=_run_key(reminder))  # fmt: skip
+                             idempotency_key=_run_key(reminder.pk))  # fmt: skip
     except (IntegrityError, ValidationError) as error:
         # Another run or a click took it meanwhile, or a fact changed: the plan is read again tomorrow.
         logger.info("dunning run %s: %s not reminded: %s", invoice.company.code, invoice.number, error)
         return None
-    return situation, reminder
+    return situation, reminder.pk
 
 
 def companies_due_for_run(*, now: datetime) -> list[Company]:

@@ -375,14 +375,17 @@ def payment_payload(payment: Payment, *, client_id: str, shares: list[tuple[str,
 
 def payment_mirror_start(*, payment: Payment, actor: AbstractBaseUser | None) -> ActionRun | None:
     """Record a Hub payment at Invoice Ninja too, if it settles an invoice that is there; a failed run is retried."""
-    run = next(iter(payments_mirror_start(payments=[payment], actor=actor)), None)
-    if run is not None and run.status == ActionRun.Status.FAILED:
+    run_id = next(iter(payments_mirror_start(payments=[payment], actor=actor)), None)
+    if run_id is None:
+        return None
+    run = ActionRun.objects.get(pk=run_id)
+    if run.status == ActionRun.Status.FAILED:
         run = actions.action_run_retry(run=run, actor=actor or system_user())
     return run
 
 
-def payments_mirror_start(*, payments: list[Payment], actor: AbstractBaseUser | None) -> list[ActionRun]:
-    """The runs recording at Invoice Ninja those of the payments that settle an invoice that is there.
+def payments_mirror_start(*, payments: list[Payment], actor: AbstractBaseUser | None) -> list[int]:
+    """The runs (ids) recording at Invoice Ninja those of the payments that settle an invoice that is there.
 
     A bank statement's payments are looked at together: one query for them all, then one per company.
     """
@@ -395,18 +398,19 @@ def payments_mirror_start(*, payments: list[Payment], actor: AbstractBaseUser | 
     for payment in waiting:
         if payment.pk in there:
             by_company[payment.company_id].append(payment)
-    runs = []
+    run_ids = []
     for group in by_company.values():
         company = group[0].company
         if usable_connection(company, Provider.INVOICE_NINJA) is not None:
-            runs += actions.action_runs_start(
-                action=PAYMENT_ACTION, targets=group, company=company, actor=actor, idempotency_key=_payment_run_key
-            )
-    return runs
+            run_ids += actions.action_runs_start(
+                action=PAYMENT_ACTION, target_type=Payment, target_ids=[payment.pk for payment in group],
+                company=company, actor=actor, idempotency_key=_payment_run_key,
+            )  # fmt: skip
+    return run_ids
 
 
-def _payment_run_key(payment: Payment) -> str:
-    return f"{PAYMENT_ACTION}:{payment.pk}"
+def _payment_run_key(payment_id: int) -> str:
+    return f"{PAYMENT_ACTION}:{payment_id}"
 
 
 @receiver(events.payments_recorded, dispatch_uid="invoice_ninja_payment_mirror")

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from finance import events, selectors
 from finance.models import Client, Company, Invoice, Payment, PaymentAllocation
-from finance.services.audit import audit_event, audit_record, audit_records
+from finance.services.audit import audit_record, audit_records, audit_row
 from finance.services.documents import invoice_status_refresh, invoices_status_refresh
 from hypervisual.bulk import rows_insert
 
@@ -94,7 +94,7 @@ def payments_record(entries: list[PaymentEntry], *, recorded_by: AbstractBaseUse
     ])  # fmt: skip
     invoices_status_refresh(invoices=invoices.values(), actor=recorded_by)
     audit_records(
-        audit_event(
+        audit_row(
             actor=recorded_by,
             company=payment.company,
             action="payment.recorded",

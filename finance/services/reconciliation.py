@@ -29,7 +29,7 @@ from django.utils.translation import gettext_lazy
 
 from finance import selectors
 from finance.models import BankTransaction, Company, Invoice, MatchSuggestion, Payment
-from finance.services.audit import audit_event, audit_record, audit_records, system_user
+from finance.services.audit import audit_record, audit_records, audit_row, system_user
 from finance.services.documents import invoice_balance_due
 from finance.services.payments import PaymentEntry, payment_undo, payments_record
 from hypervisual.bulk import cycle_collection_paused, rows_insert
@@ -533,7 +533,7 @@ def _matches_record(
              [transaction.pk for transaction in transactions], [payment.pk for payment in payments]],
         )  # fmt: skip
     audit_records(
-        audit_event(
+        audit_row(
             actor=actor,
             company=decision.transaction.company,
             action="bank_transaction.matched",

@@ -34,6 +34,12 @@ def day(offset: int) -> datetime.date:
     return DUE + datetime.timedelta(days=offset)
 
 
+def started(result: dunning_service.RunResult) -> list[Reminder]:
+    """The reminders a daily run started, in the order it started them."""
+    by_id = Reminder.objects.in_bulk(result.reminder_ids)
+    return [by_id[reminder_id] for reminder_id in result.reminder_ids]
+
+
 @pytest.fixture(autouse=True)
 def _english():
     with translation.override("en"):
@@ -141,7 +147,7 @@ class TestDailyRun:
         invoice = issued(favre, user)
         sent_on = {}
         for offset in range(0, 45):
-            for reminder in self.run(favre.company, day(offset)).sent:
+            for reminder in started(self.run(favre.company, day(offset))):
                 sent_on[reminder.level] = (offset, reminder)
         assert {level: offset for level, (offset, _r) in sent_on.items()} == {1: 7, 2: 14, 3: 30}
         first, second, third = (sent_on[level][1] for level in (1, 2, 3))
@@ -176,19 +182,19 @@ class TestDailyRun:
 
     def test_a_run_skipped_for_days_sends_the_right_level_once(self, policy, favre, user):
         invoice = issued(favre, user)
-        assert self.run(favre.company, day(7)).sent[0].level == 1
+        assert started(self.run(favre.company, day(7)))[0].level == 1
         # No run from day 8 to day 16: day 17 sends level 2 once, never level 2 twice nor level 3.
-        assert [r.level for r in self.run(favre.company, day(17)).sent] == [2]
-        assert self.run(favre.company, day(17)).sent == []
-        assert self.run(favre.company, day(18)).sent == []
+        assert [r.level for r in started(self.run(favre.company, day(17)))] == [2]
+        assert started(self.run(favre.company, day(17))) == []
+        assert started(self.run(favre.company, day(18))) == []
         # Level 3 keeps its 16 days after level 2 (day 33), not day 30.
-        assert self.run(favre.company, day(32)).sent == []
-        assert [r.level for r in self.run(favre.company, day(33)).sent] == [3]
+        assert started(self.run(favre.company, day(32))) == []
+        assert [r.level for r in started(self.run(favre.company, day(33)))] == [3]
         assert list(invoice.reminders.values_list("level", "dunning_date")) == [(3, day(33)), (2, day(17)), (1, day(7))]
 
     def test_three_days_missed_after_the_due_date_send_level_one_only(self, policy, favre, user):
         issued(favre, user)
-        assert [r.level for r in self.run(favre.company, day(16)).sent] == [1]
+        assert [r.level for r in started(self.run(favre.company, day(16)))] == [1]
         assert InvoiceDunning.objects.get().next_level_on == day(23)
 
     def test_two_runs_at_once_send_each_level_once(self, vat_rates, policy, favre, user):
@@ -198,7 +204,7 @@ class TestDailyRun:
         def run():
             try:
                 barrier.wait()
-                results.append(len(self.run(favre.company, day(7)).sent))
+                results.append(len(started(self.run(favre.company, day(7)))))
             except Exception as error:  # surfaced below
                 errors.append(error)
             finally:
@@ -216,9 +222,9 @@ class TestDailyRun:
 
     def test_a_failed_reminder_leaves_its_level_to_the_next_run(self, policy, favre, user):
         invoice = issued(favre, user)
-        reminder = self.run(favre.company, day(7)).sent[0]
+        reminder = started(self.run(favre.company, day(7)))[0]
         Reminder.objects.filter(pk=reminder.pk).update(status=Reminder.Status.FAILED)
-        again = self.run(favre.company, day(8)).sent
+        again = started(self.run(favre.company, day(8)))
         assert [(r.level, r.dunning_date) for r in again] == [(1, day(8))]
         assert invoice.reminders.exclude(status="failed").count() == 1
 
@@ -242,13 +248,13 @@ class TestPauses:
         dunning_service.dunning_hold_set(invoice=invoice, hold="disputed", until=None, note="Écran défectueux",
                                          set_by=user, today=day(5))  # fmt: skip
         result = dunning_service.dunning_run(company=favre.company, today=day(7), actor=None)
-        assert (result.sent, result.skipped) == ([], 1)
+        assert (started(result), result.skipped) == ([], 1)
         state = InvoiceDunning.objects.get(invoice=invoice)
         assert state.paused_reason == "disputed"
         dunning_service.dunning_hold_set(invoice=invoice, hold="", until=None, note="", set_by=user, today=day(9))
-        assert [r.level for r in dunning_service.dunning_run(company=favre.company, today=day(9), actor=None).sent] == [
-            1
-        ]
+        assert [
+            r.level for r in started(dunning_service.dunning_run(company=favre.company, today=day(9), actor=None))
+        ] == [1]
         actions = list(AuditEvent.objects.filter(object_id=str(invoice.pk), action__startswith="dunning.")
                        .order_by("pk").values_list("action", flat=True))  # fmt: skip
         assert actions == ["dunning.hold_changed", "dunning.paused", "dunning.hold_changed", "dunning.resumed",
@@ -258,9 +264,9 @@ class TestPauses:
         invoice = issued(favre, user)
         dunning_service.dunning_hold_set(invoice=invoice, hold="payment_plan", until=day(20), note="3 × 360",
                                          set_by=user, today=day(1))  # fmt: skip
-        assert dunning_service.dunning_run(company=favre.company, today=day(20), actor=None).sent == []
+        assert started(dunning_service.dunning_run(company=favre.company, today=day(20), actor=None)) == []
         assert [
-            r.level for r in dunning_service.dunning_run(company=favre.company, today=day(21), actor=None).sent
+            r.level for r in started(dunning_service.dunning_run(company=favre.company, today=day(21), actor=None))
         ] == [1]
 
     def test_a_recent_partial_payment_pauses_and_lowers_the_amounts(self, policy, favre, user):
@@ -269,8 +275,8 @@ class TestPauses:
                                 reference="", allocations=[(invoice, D("400.00"))], recorded_by=user)  # fmt: skip
         situation = dunning_service.dunning_situation(invoice, today=day(7))
         assert situation.paused_reason == "partial_payment"  # paid 4 days ago, pause of 10 days
-        assert dunning_service.dunning_run(company=favre.company, today=day(12), actor=None).sent == []
-        (reminder,) = dunning_service.dunning_run(company=favre.company, today=day(13), actor=None).sent
+        assert started(dunning_service.dunning_run(company=favre.company, today=day(12), actor=None)) == []
+        (reminder,) = started(dunning_service.dunning_run(company=favre.company, today=day(13), actor=None))
         # 1081 × 2 days (2–3 Oct… the 4th is the payment day) + 681 × 11 days: (2162 + 7491) × 5 % / 365 = 1.3223
         assert (reminder.balance_due, reminder.interest, reminder.amount_due) == (D("681.00"), D("1.32"), D("682.32"))
 
@@ -286,7 +292,7 @@ class TestPauses:
         facts = selectors.dunning_facts(invoice_ids=[invoice.pk])
         assert facts.payments == {invoice.pk: [(day(-20), kept.amount)]}
         # Reminded on day 7 as if the 400.00 had never come (it would have paused dunning until day 13).
-        (reminder,) = dunning_service.dunning_run(company=favre.company, today=day(7), actor=None).sent
+        (reminder,) = started(dunning_service.dunning_run(company=favre.company, today=day(7), actor=None))
         assert (reminder.balance_due, reminder.level) == (D("1000.00"), 1)
 
     def test_a_balance_below_the_minimum_is_not_reminded(self, policy, favre, user):
@@ -295,7 +301,7 @@ class TestPauses:
                                 reference="", allocations=[(invoice, D("1075.00"))], recorded_by=user)  # fmt: skip
         situation = dunning_service.dunning_situation(invoice, today=day(20))
         assert (situation.balance_due, situation.paused_reason) == (D("6.00"), "below_minimum")
-        assert dunning_service.dunning_run(company=favre.company, today=day(20), actor=None).sent == []
+        assert started(dunning_service.dunning_run(company=favre.company, today=day(20), actor=None)) == []
 
     def test_a_paid_invoice_leaves_dunning(self, policy, favre, user):
         invoice = issued(favre, user)
@@ -340,7 +346,7 @@ class TestByHand:
 def test_the_reminder_qr_bill_asks_for_the_amount_with_fees_and_interest(policy, favre, user, monkeypatch):
     invoice = issued(favre, user)
     dunning_service.dunning_run(company=favre.company, today=day(7), actor=None)
-    reminder = dunning_service.dunning_run(company=favre.company, today=day(14), actor=None).sent[0]
+    reminder = started(dunning_service.dunning_run(company=favre.company, today=day(14), actor=None))[0]
     assert reminder.amount_due == D("1103.07")
     parts = []
     real_svg = qrbill.payment_part_svg
@@ -407,16 +413,16 @@ def test_the_preview_and_the_daily_run_cost_the_same_queries_for_3_and_for_9_inv
         assert len([e for e in dunning_service.dunning_plan(nine, today=day(20)) if not e.blocker]) == 8
 
     with CaptureQueriesContext(db_connection) as run:
-        assert len(dunning_service.dunning_run(company=three, today=day(20), actor=None).sent) == 2
+        assert len(dunning_service.dunning_run(company=three, today=day(20), actor=None).reminder_ids) == 2
     with django_assert_num_queries(len(run)):
         result = dunning_service.dunning_run(company=nine, today=day(20), actor=None)
-    assert (len(result.sent), result.skipped) == (8, 1)
-    assert Reminder.objects.filter(company=nine).count() == 8
+    assert (len(result.reminder_ids), result.skipped) == (8, 1)
+    assert sorted(result.reminder_ids) == sorted(Reminder.objects.filter(company=nine).values_list("pk", flat=True))
     assert ActionRun.objects.filter(company=nine, action=REMINDER_ACTION).count() == 8
     assert AuditEvent.objects.filter(company=nine, action="dunning.level_changed").count() == 8
     # The figures themselves: a change in them is a change in the design, to make on purpose.
     assert (len(preview), len(run)) == (9, 24)
-    # Reminders, action runs and audit events go as one document (`rows_insert`), the states' ids as one array:
+    # Reminders, action runs and audit events go as one document (`values_insert`), the states' ids as one array:
     # never one placeholder per value.
     inserts = [query["sql"] for query in run.captured_queries if query["sql"].startswith("INSERT")]
     assert [sql.split(" ")[2].strip('"') for sql in inserts] == [
@@ -443,7 +449,7 @@ def test_the_preview_and_the_daily_run_build_their_rows_with_the_cycle_collector
     assert gc.isenabled()
 
     assert len(dunning_service.dunning_plan(company, today=day(20))) == 3
-    assert len(dunning_service.dunning_run(company=company, today=day(20), actor=None).sent) == 2
+    assert len(started(dunning_service.dunning_run(company=company, today=day(20), actor=None))) == 2
 
     # Off while the thousands of rows are built (its full passes cost a quarter of a run at 20,000 invoices), on after.
     assert (collector_on, gc.isenabled()) == ([False, False], True)

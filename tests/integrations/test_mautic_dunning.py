@@ -31,6 +31,7 @@ from integrations.models import Connection, WebhookDelivery
 from integrations.selectors import action_runs_for
 from integrations.webhooks.inbox import delivery_replay, process_webhook_delivery
 from tests.factories import ClientFactory, InvoiceFactory, UserFactory
+from tests.finance.test_dunning import started
 
 pytestmark = pytest.mark.django_db
 
@@ -291,7 +292,7 @@ def test_the_daily_run_sends_level_two_with_its_fee_in_the_amount(http, policy, 
         recipient="compta@favre.ch", language="fr", trigger="daily_run", status="sent", mautic_email_id=11,
     )  # fmt: skip
     Client.objects.filter(pk=favre.pk).update(mautic_id="47")
-    (reminder,) = dunning_service.dunning_run(company=invoice.company, today=day(14), actor=None).sent
+    (reminder,) = started(dunning_service.dunning_run(company=invoice.company, today=day(14), actor=None))
     http.get(f"{API}/contacts/47", json={"contact": contact_data(47)})
     http.post(f"{API}/emails/12/contact/47/send", json={"success": 1})  # the documentation's form of success
 
@@ -463,7 +464,7 @@ def test_a_refused_send_fails_the_reminder_and_frees_its_level_for_the_next_run(
     assert (state.level, state.last_sent_on) == (0, None)
     assert [event.detail for event in audits("dunning.level_changed", invoice)] == ["0 → 1", "1 → 0"]
 
-    (again,) = dunning_service.dunning_run(company=invoice.company, today=day(8), actor=None).sent
+    (again,) = started(dunning_service.dunning_run(company=invoice.company, today=day(8), actor=None))
     assert (again.level, again.dunning_date, again.status) == (1, day(8), "sending")
     assert again.pk != reminder.pk
 
@@ -796,7 +797,7 @@ def test_email_on_send_of_a_reminder_given_up_restores_it_so_its_level_is_not_se
     reminder.refresh_from_db()
     assert (reminder.status, reminder.error, reminder.mautic_tracking_hash) == ("sent", "", TRACKING_HASH)
     assert InvoiceDunning.objects.get(invoice=invoice).level == 1
-    assert dunning_service.dunning_run(company=favre.company, today=day(8), actor=None).sent == []
+    assert started(dunning_service.dunning_run(company=favre.company, today=day(8), actor=None)) == []
 
 
 def test_a_replayed_open_is_not_counted_twice(client, policy, favre, user):

@@ -216,7 +216,7 @@ def _measure(companies: list[Company], *, today: date) -> dict:
         "run_seconds": round(daily.seconds, 3),
         "run_queries": daily.queries,
         "run_queries_constant": daily.constant,
-        "notices": sum(len(result.sent) for result in results),
+        "notices": sum(len(result.reminder_ids) for result in results),
         # What the commit would send: one task per reminder (the rollback discards them, so nothing goes out).
         "sends_queued": len(connection.run_on_commit) - callbacks_before,
         "_steps": (preview, daily),
