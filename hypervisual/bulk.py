@@ -120,7 +120,7 @@ def values_insert(model: type[Model], rows: Sequence[Mapping[str, object]]) -> l
 
 def _refuse_set_on_save(meta) -> None:
     if any(getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False) for field in meta.fields):
-        raise ValueError(f"{meta.label} has a field set on save (auto_now): rows_insert would leave it empty.")
+        raise ValueError(f"{meta.label} has a field set on save (auto_now): one INSERT would leave it empty.")
 
 
 def _insert(meta, sent: list[Field], values: Iterable[list], returned: list[Field]) -> list[tuple]:
