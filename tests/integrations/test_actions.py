@@ -120,6 +120,46 @@ def test_the_same_idempotency_key_never_starts_a_second_run(supplier, sent, djan
     assert sent == [("apply_async", first.pk, 0)]
 
 
+def test_many_targets_start_one_run_each_in_their_order_and_a_used_key_gives_its_run_unsent(
+    supplier, sent, django_capture_on_commit_callbacks, django_assert_num_queries, ceo, company_a
+):
+    others = [SupplierFactory(company=company_a, name=f"Imprimerie {n} SA") for n in (1, 2)]
+    with django_capture_on_commit_callbacks(execute=True):
+        used = start(supplier, key=f"{ACTION}:{supplier.pk}")
+    sent.clear()
+    targets = [others[0].pk, supplier.pk, others[1].pk]
+
+    # The keys already used, then one INSERT, in a savepoint (inside the test's transaction); the queue's health is
+    # asked of Redis and the target type is cached.
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, django_assert_num_queries(4) as queries:
+        run_ids = actions.action_runs_start(
+            action=ACTION,
+            target_type=type(supplier),
+            target_ids=targets,
+            company=company_a,
+            actor=ceo,
+            idempotency_key=lambda pk: f"{ACTION}:{pk}",
+        )
+
+    assert [query["sql"].split()[0] for query in queries.captured_queries] == [
+        "SAVEPOINT",
+        "SELECT",
+        "INSERT",
+        "RELEASE",
+    ]
+
+    assert run_ids[1] == used.pk
+    runs = ActionRun.objects.in_bulk(run_ids)
+    assert [(runs[pk].target, runs[pk].idempotency_key, runs[pk].actor, runs[pk].status) for pk in run_ids] == [
+        (others[0], f"{ACTION}:{others[0].pk}", ceo, "queued"),
+        (supplier, f"{ACTION}:{supplier.pk}", None, "queued"),
+        (others[1], f"{ACTION}:{others[1].pk}", ceo, "queued"),
+    ]
+    assert len(callbacks) == 2
+    assert sent == [("apply_async", run_ids[0], 0), ("apply_async", run_ids[2], 0)]
+    assert ActionRun.objects.count() == 3
+
+
 def test_nothing_is_enqueued_when_the_caller_rolls_back(supplier, sent, django_capture_on_commit_callbacks):
     def failing_service():
         with transaction.atomic():
