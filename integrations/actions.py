@@ -56,14 +56,14 @@ def action_handler(name: str) -> Callable[[ActionHandler], ActionHandler]:
     return register
 
 
-def _enqueue(run_id: int, *, countdown: float = 0) -> None:
-    transaction.on_commit(lambda: _send(run_id, countdown))
+def _enqueue(run_id: int) -> None:
+    transaction.on_commit(lambda: _send(run_id))
 
 
-def _send(run_id: int, countdown: float) -> None:
+def _send(run_id: int) -> None:
     # The run is stored: a broker gone since the check stops nothing, the resume sweep sends it (LOST_AFTER).
     try:
-        execute_action_run.apply_async((run_id,), countdown=countdown)
+        execute_action_run.apply_async((run_id,))
     except (KombuOperationalError, redis.RedisError):
         logger.warning("action run %s stored but not sent: the broker did not answer; the sweep will send it", run_id)
 

@@ -15,23 +15,16 @@ def audit_record(
     *, actor: AbstractBaseUser | None, company: Company | None, action: str, target: Model, changes: dict | None = None
 ) -> AuditEvent:
     """Append one event to the audit log."""
-    event = audit_event(actor=actor, company=company, action=action, target=target, changes=changes)
+    event = AuditEvent(**audit_row(actor=actor, company=company, action=action, target=target, changes=changes))
     event.save()
     return event
-
-
-def audit_event(
-    *, actor: AbstractBaseUser | None, company: Company | None, action: str, target: Model, changes: dict | None = None,
-) -> AuditEvent:  # fmt: skip
-    """The event `audit_record` appends, unsaved."""
-    return AuditEvent(**audit_row(actor=actor, company=company, action=action, target=target, changes=changes))
 
 
 def audit_row(
     *, actor: AbstractBaseUser | None, company: Company | None, action: str, target: Model, changes: dict | None = None,
 ) -> dict:  # fmt: skip
-    """An event's fields as `audit_records` appends them: a service writing many rows appends their events in one
-    INSERT, without a model instance per event."""
+    """An event's fields: `audit_record` saves one; a service writing many rows appends their events in one INSERT
+    (`audit_records`), without a model instance per event."""
     return {
         "actor_id": actor.pk if actor else None, "company_id": company.pk if company else None, "action": action,
         "object_type": target._meta.label_lower, "object_id": str(target.pk), "changes": changes or {},
