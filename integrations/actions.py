@@ -56,16 +56,29 @@ def action_handler(name: str) -> Callable[[ActionHandler], ActionHandler]:
     return register
 
 
-def _enqueue(run_id: int) -> None:
-    transaction.on_commit(lambda: _send(run_id))
+def _enqueue(run_ids: list[int]) -> None:
+    if run_ids:
+        transaction.on_commit(lambda: _send(run_ids))
 
 
-def _send(run_id: int) -> None:
-    # The run is stored: a broker gone since the check stops nothing, the resume sweep sends it (LOST_AFTER).
+def _send(run_ids: list[int]) -> None:
+    """A message per run, through one producer for them all.
+
+    The runs are stored: a broker gone since the check stops nothing, the resume sweep sends them (LOST_AFTER). So
+    the first failure ends the sending: each message sent anyway would wait out its own publishing retries (0.6 s
+    against a refused connection), hours for the 15,000 runs of a dunning run at 20,000 overdue invoices.
+    """
+    sent = 0
     try:
-        execute_action_run.apply_async((run_id,))
+        with execute_action_run.app.producer_or_acquire() as producer:
+            for run_id in run_ids:
+                execute_action_run.apply_async((run_id,), producer=producer)
+                sent += 1
     except (KombuOperationalError, redis.RedisError):
-        logger.warning("action run %s stored but not sent: the broker did not answer; the sweep will send it", run_id)
+        logger.warning(
+            "%d of %d action runs stored but not sent (from run %s): the broker did not answer; the sweep will "
+            "send them", len(run_ids) - sent, len(run_ids), run_ids[sent],
+        )  # fmt: skip
 
 
 def _require_queue() -> None:
@@ -95,7 +108,7 @@ def action_run_start(
         },
     )  # fmt: skip
     if created:
-        _enqueue(run.pk)
+        _enqueue([run.pk])
     return run
 
 
@@ -122,8 +135,7 @@ def action_runs_start(
          "target_type_id": target_type_id, "target_id": target_id, "idempotency_key": key}
         for target_id, key in new
     ])  # fmt: skip
-    for run_id in created:
-        _enqueue(run_id)
+    _enqueue(created)
     created_by_key = {key: run_id for (_target_id, key), run_id in zip(new, created, strict=True)}
     return [existing.get(key) or created_by_key[key] for key in keys]
 
@@ -140,7 +152,7 @@ def action_run_retry(*, run: ActionRun, actor: AbstractBaseUser) -> ActionRun:
     run.save(update_fields=["status", "attempts", "finished_at", "worker", "actor"])
     audit_record(actor=actor, company=run.company, action="action_run.retried", target=run,
                  changes={"action": run.action, "last_error": run.last_error})  # fmt: skip
-    _enqueue(run.pk)
+    _enqueue([run.pk])
     return run
 
 

@@ -8,8 +8,9 @@ from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
+from kombu.exceptions import OperationalError as KombuOperationalError
 
-from finance.models import AuditEvent, Role
+from finance.models import AuditEvent, Role, Supplier
 from integrations import actions
 from integrations.actions import MAX_ATTEMPTS, action_run_start, execute_action_run
 from integrations.clients.base import PermanentProviderError, TransientProviderError
@@ -155,9 +156,61 @@ def test_many_targets_start_one_run_each_in_their_order_and_a_used_key_gives_its
         (supplier, f"{ACTION}:{supplier.pk}", None, "queued"),
         (others[1], f"{ACTION}:{others[1].pk}", ceo, "queued"),
     ]
-    assert len(callbacks) == 2
+    assert len(callbacks) == 1  # one for the batch: its messages go through one producer
     assert sent == [("apply_async", run_ids[0], 0), ("apply_async", run_ids[2], 0)]
     assert ActionRun.objects.count() == 3
+
+
+def _start_many(company, count: int) -> list[int]:
+    targets = [SupplierFactory(company=company, name=f"Imprimerie {n} SA").pk for n in range(count)]
+    return actions.action_runs_start(action=ACTION, target_type=Supplier, target_ids=targets, company=company,
+                                     actor=None, idempotency_key=lambda pk: f"{ACTION}:{pk}")  # fmt: skip
+
+
+def test_a_batch_of_runs_reaches_the_broker_as_one_message_each(company_a, django_capture_on_commit_callbacks):
+    app = execute_action_run.app
+    with app.connection_for_read() as connection, connection.SimpleQueue(app.conf.task_default_queue) as queue:
+        queue.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            run_ids = _start_many(company_a, 3)
+        messages = [queue.get(timeout=1) for _ in run_ids]
+        for message in messages:
+            message.ack()
+        with pytest.raises(queue.Empty):  # one message each, no more
+            queue.get(block=False)
+
+    assert [(message.headers["task"], message.decode()[0]) for message in messages] == [
+        ("integrations.actions.execute_action_run", [run_id]) for run_id in run_ids
+    ]
+
+
+def test_the_broker_failing_mid_batch_stops_the_sending_and_the_sweep_sends_the_rest(
+    company_a, monkeypatch, django_capture_on_commit_callbacks, caplog
+):
+    attempts = []
+
+    def broker(args, producer=None, **_options):
+        attempts.append((args[0], producer))
+        if len(attempts) == 2:
+            raise KombuOperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(execute_action_run, "apply_async", broker)
+    with django_capture_on_commit_callbacks(execute=True), caplog.at_level("WARNING", logger="integrations.actions"):
+        run_ids = _start_many(company_a, 5)
+
+    # Two tries, not five (each would wait out its own publishing retries), through one producer.
+    assert [run_id for run_id, _producer in attempts] == run_ids[:2]
+    assert attempts[0][1] is attempts[1][1] is not None
+    assert caplog.messages == [
+        f"4 of 5 action runs stored but not sent (from run {run_ids[1]}): the broker did not answer; the sweep "
+        "will send them"
+    ]
+    assert set(ActionRun.objects.filter(pk__in=run_ids).values_list("status", flat=True)) == {"queued"}
+
+    later = []
+    monkeypatch.setattr(execute_action_run, "delay", later.append)
+    assert actions.action_runs_resume(now=timezone.now() + actions.LOST_AFTER + dt.timedelta(minutes=1)) == 5
+    assert sorted(later) == sorted(run_ids)
 
 
 def test_nothing_is_enqueued_when_the_caller_rolls_back(supplier, sent, django_capture_on_commit_callbacks):

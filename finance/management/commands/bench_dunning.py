@@ -23,6 +23,7 @@ from typing import TextIO
 from django.contrib.contenttypes.models import ContentType
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from finance import selectors
@@ -37,10 +38,12 @@ from finance.models import (
     PaymentAllocation,
     Reminder,
 )
+from finance.models.actions import REMINDER_ACTION
 from finance.services import dunning
 from finance.services.audit import system_user
 from finance.services.companies import company_create
-from integrations.models import Connection, Provider
+from hypervisual.lookups import AnyOf
+from integrations.models import ActionRun, Connection, Provider
 
 SIZES = {"XS": 75, "S": 2_000, "L": 20_000}  # overdue invoices measured; XS is for the tests
 WEIGHTS = (5, 4, 3, 2, 1)  # the invoices of each group company, in DEMO_COMPANIES order
@@ -204,8 +207,8 @@ def _measure(companies: list[Company], *, today: date) -> dict:
     ContentType.objects.get_for_model(Reminder)
     preview, plans = step(lambda company: dunning.dunning_plan(company, today=today))
     actor = system_user()
-    callbacks_before = len(connection.run_on_commit)
     daily, results = step(lambda company: dunning.dunning_run(company=company, today=today, actor=actor))
+    reminder_ids = [reminder_id for result in results for reminder_id in result.reminder_ids]
     return {
         "companies": len(companies),
         "invoices": sum(len(plan) for plan in plans),
@@ -216,9 +219,12 @@ def _measure(companies: list[Company], *, today: date) -> dict:
         "run_seconds": round(daily.seconds, 3),
         "run_queries": daily.queries,
         "run_queries_constant": daily.constant,
-        "notices": sum(len(result.reminder_ids) for result in results),
-        # What the commit would send: one task per reminder (the rollback discards them, so nothing goes out).
-        "sends_queued": len(connection.run_on_commit) - callbacks_before,
+        "notices": len(reminder_ids),
+        # What the commit would send: the reminders' action runs still queued, a task each (the rollback discards
+        # them, so nothing goes out).
+        "sends_queued": ActionRun.objects.filter(
+            AnyOf(F("target_id"), reminder_ids), action=REMINDER_ACTION, status=ActionRun.Status.QUEUED
+        ).count(),
         "_steps": (preview, daily),
     }
 
