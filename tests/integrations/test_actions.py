@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+import redis
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.test import Client
@@ -184,33 +185,53 @@ def test_a_batch_of_runs_reaches_the_broker_as_one_message_each(company_a, djang
     ]
 
 
-def test_the_broker_failing_mid_batch_stops_the_sending_and_the_sweep_sends_the_rest(
-    company_a, monkeypatch, django_capture_on_commit_callbacks, caplog
+@pytest.mark.parametrize(
+    ("failing_try", "error", "logged"),
+    [
+        (2, KombuOperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused."), "4 of 5"),
+        (1, redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused."), "5 of 5"),
+    ],
+)
+def test_the_broker_failing_in_a_batch_stops_the_sending_and_leaves_the_runs_queued(
+    company_a, monkeypatch, django_capture_on_commit_callbacks, caplog, failing_try, error, logged
 ):
-    attempts = []
+    tries = []
 
     def broker(args, producer=None, **_options):
-        attempts.append((args[0], producer))
-        if len(attempts) == 2:
-            raise KombuOperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        tries.append((args[0], producer))
+        if len(tries) == failing_try:
+            raise error
 
     monkeypatch.setattr(execute_action_run, "apply_async", broker)
     with django_capture_on_commit_callbacks(execute=True), caplog.at_level("WARNING", logger="integrations.actions"):
         run_ids = _start_many(company_a, 5)
 
-    # Two tries, not five (each would wait out its own publishing retries), through one producer.
-    assert [run_id for run_id, _producer in attempts] == run_ids[:2]
-    assert attempts[0][1] is attempts[1][1] is not None
+    # Up to the failing message, not the five (each would wait out its own publishing retries), through one producer.
+    assert [run_id for run_id, _producer in tries] == run_ids[:failing_try]
+    assert tries[0][1] is not None
+    assert {id(producer) for _run_id, producer in tries} == {id(tries[0][1])}
     assert caplog.messages == [
-        f"4 of 5 action runs stored but not sent (from run {run_ids[1]}): the broker did not answer; the sweep "
-        "will send them"
+        f"{logged} action runs stored but not sent (from run {run_ids[failing_try - 1]}): the broker did not answer; "
+        "the sweep will send them"
     ]
+    # Left for the resume sweep (LOST_AFTER), which sends the queued runs whose message was lost.
     assert set(ActionRun.objects.filter(pk__in=run_ids).values_list("status", flat=True)) == {"queued"}
 
-    later = []
-    monkeypatch.setattr(execute_action_run, "delay", later.append)
-    assert actions.action_runs_resume(now=timezone.now() + actions.LOST_AFTER + dt.timedelta(minutes=1)) == 5
-    assert sorted(later) == sorted(run_ids)
+
+def test_the_runs_to_send_are_known_before_the_commit_and_a_batch_of_used_keys_sends_nothing(
+    company_a, sent, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as first:
+        run_ids = _start_many(company_a, 3)
+        pending = actions.runs_sent_on_commit()
+    targets = list(ActionRun.objects.filter(pk__in=run_ids).values_list("target_id", flat=True))
+    with django_capture_on_commit_callbacks(execute=True) as again:
+        again_ids = actions.action_runs_start(action=ACTION, target_type=Supplier, target_ids=targets,
+                                              company=company_a, actor=None,
+                                              idempotency_key=lambda pk: f"{ACTION}:{pk}")  # fmt: skip
+
+    assert (len(first), pending) == (1, run_ids)
+    assert (sorted(again_ids), again, sent) == (sorted(run_ids), [], [])
 
 
 def test_nothing_is_enqueued_when_the_caller_rolls_back(supplier, sent, django_capture_on_commit_callbacks):

@@ -43,6 +43,7 @@ from finance.services import dunning
 from finance.services.audit import system_user
 from finance.services.companies import company_create
 from hypervisual.lookups import AnyOf
+from integrations.actions import runs_sent_on_commit
 from integrations.models import ActionRun, Connection, Provider
 
 SIZES = {"XS": 75, "S": 2_000, "L": 20_000}  # overdue invoices measured; XS is for the tests
@@ -209,6 +210,9 @@ def _measure(companies: list[Company], *, today: date) -> dict:
     actor = system_user()
     daily, results = step(lambda company: dunning.dunning_run(company=company, today=today, actor=actor))
     reminder_ids = [reminder_id for result in results for reminder_id in result.reminder_ids]
+    reminder_runs = ActionRun.objects.filter(AnyOf(F("target_id"), reminder_ids), action=REMINDER_ACTION).values_list(
+        "pk", flat=True
+    )
     return {
         "companies": len(companies),
         "invoices": sum(len(plan) for plan in plans),
@@ -220,11 +224,8 @@ def _measure(companies: list[Company], *, today: date) -> dict:
         "run_queries": daily.queries,
         "run_queries_constant": daily.constant,
         "notices": len(reminder_ids),
-        # What the commit would send: the reminders' action runs still queued, a task each (the rollback discards
-        # them, so nothing goes out).
-        "sends_queued": ActionRun.objects.filter(
-            AnyOf(F("target_id"), reminder_ids), action=REMINDER_ACTION, status=ActionRun.Status.QUEUED
-        ).count(),
+        # What the commit would send: a task per reminder's action run (the rollback discards them: nothing goes out).
+        "sends_queued": len(set(runs_sent_on_commit()) & set(reminder_runs)),
         "_steps": (preview, daily),
     }
 
