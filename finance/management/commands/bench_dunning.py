@@ -23,7 +23,6 @@ from typing import TextIO
 from django.contrib.contenttypes.models import ContentType
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from finance import selectors
@@ -38,13 +37,11 @@ from finance.models import (
     PaymentAllocation,
     Reminder,
 )
-from finance.models.actions import REMINDER_ACTION
 from finance.services import dunning
 from finance.services.audit import system_user
 from finance.services.companies import company_create
-from hypervisual.lookups import AnyOf
 from integrations.actions import runs_sent_on_commit
-from integrations.models import ActionRun, Connection, Provider
+from integrations.models import Connection, Provider
 
 SIZES = {"XS": 75, "S": 2_000, "L": 20_000}  # overdue invoices measured; XS is for the tests
 WEIGHTS = (5, 4, 3, 2, 1)  # the invoices of each group company, in DEMO_COMPANIES order
@@ -208,11 +205,8 @@ def _measure(companies: list[Company], *, today: date) -> dict:
     ContentType.objects.get_for_model(Reminder)
     preview, plans = step(lambda company: dunning.dunning_plan(company, today=today))
     actor = system_user()
+    sends_before = len(runs_sent_on_commit())
     daily, results = step(lambda company: dunning.dunning_run(company=company, today=today, actor=actor))
-    reminder_ids = [reminder_id for result in results for reminder_id in result.reminder_ids]
-    reminder_runs = ActionRun.objects.filter(AnyOf(F("target_id"), reminder_ids), action=REMINDER_ACTION).values_list(
-        "pk", flat=True
-    )
     return {
         "companies": len(companies),
         "invoices": sum(len(plan) for plan in plans),
@@ -223,9 +217,9 @@ def _measure(companies: list[Company], *, today: date) -> dict:
         "run_seconds": round(daily.seconds, 3),
         "run_queries": daily.queries,
         "run_queries_constant": daily.constant,
-        "notices": len(reminder_ids),
+        "notices": sum(len(result.reminder_ids) for result in results),
         # What the commit would send: a task per reminder's action run (the rollback discards them: nothing goes out).
-        "sends_queued": len(set(runs_sent_on_commit()) & set(reminder_runs)),
+        "sends_queued": len(runs_sent_on_commit()) - sends_before,
         "_steps": (preview, daily),
     }
 
